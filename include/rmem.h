@@ -1,0 +1,502 @@
+/*
+ * rmem.h - the one public header of rmem.
+ *
+ * rmem is a memory manager in C. An rmem *instance* (rmem_t) owns one
+ * contiguous reserved address range and a page source that hands out 4 KiB
+ * pages from it. Every allocator of the instance draws its pages from that one
+ * range:
+ *
+ *   - the general heap        rmem_alloc / rmem_free ...   (seed: r_alloc, r_free, r_defrag)
+ *   - arenas                  rmem_arena_*                 (seed: create_arena, r_arena, r_reset, r_destroy)
+ *   - slab caches             rmem_slab_*                  (seed: slab_cache, slab_slot)
+ *   - MeMS                    rmem_mems_*                  (seed: mems_init, mems_malloc, mems_get ...)
+ *
+ * Because all memory of an instance lies in [rmem_base(r), rmem_base(r) +
+ * rmem_capacity(r)), the Node addon shows it to JavaScript as one ArrayBuffer
+ * and pointers as byte offsets into it. The first and the last page of the
+ * range are never handed out, so offset 0 means NULL and every end offset
+ * fits in 32 bits.
+ *
+ * All allocator metadata lives outside that range (out of band), so no write
+ * into user memory, however wrong, can corrupt a free list or a header.
+ *
+ * Conventions
+ *   - Allocation functions return NULL on failure; everything else returns an
+ *     rmem_status_t (RMEM_OK == 0). Every failure records a per-thread last
+ *     error (rmem_last_error / rmem_last_error_message) and calls the error
+ *     handler if one is set (rmem_set_error_handler). The library never prints
+ *     (except the functions whose job is to print) and never ends the process.
+ *   - An instance is not thread-safe: use it from one thread at a time (one
+ *     instance per thread, or your own lock). The last error is per thread.
+ *   - The seed's global names (init_heap, r_alloc, create_arena, mems_malloc,
+ *     ...) act on one process-wide default instance, created by the first
+ *     init_* call.
+ */
+#ifndef RMEM_H
+#define RMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define RMEM_API
+#else
+#define RMEM_API __attribute__((visibility("default")))
+#endif
+
+#if defined(__GNUC__)
+#define RMEM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RMEM_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#else
+#define RMEM_LIKELY(x) (x)
+#define RMEM_UNLIKELY(x) (x)
+#define RMEM_MALLOC_ATTR
+#endif
+
+#define RMEM_VERSION_MAJOR 0
+#define RMEM_VERSION_MINOR 1
+#define RMEM_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+/** Status codes. Every non-allocating function returns one; 0 is success. */
+typedef enum rmem_status {
+  RMEM_OK = 0,
+  RMEM_EINVAL = 1,      /**< bad argument: size 0 where not allowed, bad alignment or lifetime, NULL handle */
+  RMEM_ENOMEM = 2,      /**< out of memory: the instance's range is exhausted, or the OS refused */
+  RMEM_ERANGE = 3,      /**< a size or count too large (padding or multiplication would overflow) */
+  RMEM_EBADPTR = 4,     /**< pointer not from this allocator, an interior pointer, or the wrong owner */
+  RMEM_EDOUBLEFREE = 5, /**< the block is already free */
+  RMEM_ENOTINIT = 6,    /**< called before init (or after finish/destroy) */
+  RMEM_ECORRUPT = 7,    /**< allocator metadata is inconsistent; the operation was refused */
+  RMEM_ESTALE = 8,      /**< the handle was destroyed */
+  RMEM_EBUSY = 9        /**< the object is still in use (e.g. destroying a slab cache with live objects
+                             when RMEM_SLAB_STRICT was asked for) */
+} rmem_status_t;
+
+/** The code of the last failure on this thread (RMEM_OK if none since the last clear). */
+RMEM_API rmem_status_t rmem_last_error(void);
+/** A human-readable message for the last failure on this thread; never NULL ("" if none). */
+RMEM_API const char *rmem_last_error_message(void);
+/** Clears this thread's last error. */
+RMEM_API void rmem_clear_error(void);
+/** The symbolic name of a status ("RMEM_EBADPTR"); "RMEM_UNKNOWN" for other values. */
+RMEM_API const char *rmem_status_name(rmem_status_t code);
+
+/** Called on every failure, on the failing thread, after the last error is set. */
+typedef void rmem_error_fn(rmem_status_t code, const char *message, void *arg);
+/** Installs a process-wide error hook (NULL removes it). Silent by default. */
+RMEM_API void rmem_set_error_handler(rmem_error_fn *fn, void *arg);
+
+/* ------------------------------------------------------------------------
+ * Instances: one reserved address range and its page source
+ * ------------------------------------------------------------------------ */
+
+typedef struct rmem_s rmem_t;
+
+#define RMEM_PAGE_SIZE 4096u                       /**< the page source's unit */
+#define RMEM_DEFAULT_CAPACITY ((size_t)64 << 20)   /**< 64 MiB, as in the seed */
+#define RMEM_MIN_CAPACITY ((size_t)1 << 20)        /**< 1 MiB */
+#define RMEM_MAX_CAPACITY ((size_t)4 << 30)        /**< 4 GiB */
+
+typedef struct rmem_options {
+  size_t capacity; /**< bytes of address space to reserve; 0 = RMEM_DEFAULT_CAPACITY. Rounded up
+                        to 64 KiB; must lie in [RMEM_MIN_CAPACITY, RMEM_MAX_CAPACITY]. */
+  unsigned flags;  /**< RMEM_OPT_* */
+} rmem_options_t;
+
+/** Fill freed blocks with 0xDF and new blocks with 0xAB (debugging aid; costs time). */
+#define RMEM_OPT_JUNK 0x1u
+/** Run the full validator after every operation (tests; very slow). */
+#define RMEM_OPT_VALIDATE 0x2u
+
+/**
+ * Reserves the address range and sets up the page source. Pages are committed
+ * on first touch and the whole range is readable and writable (untouched
+ * pages read as zero), so any byte of it may be accessed without a fault.
+ * Returns NULL (EINVAL for a bad capacity or flags, ENOMEM if the OS refuses).
+ */
+RMEM_API rmem_t *rmem_create(const rmem_options_t *options);
+/** Unmaps the range and all metadata. Every pointer and handle of the instance dies. */
+RMEM_API rmem_status_t rmem_destroy(rmem_t *r);
+/** Base address of the range (offset 0, never handed out). */
+RMEM_API void *rmem_base(const rmem_t *r);
+/** Size of the range in bytes. */
+RMEM_API size_t rmem_capacity(const rmem_t *r);
+/** Byte offset of p in the instance's range, or 0 if p is NULL or outside it. */
+RMEM_API size_t rmem_offset(const rmem_t *r, const void *p);
+/** The default instance used by the seed's names, or NULL before any init_* call. */
+RMEM_API rmem_t *rmem_default(void);
+/**
+ * Creates the default instance with these options if it does not exist yet
+ * (RMEM_OK if it already exists; options are then ignored).
+ */
+RMEM_API rmem_status_t rmem_init_default(const rmem_options_t *options);
+/** Destroys the default instance (everything of it dies); a later init_* starts afresh. */
+RMEM_API rmem_status_t rmem_shutdown_default(void);
+
+/** Page-source figures of an instance. All sizes in bytes. */
+typedef struct rmem_stats {
+  size_t capacity;        /**< reserved address range */
+  size_t committed;       /**< pages handed out at least once and not released to the OS since */
+  size_t resident;        /**< pages actually resident (mincore); 0 if unknown */
+  size_t pages_in_use;    /**< pages currently owned by some allocator, in bytes */
+  size_t pages_free;      /**< free pages below the high-water mark, in bytes */
+  size_t largest_free;    /**< largest run of free pages (including never-used pages), in bytes */
+  size_t metadata;        /**< out-of-band metadata committed, in bytes */
+} rmem_stats_t;
+
+RMEM_API rmem_status_t rmem_stats(rmem_t *r, rmem_stats_t *out);
+
+/**
+ * Checks every invariant of every allocator of the instance (page source,
+ * heap, arenas, slab caches, MeMS). Returns the number of problems found (0 =
+ * healthy); the first problem is described by the last error (RMEM_ECORRUPT).
+ */
+RMEM_API size_t rmem_validate(rmem_t *r);
+
+/* ------------------------------------------------------------------------
+ * The general heap
+ *
+ * Small sizes (<= RMEM_SMALL_MAX) are served from size-class slabs with an
+ * out-of-band bitmap per slab: O(1) alloc and free, exact double-free and
+ * interior-pointer detection. Larger sizes are page runs from the page source.
+ *
+ * Alignment: every block is 16-byte aligned, except blocks of the 8-byte
+ * class (requests of 1..8 bytes), which are 8-byte aligned. Requests are
+ * padded to a multiple of 8 (the seed's rule), then rounded to their size
+ * class; rmem_usable_size tells the size actually available.
+ *
+ * Size 0: rmem_alloc(r, 0) returns NULL with RMEM_EINVAL (the seed's JS API
+ * requires a size >= 1). rmem_free(r, NULL) is a no-op returning RMEM_OK.
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_SMALL_MAX ((size_t)32 << 10) /**< largest size served from slabs */
+
+RMEM_API void *rmem_alloc(rmem_t *r, size_t size) RMEM_MALLOC_ATTR;
+/** n * size bytes, zeroed; NULL with RMEM_ERANGE if n * size overflows. */
+RMEM_API void *rmem_calloc(rmem_t *r, size_t n, size_t size) RMEM_MALLOC_ATTR;
+/**
+ * Resizes p (NULL p acts as rmem_alloc). On failure returns NULL and p stays
+ * valid and unchanged. size 0 returns NULL with RMEM_EINVAL and leaves p alone
+ * (it does not free p, unlike some realloc implementations).
+ */
+RMEM_API void *rmem_realloc(rmem_t *r, void *p, size_t size);
+/** alignment: a power of two (any, up to 1 GiB); size >= 1. */
+RMEM_API void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) RMEM_MALLOC_ATTR;
+/**
+ * Frees a block of the heap. Errors: RMEM_EBADPTR (outside the heap, interior,
+ * or memory owned by an arena/slab cache/MeMS), RMEM_EDOUBLEFREE. The heap is
+ * unchanged on error.
+ */
+RMEM_API rmem_status_t rmem_free(rmem_t *r, void *p);
+/** Usable bytes of the live block p, or 0 (with the last error) if p is not a live heap block. */
+RMEM_API size_t rmem_usable_size(rmem_t *r, const void *p);
+
+/** What rmem_defrag did. */
+typedef struct rmem_defrag_report {
+  size_t merged;          /**< pairs of neighbouring free runs merged */
+  size_t slabs_released;  /**< empty slabs given back to the page source */
+  size_t pages_released;  /**< free pages returned to the OS (madvise) */
+  size_t bytes_released;  /**< pages_released * RMEM_PAGE_SIZE */
+} rmem_defrag_report_t;
+
+/**
+ * Merges every pair of neighbouring free page runs, gives empty slabs back to
+ * the page source, and returns whole free pages to the OS (they stay mapped
+ * and read as zero). report may be NULL.
+ */
+RMEM_API rmem_status_t rmem_defrag(rmem_t *r, rmem_defrag_report_t *report);
+
+typedef struct rmem_heap_stats {
+  size_t used;           /**< usable bytes of live blocks */
+  size_t requested;      /**< bytes requested (after 8-byte padding) for live blocks */
+  size_t free;           /**< free bytes: free slots in slabs + free pages of the page source */
+  size_t live_blocks;    /**< live blocks */
+  size_t free_slots;     /**< free slots in the heap's slabs */
+  size_t slabs;          /**< slabs owned by the heap */
+  size_t large_blocks;   /**< live page-run blocks */
+  size_t largest_free;   /**< the largest block that can be allocated without merging, in bytes */
+  double fragmentation;  /**< 1 - largest_free / free, in [0, 1]; 0 when nothing is free */
+  size_t allocs, frees;  /**< operation counters since creation */
+} rmem_heap_stats_t;
+
+RMEM_API rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out);
+
+typedef enum rmem_block_state {
+  RMEM_BLOCK_FREE = 0,   /**< a free slot or free page run */
+  RMEM_BLOCK_USED = 1,   /**< a live heap block */
+  RMEM_BLOCK_OTHER = 2   /**< pages owned by another allocator (arena, slab cache, MeMS) */
+} rmem_block_state_t;
+
+typedef struct rmem_block_info {
+  size_t offset;            /**< byte offset in the range */
+  size_t size;              /**< bytes */
+  rmem_block_state_t state;
+} rmem_block_info_t;
+
+/** Visitor: return nonzero to stop the walk. */
+typedef int rmem_walk_fn(const rmem_block_info_t *block, void *arg);
+/** Visits every block of the heap and every page run of the range, in address order. */
+RMEM_API rmem_status_t rmem_heap_walk(rmem_t *r, rmem_walk_fn *visit, void *arg);
+/** Heap-only validator; returns the number of problems. rmem_validate runs it too. */
+RMEM_API size_t rmem_heap_validate(rmem_t *r);
+
+/* The seed's names, on the default instance. */
+
+/** Creates the default instance (64 MiB) if needed. RMEM_OK if it already exists. */
+RMEM_API rmem_status_t init_heap(void);
+RMEM_API void *r_alloc(size_t size) RMEM_MALLOC_ATTR;
+RMEM_API rmem_status_t r_free(void *ptr);
+RMEM_API rmem_status_t r_defrag(void);
+RMEM_API void *r_calloc(size_t n, size_t size) RMEM_MALLOC_ATTR;
+RMEM_API void *r_realloc(void *ptr, size_t size);
+RMEM_API void *r_aligned_alloc(size_t alignment, size_t size) RMEM_MALLOC_ATTR;
+RMEM_API size_t r_usable_size(const void *ptr);
+
+/* ------------------------------------------------------------------------
+ * Arenas
+ *
+ * Three lifetimes. Transient and persistent arenas are bump allocators over
+ * chained chunks of pages; intermediate arenas also keep size-class slabs so
+ * single objects can be returned with rmem_arena_free. Handles point into an
+ * out-of-band table that is never unmapped while the instance lives, so a
+ * destroyed arena is detected (RMEM_ESTALE) instead of followed.
+ * ------------------------------------------------------------------------ */
+
+typedef enum lifetime {
+  LIFETIME_TRANSIENT = 0,
+  LIFETIME_INTERMEDIATE = 1,
+  LIFETIME_PERSISTENT = 2
+} lifetime_t;
+
+/*
+ * The head of every arena: the bump pointer the inline fast path uses. Only
+ * these two fields are public; the rest of arena_t is private.
+ * Invariant: ptr <= end, both inside the current chunk; ptr == end == 0 for a
+ * destroyed arena and for an intermediate arena (which always takes the slow
+ * path through its slabs).
+ */
+struct rmem_arena_head {
+  uintptr_t ptr;
+  uintptr_t end;
+};
+typedef struct arena arena_t;
+
+typedef struct rmem_arena_options {
+  size_t chunk_size;     /**< bytes per chunk (rounded up to pages); 0 = 64 KiB */
+  size_t max_size;       /**< total bytes the arena may hold; 0 = no limit but the instance */
+} rmem_arena_options_t;
+
+RMEM_API arena_t *rmem_arena_create(rmem_t *r, size_t chunk_size, lifetime_t lifetime);
+RMEM_API arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_options_t *options);
+/** size >= 1; 8-byte aligned. Chains a new chunk when the current one is full. */
+RMEM_API void *rmem_arena_alloc(arena_t *a, size_t size) RMEM_MALLOC_ATTR;
+/** alignment: a power of two. */
+RMEM_API void *rmem_arena_alloc_aligned(arena_t *a, size_t size, size_t alignment) RMEM_MALLOC_ATTR;
+/** Returns one object of an intermediate arena to its size-class slab; size must be the size it was allocated with. */
+RMEM_API rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size);
+/** Rewinds to empty; keeps the first chunk, returns the others to the page source. */
+RMEM_API rmem_status_t rmem_arena_reset(arena_t *a);
+/** Returns every chunk to the page source and kills the handle. */
+RMEM_API rmem_status_t rmem_arena_destroy(arena_t *a);
+
+/** A savepoint: rmem_arena_rewind(a, m) frees everything allocated after rmem_arena_mark(a). */
+typedef struct rmem_arena_mark {
+  uint64_t chunk_serial;  /**< which chunk was current */
+  uintptr_t ptr;          /**< its bump pointer */
+  uint32_t generation;    /**< the arena's reset generation, so a mark from before a reset is refused */
+} rmem_arena_mark_t;
+
+RMEM_API rmem_arena_mark_t rmem_arena_mark(arena_t *a);
+RMEM_API rmem_status_t rmem_arena_rewind(arena_t *a, rmem_arena_mark_t mark);
+
+/**
+ * Hands the caller the rest of the current chunk (at least min_size bytes,
+ * chaining a new chunk if needed) to bump-allocate from itself; the arena's
+ * own bump pointer moves past it. Used by the Node addon's JS fast path.
+ * Returns the start (8-byte aligned) and stores the length in *len.
+ */
+RMEM_API void *rmem_arena_lease(arena_t *a, size_t min_size, size_t *len);
+
+typedef struct rmem_arena_stats {
+  lifetime_t lifetime;
+  size_t chunks;         /**< chunks held */
+  size_t reserved;       /**< bytes of chunks held */
+  size_t used;           /**< bytes handed out since the last reset (bump) or live (slab) */
+  size_t allocs;         /**< allocations since the last reset */
+  size_t resets;         /**< resets since creation */
+} rmem_arena_stats_t;
+
+RMEM_API rmem_status_t rmem_arena_stats(arena_t *a, rmem_arena_stats_t *out);
+/** The instance an arena belongs to (NULL with RMEM_ESTALE for a destroyed handle). */
+RMEM_API rmem_t *rmem_arena_instance(arena_t *a);
+
+/** Out-of-line slow path of r_arena_fast (public only for the inline function). */
+RMEM_API void *rmem_arena_alloc_slow(arena_t *a, size_t size);
+
+/**
+ * The inline fast path: a bump and two compares, no call. Falls back to the
+ * checked slow path for a full chunk, a bad size, an intermediate or a
+ * destroyed arena.
+ */
+static inline void *r_arena_fast(arena_t *a, size_t size) {
+  struct rmem_arena_head *h = (struct rmem_arena_head *)a;
+  uintptr_t p = h->ptr;
+  size_t n = (size + 7) & ~(size_t)7;
+  if (RMEM_LIKELY(n - 1 < h->end - p)) { /* size >= 1, no overflow, fits */
+    h->ptr = p + n;
+    return (void *)p;
+  }
+  return rmem_arena_alloc_slow(a, size);
+}
+
+/* The seed's names. Both forms the seed describes exist:
+ *   init_arenas();  r_arena(size, lifetime);  r_reset(lifetime);      the three default arenas
+ *   a = create_arena(size, lifetime);  r_arena(a, size);  r_reset(a);  r_destroy(a);
+ * In C11 r_arena and r_reset dispatch on the type of the first argument with
+ * _Generic; the explicit forms are r_arena_in / r_arena_lt and r_reset_arena /
+ * r_reset_lifetime. */
+
+/** Creates the default instance if needed and the three default arenas (64 KiB chunks). */
+RMEM_API rmem_status_t init_arenas(void);
+/** Dynamic arena on the default instance: size is the chunk size. */
+RMEM_API arena_t *create_arena(size_t size, lifetime_t lifetime);
+RMEM_API void *r_arena_in(arena_t *a, size_t size);
+RMEM_API void *r_arena_lt(size_t size, lifetime_t lifetime);
+RMEM_API rmem_status_t r_arena_free(arena_t *a, void *ptr, size_t size);
+RMEM_API rmem_status_t r_reset_arena(arena_t *a);
+RMEM_API rmem_status_t r_reset_lifetime(lifetime_t lifetime);
+RMEM_API rmem_status_t r_destroy(arena_t *a);
+/** The default arena of a lifetime (NULL before init_arenas). */
+RMEM_API arena_t *rmem_default_arena(lifetime_t lifetime);
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__cplusplus)
+#define r_arena(first, second) \
+  _Generic((first), arena_t *: r_arena_in, default: r_arena_lt)((first), (second))
+#define r_reset(x) _Generic((x), arena_t *: r_reset_arena, default: r_reset_lifetime)(x)
+#endif
+
+/* ------------------------------------------------------------------------
+ * Slab caches (Bonwick / SLUB style)
+ *
+ * A cache hands out objects of one size from slabs: runs of pages carved into
+ * equal slots (slab_slot), with an out-of-band bitmap per slab. O(1) alloc and
+ * free; empty slabs go back to the page source.
+ * ------------------------------------------------------------------------ */
+
+typedef struct slab_cache slab_cache_t;
+
+/** One slot, as the walk shows it. */
+typedef struct slab_slot {
+  void *ptr;        /**< the slot's address */
+  size_t index;     /**< index in its slab */
+  int in_use;       /**< 1 if allocated */
+} slab_slot_t;
+
+/** Refuse rmem_slab_cache_destroy while objects are live (RMEM_EBUSY) instead of freeing them. */
+#define RMEM_SLAB_STRICT 0x1u
+
+/**
+ * name: copied (up to 31 bytes), may be NULL. obj_size >= 1, rounded up to a
+ * multiple of align. align: 0 (= 8) or a power of two up to 4096.
+ */
+RMEM_API slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_size, size_t align,
+                                              unsigned flags);
+RMEM_API void *rmem_slab_alloc(slab_cache_t *c) RMEM_MALLOC_ATTR;
+RMEM_API rmem_status_t rmem_slab_free(slab_cache_t *c, void *p);
+RMEM_API rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c);
+/** Gives empty slabs back to the page source. */
+RMEM_API rmem_status_t rmem_slab_cache_shrink(slab_cache_t *c);
+
+typedef struct rmem_slab_stats {
+  const char *name;
+  size_t obj_size;        /**< slot size */
+  size_t objects_in_use;
+  size_t slots;           /**< slots in all slabs */
+  size_t slabs;
+  size_t slab_bytes;      /**< bytes of pages held */
+  double utilisation;     /**< objects_in_use * obj_size / slab_bytes */
+  size_t allocs, frees;
+} rmem_slab_stats_t;
+
+RMEM_API rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out);
+typedef int rmem_slot_fn(const slab_slot_t *slot, void *arg);
+RMEM_API rmem_status_t rmem_slab_cache_walk(slab_cache_t *c, rmem_slot_fn *visit, void *arg);
+
+/* Seed-style names on the default instance. */
+RMEM_API slab_cache_t *slab_cache_create(const char *name, size_t obj_size);
+RMEM_API void *slab_alloc(slab_cache_t *c) RMEM_MALLOC_ATTR;
+RMEM_API rmem_status_t slab_free(slab_cache_t *c, void *p);
+RMEM_API rmem_status_t slab_cache_destroy(slab_cache_t *c);
+
+/* ------------------------------------------------------------------------
+ * MeMS: the page-based allocator of the second seed
+ *
+ * Memory is handed out from main nodes (runs of 4 KiB pages, each with a
+ * virtual range SVA..EVA) split into a sub-chain of PROCESS and HOLE
+ * segments. Virtual addresses start at 1000 and run on across main nodes.
+ * Segments are byte-exact; main nodes are page multiples. Metadata is out of
+ * band. One MeMS per instance.
+ * ------------------------------------------------------------------------ */
+
+#define MEMS_PAGE_SIZE 4096u
+#define MEMS_VIRTUAL_BASE 1000u
+
+typedef struct rmem_mems_stats {
+  size_t pages_used;      /**< pages of all main nodes */
+  size_t space_unused;    /**< bytes in holes */
+  size_t main_chain_length;
+  size_t segments;        /**< all sub-chain nodes */
+  size_t process_segments;
+  size_t hole_segments;
+  size_t bytes_in_use;    /**< bytes in PROCESS segments */
+} rmem_mems_stats_t;
+
+typedef enum rmem_mems_kind { MEMS_HOLE = 0, MEMS_PROCESS = 1 } rmem_mems_kind_t;
+
+typedef struct rmem_mems_segment {
+  size_t main_index;      /**< which main node (0-based) */
+  size_t sva, eva;        /**< virtual range, inclusive */
+  rmem_mems_kind_t kind;
+  void *physical;         /**< address of byte sva */
+} rmem_mems_segment_t;
+
+typedef int rmem_mems_fn(const rmem_mems_segment_t *segment, void *arg);
+
+RMEM_API rmem_status_t rmem_mems_init(rmem_t *r);
+/** Virtual address of a new PROCESS segment of exactly size bytes; 0 on failure. */
+RMEM_API uintptr_t rmem_mems_malloc(rmem_t *r, size_t size);
+RMEM_API rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr);
+/** Physical address of the byte at vaddr (any byte of a PROCESS segment); NULL on failure. */
+RMEM_API void *rmem_mems_get(rmem_t *r, uintptr_t vaddr);
+/** Prints the seed's stats format to f (stdout if NULL). */
+RMEM_API rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f);
+RMEM_API rmem_status_t rmem_mems_stats(rmem_t *r, rmem_mems_stats_t *out);
+/** Visits every segment of every main node in order (main_index then sva). */
+RMEM_API rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg);
+/** Returns all MeMS pages to the page source and the OS; a later init starts again from 1000. */
+RMEM_API rmem_status_t rmem_mems_finish(rmem_t *r);
+RMEM_API size_t rmem_mems_validate(rmem_t *r);
+
+/* The seed's names, on the default instance. Virtual addresses travel as void*. */
+RMEM_API rmem_status_t mems_init(void);
+RMEM_API void *mems_malloc(size_t size);
+RMEM_API rmem_status_t mems_free(void *v_ptr);
+RMEM_API void *mems_get(void *v_ptr);
+RMEM_API void mems_print_stats(void);
+RMEM_API rmem_status_t mems_finish(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RMEM_H */

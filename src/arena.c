@@ -1,0 +1,2 @@
+/* arena.c - placeholder until its allocator lands. */
+#include "internal.h"

@@ -1,0 +1,407 @@
+/*
+ * internal.h - private declarations shared by rmem's sources. Never installed.
+ *
+ * The architecture, bottom up:
+ *
+ *   os.c        the operating system behind one small contract (reserve, release,
+ *               decommit, resident, guard).
+ *   error.c     the per-thread last error and the one place failures are reported.
+ *   instance.c  rmem_t: one reserved range [base, base + capacity), the pagemap (one
+ *               out-of-band entry per 4 KiB page), the page source (runs of pages,
+ *               TLSF-style bins, immediate coalescing through boundary entries in the
+ *               pagemap), indexed pools and the metadata allocator, the default
+ *               instance, rmem_stats and rmem_validate.
+ *   slab.c      the slab engine: runs of pages carved into equal slots, an
+ *               out-of-band two-level bitmap per slab (O(1) alloc/free, exact
+ *               double-free and interior-pointer detection), and slab caches on it.
+ *   heap.c      the general heap: size classes on the slab engine + large page runs.
+ *   arena.c     arenas: bump chunks from the page source; intermediate arenas use
+ *               the slab engine for their size classes.
+ *   mems.c      MeMS on the page source.
+ *
+ * Invariants of the range (checked by rmem_validate):
+ *   P1  page 0 and page npages-1 are RMEM_PK_RESERVED and never handed out.
+ *   P2  pages [1, top) are covered exactly by runs; pages [top, npages-1) are RMEM_PK_NEVER.
+ *   P3  a run's head and tail entries carry its length (len) and the HEAD/TAIL flags;
+ *       every page of a run has the run's kind; an allocated run's pages all carry its
+ *       owner index.
+ *   P4  no two free runs are adjacent (coalescing is immediate).
+ *   P5  every free run is in exactly the bin of its length; the bin bitmap has bit b
+ *       set iff bin b is non-empty; free_pages is the sum of free run lengths.
+ */
+#ifndef RMEM_INTERNAL_H
+#define RMEM_INTERNAL_H
+
+#include "rmem.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define RMEM_HIDDEN __attribute__((visibility("hidden")))
+#define RMEM_INLINE static inline __attribute__((always_inline))
+#define RMEM_NOINLINE __attribute__((noinline))
+#define RMEM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RMEM_HIDDEN
+#define RMEM_INLINE static inline
+#define RMEM_NOINLINE
+#define RMEM_PRINTF(f, a)
+#endif
+
+/* Internal invariants only; caller input is checked at run time in every build. */
+#ifdef RMEM_DEBUG
+#include <assert.h>
+#define rmem_assert(x) assert(x)
+#else
+#define rmem_assert(x) ((void)0)
+#endif
+
+#define RMEM_PAGE_SHIFT 12
+#define RMEM_CAPACITY_GRAIN ((size_t)64 << 10)
+
+/* ------------------------------------------------------------------------
+ * os.c
+ * ------------------------------------------------------------------------ */
+
+/* Maps size bytes readable and writable, committed lazily (MAP_NORESERVE). NULL on failure. */
+RMEM_HIDDEN void *rmem_os_reserve(size_t size);
+RMEM_HIDDEN int rmem_os_release(void *p, size_t size);
+/* Gives the pages back to the OS; they stay mapped and read as zero. Rounds inward to OS pages. */
+RMEM_HIDDEN int rmem_os_decommit(void *p, size_t size);
+/* Makes [p, p+size) inaccessible (guard pages around metadata). */
+RMEM_HIDDEN int rmem_os_guard(void *p, size_t size);
+/* Resident bytes of [p, p+size) (mincore); 0 if unknown. */
+RMEM_HIDDEN size_t rmem_os_resident(void *p, size_t size);
+RMEM_HIDDEN size_t rmem_os_page_size(void);
+
+/* ------------------------------------------------------------------------
+ * error.c
+ * ------------------------------------------------------------------------ */
+
+/* Records code + message as this thread's last error, calls the hook, returns code. */
+RMEM_HIDDEN rmem_status_t rmem_fail(rmem_status_t code, const char *fmt, ...) RMEM_PRINTF(2, 3);
+/* Same, for functions that return a pointer: returns NULL. */
+RMEM_HIDDEN void *rmem_fail_null(rmem_status_t code, const char *fmt, ...) RMEM_PRINTF(2, 3);
+/* Validators: report one problem (as RMEM_ECORRUPT, only the first of a walk sets the message). */
+RMEM_HIDDEN void rmem_problem(size_t *count, const char *fmt, ...) RMEM_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------------
+ * The pagemap: one entry per 4 KiB page of the range, out of band.
+ * ------------------------------------------------------------------------ */
+
+enum rmem_page_kind {
+  RMEM_PK_NEVER = 0,    /* above the high-water mark: never handed out */
+  RMEM_PK_RESERVED = 1, /* page 0 and the last page */
+  RMEM_PK_FREE = 2,     /* in a free run of the page source */
+  RMEM_PK_SLAB = 3,     /* owned by a slab (owner = slab index) */
+  RMEM_PK_LARGE = 4,    /* a large heap block (owner = 0; head has len) */
+  RMEM_PK_ARENA = 5,    /* an arena chunk (owner = arena index) */
+  RMEM_PK_MEMS = 6,     /* a MeMS main node (owner = mems-defined) */
+  RMEM_PK_USER = 7      /* pages taken by rmem_pages_alloc for other internal users */
+};
+
+#define RMEM_PF_HEAD 0x1u
+#define RMEM_PF_TAIL 0x2u
+#define RMEM_PF_DIRTY 0x4u /* free run: may hold resident pages */
+
+typedef struct rmem_pme {
+  uint8_t kind;   /* enum rmem_page_kind */
+  uint8_t flags;  /* RMEM_PF_* */
+  uint16_t aux;   /* kind-specific (large blocks: log2 of the alignment offset, unused otherwise) */
+  uint32_t owner; /* allocated run: owner index; free run head: next free run in its bin (0 = none) */
+  uint32_t len;   /* head and tail of a run: its length in pages */
+  uint32_t prev;  /* free run head: previous free run in its bin (0 = none) */
+} rmem_pme_t;
+
+/* ------------------------------------------------------------------------
+ * Indexed pools: fixed-size objects in one reserved out-of-band mapping, never
+ * unmapped before the instance dies, so a stale index or pointer is always
+ * safe to look at. Index 0 is never used (it means "none").
+ * ------------------------------------------------------------------------ */
+
+typedef struct rmem_pool {
+  char *base;        /* object i at base + i * size */
+  size_t size;       /* object size (multiple of 8) */
+  uint32_t max;      /* capacity in objects */
+  uint32_t bump;     /* next never-used index */
+  uint32_t free;     /* head of the free list of indices (0 = none) */
+  uint32_t live;     /* objects in use */
+  size_t mapped;     /* bytes reserved */
+} rmem_pool_t;
+
+RMEM_HIDDEN int rmem_pool_init(rmem_pool_t *pool, size_t obj_size, uint32_t max);
+RMEM_HIDDEN void rmem_pool_fini(rmem_pool_t *pool);
+/* Returns a zeroed object, or NULL (no error is recorded: the caller reports). */
+RMEM_HIDDEN void *rmem_pool_get(rmem_pool_t *pool);
+RMEM_HIDDEN void rmem_pool_put(rmem_pool_t *pool, void *obj);
+/* First word of a pooled object that is free; users keep their own "alive" field elsewhere. */
+RMEM_INLINE uint32_t rmem_pool_index(const rmem_pool_t *pool, const void *obj) {
+  return (uint32_t)(((const char *)obj - pool->base) / pool->size);
+}
+RMEM_INLINE void *rmem_pool_at(const rmem_pool_t *pool, uint32_t index) {
+  return pool->base + (size_t)index * pool->size;
+}
+/* True if p points at the start of an object slot of the pool (live or not). */
+RMEM_INLINE bool rmem_pool_contains(const rmem_pool_t *pool, const void *p) {
+  uintptr_t off = (uintptr_t)p - (uintptr_t)pool->base;
+  return (uintptr_t)p >= (uintptr_t)pool->base && off < (uintptr_t)pool->bump * pool->size && off % pool->size == 0 &&
+         off != 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The metadata allocator: variable-size out-of-band memory for structures
+ * that need no index (MeMS nodes, names). Size classes of 16 bytes up to 4 KiB
+ * with free lists; larger requests get their own mapping.
+ * ------------------------------------------------------------------------ */
+
+RMEM_HIDDEN void *rmem_meta_alloc(rmem_t *r, size_t size);  /* zeroed; NULL on failure (no error recorded) */
+RMEM_HIDDEN void rmem_meta_free(rmem_t *r, void *p, size_t size);
+
+/* ------------------------------------------------------------------------
+ * The slab engine (slab.c)
+ *
+ * A slab is a run of pages carved into nslots slots of bsize bytes. Its
+ * descriptor lives in the instance's slab pool and holds a two-level bitmap:
+ * bits[w] bit b = 1 iff slot 64w+b is free, and summary bit w = 1 iff bits[w]
+ * != 0. Invariants (rmem_slab_check):
+ *   S1  nslots <= RMEM_SLAB_MAX_SLOTS; bits beyond nslots are 0.
+ *   S2  summary bit w == (bits[w] != 0).
+ *   S3  used == nslots - popcount(bits).
+ *   S4  the pagemap marks every page of the slab RMEM_PK_SLAB with owner = the slab's index.
+ *   S5  a slab is on its list's partial list iff 0 < free slots and it is not cur;
+ *       full slabs are on no list; an empty slab is either cur, on the partial list
+ *       (until its list decides to release it) or released.
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_SLAB_MAX_SLOTS 4096u
+#define RMEM_SLAB_WORDS (RMEM_SLAB_MAX_SLOTS / 64u)
+
+enum rmem_slab_owner {
+  RMEM_SO_NONE = 0,
+  RMEM_SO_HEAP = 1,  /* a heap size class */
+  RMEM_SO_CACHE = 2, /* a slab cache */
+  RMEM_SO_ARENA = 3  /* an intermediate arena's size class */
+};
+
+typedef struct rmem_slab_list rmem_slab_list_t;
+
+typedef struct rmem_slab {
+  uint64_t summary;
+  uintptr_t start;            /* address of slot 0 (== first page) */
+  uint32_t bsize;             /* slot size */
+  uint32_t nslots;
+  uint32_t used;              /* live slots */
+  uint32_t first_page;        /* page index of the run */
+  uint32_t npages;
+  uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, 0 when released */
+  uint64_t div;               /* fast division by bsize: floor(2^64 / bsize) + 1 */
+  rmem_slab_list_t *list;     /* the list that owns it */
+  struct rmem_slab *next, *prev; /* partial list links */
+  uint64_t bits[RMEM_SLAB_WORDS];
+} rmem_slab_t;
+
+#define RMEM_SLAB_MAGIC 0x51AB51ABu
+
+/*
+ * A list of slabs of one slot size: a heap size class, a slab cache, or an
+ * intermediate arena's size class. cur is never NULL: when there is nothing
+ * to allocate from it points at the shared empty sentinel (summary == 0), so
+ * the fast path needs no NULL test.
+ */
+struct rmem_slab_list {
+  rmem_slab_t *cur;
+  rmem_slab_t *partial;       /* doubly linked through next/prev */
+  rmem_t *r;
+  uint32_t bsize;             /* slot size */
+  uint32_t slab_pages;        /* pages per slab */
+  uint32_t nslots;            /* slots per slab */
+  uint8_t owner_kind;         /* enum rmem_slab_owner */
+  uint8_t keep_empty;         /* empty slabs kept before releasing to the page source */
+  uint16_t empty;             /* empty slabs currently kept (cur or partial) */
+  uint32_t owner_id;          /* class index / cache index / arena index */
+  size_t slabs;               /* slabs owned */
+  size_t live;                /* live slots */
+  size_t allocs, frees;
+};
+
+RMEM_HIDDEN extern rmem_slab_t rmem_slab_sentinel;
+
+/* Geometry: slot size bsize (multiple of 8, >= 8) -> pages per slab and slots. */
+RMEM_HIDDEN void rmem_slab_list_init(rmem_slab_list_t *l, rmem_t *r, uint32_t bsize, uint8_t owner_kind,
+                                     uint32_t owner_id, uint32_t keep_empty);
+/* Releases every slab of the list to the page source (live objects die). */
+RMEM_HIDDEN void rmem_slab_list_fini(rmem_slab_list_t *l);
+/* Slow path: find or make a slab with a free slot, then allocate. NULL + ENOMEM on failure. */
+RMEM_HIDDEN void *rmem_slab_alloc_slow(rmem_slab_list_t *l);
+/* Free-side transitions: the slab was full, or became empty. */
+RMEM_HIDDEN void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full);
+/* Gives empty slabs back to the page source; returns how many. */
+RMEM_HIDDEN size_t rmem_slab_list_shrink(rmem_slab_list_t *l, size_t *merged);
+/* Checks S1..S5 for every slab of the list; returns problems. */
+RMEM_HIDDEN size_t rmem_slab_list_check(rmem_slab_list_t *l);
+RMEM_HIDDEN size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s);
+
+__extension__ typedef unsigned __int128 rmem_u128_t;
+
+/* Index of the slot at p: the high 64 bits of div * rel (exact for rel < 2^32, Lemire's fastdiv). */
+RMEM_INLINE uint32_t rmem_slab_slot_of(const rmem_slab_t *s, uintptr_t rel) {
+  return (uint32_t)(((rmem_u128_t)s->div * (uint64_t)rel) >> 64);
+}
+
+/* The fast allocation path: pop the lowest free slot of cur. */
+RMEM_INLINE void *rmem_slab_list_alloc(rmem_slab_list_t *l) {
+  rmem_slab_t *s = l->cur;
+  uint64_t sum = s->summary;
+  if (RMEM_LIKELY(sum != 0)) {
+    unsigned w = (unsigned)__builtin_ctzll(sum);
+    uint64_t m = s->bits[w];
+    unsigned b = (unsigned)__builtin_ctzll(m);
+    m &= m - 1;
+    s->bits[w] = m;
+    if (m == 0) s->summary = sum & ~((uint64_t)1 << w);
+    s->used++;
+    l->live++;
+    return (void *)(s->start + (uintptr_t)(w * 64u + b) * s->bsize);
+  }
+  return rmem_slab_alloc_slow(l);
+}
+
+/*
+ * Frees p in slab s (already looked up through the pagemap). Checks that p is
+ * a slot start and live. Returns RMEM_OK, RMEM_EBADPTR or RMEM_EDOUBLEFREE
+ * (the error is recorded here).
+ */
+RMEM_HIDDEN rmem_status_t rmem_slab_bad_free(rmem_slab_t *s, uintptr_t p, int why);
+RMEM_INLINE rmem_status_t rmem_slab_free_in(rmem_slab_t *s, uintptr_t p) {
+  uintptr_t rel = p - s->start;
+  uint32_t idx = rmem_slab_slot_of(s, rel);
+  if (RMEM_UNLIKELY((uintptr_t)idx * s->bsize != rel || idx >= s->nslots)) return rmem_slab_bad_free(s, p, 0);
+  unsigned w = idx >> 6;
+  uint64_t bit = (uint64_t)1 << (idx & 63);
+  uint64_t m = s->bits[w];
+  if (RMEM_UNLIKELY(m & bit)) return rmem_slab_bad_free(s, p, 1);
+  bool was_full = s->summary == 0;
+  s->bits[w] = m | bit;
+  s->summary |= (uint64_t)1 << w;
+  rmem_slab_list_t *l = s->list;
+  l->live--;
+  if (RMEM_UNLIKELY(--s->used == 0 || was_full)) rmem_slab_after_free(l, s, was_full);
+  return RMEM_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * The general heap (heap.c)
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_HEAP_CLASSES 64
+
+typedef struct rmem_heap {
+  rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
+  uint32_t nclasses;
+  size_t large_blocks;
+  size_t large_bytes;
+  size_t requested;
+  size_t allocs, frees;
+} rmem_heap_t;
+
+RMEM_HIDDEN void rmem_heap_init(rmem_t *r);
+RMEM_HIDDEN void rmem_heap_fini(rmem_t *r);
+
+/* ------------------------------------------------------------------------
+ * The instance
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_BINS 128
+
+struct rmem_arena_table;   /* arena.c */
+struct rmem_mems;          /* mems.c */
+struct rmem_meta_state;    /* instance.c */
+
+struct rmem_s {
+  uint64_t magic;              /* RMEM_MAGIC while alive */
+  uintptr_t base;              /* the range */
+  size_t capacity;
+  uint32_t npages;             /* capacity / 4096 */
+  unsigned flags;              /* RMEM_OPT_* */
+
+  /* metadata */
+  char *meta_base;             /* one mapping: this struct, then the pagemap (guarded) */
+  size_t meta_size;
+  rmem_pme_t *pm;              /* npages entries */
+  struct rmem_meta_state *meta;
+
+  /* page source */
+  uint32_t top;                /* pages [1, top) have been handed out at least once */
+  uint32_t limit;              /* npages - 1: the last page is reserved */
+  uint32_t free_pages;         /* pages in free runs below top */
+  uint32_t dirty_pages;        /* free pages that may be resident */
+  uint32_t used_pages;         /* pages in allocated runs */
+  uint64_t bin_map[RMEM_BINS / 64];
+  uint32_t bins[RMEM_BINS];    /* head page of each bin's list */
+  size_t merges;               /* coalescings done by the page source since creation */
+
+  /* pools */
+  rmem_pool_t slabs;           /* rmem_slab_t */
+  rmem_pool_t arenas;          /* arena.c's records */
+  rmem_pool_t caches;          /* slab.c's slab_cache records */
+
+  /* allocators */
+  rmem_heap_t heap;
+  struct rmem_arena_table *arena_state; /* arena.c, NULL until first use */
+  struct rmem_mems *mems;               /* mems.c, NULL until mems_init */
+};
+
+#define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
+
+/* Validates an instance handle coming from a caller; records ENOTINIT/EINVAL on failure. */
+RMEM_HIDDEN bool rmem_check_instance(const rmem_t *r);
+
+RMEM_INLINE rmem_pme_t *rmem_pme_of(const rmem_t *r, uintptr_t p) {
+  return &r->pm[(p - r->base) >> RMEM_PAGE_SHIFT];
+}
+RMEM_INLINE bool rmem_in_range(const rmem_t *r, uintptr_t p) {
+  return p - r->base < r->capacity;
+}
+RMEM_INLINE uintptr_t rmem_page_addr(const rmem_t *r, uint32_t page) {
+  return r->base + ((uintptr_t)page << RMEM_PAGE_SHIFT);
+}
+RMEM_INLINE uint32_t rmem_page_index(const rmem_t *r, uintptr_t p) {
+  return (uint32_t)((p - r->base) >> RMEM_PAGE_SHIFT);
+}
+
+/*
+ * The page source. rmem_pages_alloc returns the first page index of a run of
+ * npages pages whose first page is aligned to align_pages pages (a power of
+ * two, 1 for none), marked kind/owner in the pagemap, or 0 with ENOMEM
+ * recorded. rmem_pages_free gives a whole run back (first must be a run head;
+ * the caller has validated that), coalescing with free neighbours at once.
+ * rmem_pages_set_owner rewrites the owner of every page of a run.
+ */
+RMEM_HIDDEN uint32_t rmem_pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint8_t kind, uint32_t owner);
+RMEM_HIDDEN void rmem_pages_free(rmem_t *r, uint32_t first);
+RMEM_HIDDEN void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner);
+/* Shrinks an allocated run in place to new_len pages (the tail becomes free). */
+RMEM_HIDDEN void rmem_pages_shrink(rmem_t *r, uint32_t first, uint32_t new_len);
+/* Grows an allocated run in place if the following run is free and large enough; true on success. */
+RMEM_HIDDEN bool rmem_pages_grow(rmem_t *r, uint32_t first, uint32_t new_len);
+/* Returns every dirty free page to the OS; returns pages released. */
+RMEM_HIDDEN size_t rmem_pages_release(rmem_t *r);
+/* Largest free run (including the never-used pages above top), in pages. */
+RMEM_HIDDEN uint32_t rmem_pages_largest_free(const rmem_t *r);
+/* Checks P1..P5; returns problems. */
+RMEM_HIDDEN size_t rmem_pages_check(rmem_t *r);
+
+/* Hooks for the subsystems rmem_destroy and rmem_validate call. */
+RMEM_HIDDEN void rmem_arenas_fini(rmem_t *r);
+RMEM_HIDDEN size_t rmem_arenas_validate(rmem_t *r);
+RMEM_HIDDEN void rmem_caches_fini(rmem_t *r);
+RMEM_HIDDEN size_t rmem_caches_validate(rmem_t *r);
+RMEM_HIDDEN void rmem_mems_fini(rmem_t *r);
+
+/* The default instance of the seed's names. */
+RMEM_HIDDEN extern rmem_t *rmem_default_instance;
+
+#endif /* RMEM_INTERNAL_H */
