@@ -218,7 +218,6 @@ RMEM_API rmem_status_t rmem_defrag(rmem_t *r, rmem_defrag_report_t *report);
 
 typedef struct rmem_heap_stats {
   size_t used;           /**< usable bytes of live blocks */
-  size_t requested;      /**< bytes requested (after 8-byte padding) for live blocks */
   size_t free;           /**< free bytes: free slots in slabs + free pages of the page source */
   size_t live_blocks;    /**< live blocks */
   size_t free_slots;     /**< free slots in the heap's slabs */

@@ -189,17 +189,23 @@ enum rmem_slab_owner {
 typedef struct rmem_slab_list rmem_slab_list_t;
 
 typedef struct rmem_slab {
+  /* first cache line: everything the fast paths touch */
   uint64_t summary;
   uintptr_t start;            /* address of slot 0 (== first page) */
+  uint64_t div;               /* fast division by bsize: floor((2^64 - 1) / bsize) + 1 */
+  rmem_slab_list_t *list;     /* the list that owns it */
   uint32_t bsize;             /* slot size */
   uint32_t nslots;
   uint32_t used;              /* live slots */
+  uint8_t owner_kind;         /* copy of list->owner_kind, so free needs no extra load */
+  uint8_t pad_[3];
   uint32_t first_page;        /* page index of the run */
   uint32_t npages;
   uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, 0 when released */
-  uint64_t div;               /* fast division by bsize: floor(2^64 / bsize) + 1 */
-  rmem_slab_list_t *list;     /* the list that owns it */
-  struct rmem_slab *next, *prev; /* partial list links */
+  uint32_t pad2_;
+  /* list links (slow paths only) */
+  struct rmem_slab *next, *prev;   /* partial list */
+  struct rmem_slab *anext, *aprev; /* every slab of the list */
   uint64_t bits[RMEM_SLAB_WORDS];
 } rmem_slab_t;
 
@@ -209,40 +215,50 @@ typedef struct rmem_slab {
  * A list of slabs of one slot size: a heap size class, a slab cache, or an
  * intermediate arena's size class. cur is never NULL: when there is nothing
  * to allocate from it points at the shared empty sentinel (summary == 0), so
- * the fast path needs no NULL test.
+ * the fast path needs no NULL test. Every slab of the list is on the `all`
+ * list; at most one empty slab besides cur is kept as `spare` (S5).
  */
 struct rmem_slab_list {
   rmem_slab_t *cur;
-  rmem_slab_t *partial;       /* doubly linked through next/prev */
+  rmem_slab_t *partial;       /* slabs with free slots other than cur and spare, linked through next/prev */
+  rmem_slab_t *spare;         /* one empty slab kept in reserve (keep_spare), or NULL */
+  rmem_slab_t *all;           /* every slab, linked through anext/aprev */
   rmem_t *r;
   uint32_t bsize;             /* slot size */
   uint32_t slab_pages;        /* pages per slab */
   uint32_t nslots;            /* slots per slab */
   uint8_t owner_kind;         /* enum rmem_slab_owner */
-  uint8_t keep_empty;         /* empty slabs kept before releasing to the page source */
-  uint16_t empty;             /* empty slabs currently kept (cur or partial) */
+  uint8_t keep_spare;         /* keep one empty slab instead of releasing it at once */
+  uint16_t pad_;
   uint32_t owner_id;          /* class index / cache index / arena index */
-  size_t slabs;               /* slabs owned */
-  size_t live;                /* live slots */
+  size_t slabs;               /* slabs owned (maintained by the engine) */
+  /* maintained by the list's user if it wants them; the engine's fast paths do not touch them */
+  size_t live;
   size_t allocs, frees;
 };
 
 RMEM_HIDDEN extern rmem_slab_t rmem_slab_sentinel;
 
-/* Geometry: slot size bsize (multiple of 8, >= 8) -> pages per slab and slots. */
+/*
+ * Geometry: slot size bsize (multiple of 8, >= 8) -> pages per slab (at least
+ * 2, about 64 KiB or 8 slots) and slots (at most RMEM_SLAB_MAX_SLOTS).
+ * keep_spare: keep one empty slab for reuse instead of releasing it at once.
+ */
 RMEM_HIDDEN void rmem_slab_list_init(rmem_slab_list_t *l, rmem_t *r, uint32_t bsize, uint8_t owner_kind,
-                                     uint32_t owner_id, uint32_t keep_empty);
+                                     uint32_t owner_id, bool keep_spare);
 /* Releases every slab of the list to the page source (live objects die). */
 RMEM_HIDDEN void rmem_slab_list_fini(rmem_slab_list_t *l);
 /* Slow path: find or make a slab with a free slot, then allocate. NULL + ENOMEM on failure. */
 RMEM_HIDDEN void *rmem_slab_alloc_slow(rmem_slab_list_t *l);
-/* Free-side transitions: the slab was full, or became empty. */
+/* Free-side transitions of a slab other than cur that was full or became empty. */
 RMEM_HIDDEN void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full);
-/* Gives empty slabs back to the page source; returns how many. */
-RMEM_HIDDEN size_t rmem_slab_list_shrink(rmem_slab_list_t *l, size_t *merged);
+/* Gives empty slabs (spare, an empty cur, empty partials) back to the page source; returns how many. */
+RMEM_HIDDEN size_t rmem_slab_list_shrink(rmem_slab_list_t *l);
 /* Checks S1..S5 for every slab of the list; returns problems. */
 RMEM_HIDDEN size_t rmem_slab_list_check(rmem_slab_list_t *l);
 RMEM_HIDDEN size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s);
+/* Called by the engine when the page source is exhausted: the heap gives back its empty slabs. */
+RMEM_HIDDEN size_t rmem_heap_reclaim(rmem_t *r);
 
 __extension__ typedef unsigned __int128 rmem_u128_t;
 
@@ -263,7 +279,6 @@ RMEM_INLINE void *rmem_slab_list_alloc(rmem_slab_list_t *l) {
     s->bits[w] = m;
     if (m == 0) s->summary = sum & ~((uint64_t)1 << w);
     s->used++;
-    l->live++;
     return (void *)(s->start + (uintptr_t)(w * 64u + b) * s->bsize);
   }
   return rmem_slab_alloc_slow(l);
@@ -286,9 +301,11 @@ RMEM_INLINE rmem_status_t rmem_slab_free_in(rmem_slab_t *s, uintptr_t p) {
   bool was_full = s->summary == 0;
   s->bits[w] = m | bit;
   s->summary |= (uint64_t)1 << w;
-  rmem_slab_list_t *l = s->list;
-  l->live--;
-  if (RMEM_UNLIKELY(--s->used == 0 || was_full)) rmem_slab_after_free(l, s, was_full);
+  uint32_t used = --s->used;
+  if (RMEM_UNLIKELY(used == 0 || was_full)) {
+    rmem_slab_list_t *l = s->list;
+    if (s != l->cur) rmem_slab_after_free(l, s, was_full);
+  }
   return RMEM_OK;
 }
 
@@ -297,14 +314,15 @@ RMEM_INLINE rmem_status_t rmem_slab_free_in(rmem_slab_t *s, uintptr_t p) {
  * ------------------------------------------------------------------------ */
 
 #define RMEM_HEAP_CLASSES 64
+#define RMEM_HEAP_TABLE_MAX 1024 /* sizes up to this find their class by one table load */
 
 typedef struct rmem_heap {
-  rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
+  uint8_t class_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) / 8 -> class, for size <= 1024 */
   uint32_t nclasses;
-  size_t large_blocks;
-  size_t large_bytes;
-  size_t requested;
+  size_t large_blocks;        /* live page-run blocks */
+  size_t large_pages;
   size_t allocs, frees;
+  rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
 } rmem_heap_t;
 
 RMEM_HIDDEN void rmem_heap_init(rmem_t *r);
@@ -370,6 +388,10 @@ RMEM_INLINE uintptr_t rmem_page_addr(const rmem_t *r, uint32_t page) {
 }
 RMEM_INLINE uint32_t rmem_page_index(const rmem_t *r, uintptr_t p) {
   return (uint32_t)((p - r->base) >> RMEM_PAGE_SHIFT);
+}
+/* The slab descriptor of a page whose pagemap entry has kind RMEM_PK_SLAB. */
+RMEM_INLINE rmem_slab_t *rmem_slab_of(const rmem_t *r, const rmem_pme_t *pme) {
+  return (rmem_slab_t *)rmem_pool_at(&r->slabs, pme->owner);
 }
 
 /*

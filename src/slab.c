@@ -1,0 +1,290 @@
+/*
+ * slab.c - the slab engine: runs of pages carved into equal slots.
+ *
+ * One mechanism serves three allocators: the heap's size classes (heap.c),
+ * slab caches (cache.c) and the size classes of intermediate arenas
+ * (arena.c). A slab is a run of pages from the page source, carved into
+ * nslots slots of bsize bytes. Its descriptor lives out of band in the
+ * instance's slab pool and holds a two-level bitmap of free slots:
+ *
+ *     bits[w] bit b == 1   iff slot 64w + b is free
+ *     summary bit w == 1   iff bits[w] != 0
+ *
+ * Allocation pops the lowest free slot with two count-trailing-zeros; free
+ * sets its bit back. Both are O(1) and touch one descriptor cache line and
+ * one bitmap word. Because the bitmap is the truth about every slot, a free
+ * of a slot that is already free (double free), of an address that is not a
+ * slot start (interior pointer) or of the slab's tail waste is detected
+ * exactly, and nothing is ever stored in the user's bytes: no write into user
+ * memory can corrupt a free list, because there is none.
+ *
+ * Slot index from address: idx = rel / bsize by Lemire's fastdiv (one
+ * 64x64->128 multiply, exact for every 32-bit rel), then idx * bsize == rel
+ * tells a slot start from an interior pointer.
+ *
+ * Lists (struct rmem_slab_list, internal.h) keep cur, the slab the fast path
+ * allocates from; partial slabs; one optional spare empty slab; and the list
+ * of all slabs for walks and teardown. Full slabs sit on no free list (they
+ * come back when a slot is freed), empty slabs beyond the spare go back to
+ * the page source at once. Invariants S1..S5 are written in internal.h and
+ * checked by rmem_slab_list_check.
+ */
+#include "internal.h"
+
+/* cur points here when a list has nothing to allocate from: summary 0 sends the fast path to the slow one. */
+rmem_slab_t rmem_slab_sentinel;
+
+#define SLAB_TARGET_BYTES ((size_t)64 << 10)
+
+void rmem_slab_list_init(rmem_slab_list_t *l, rmem_t *r, uint32_t bsize, uint8_t owner_kind, uint32_t owner_id,
+                         bool keep_spare) {
+  rmem_assert(bsize >= 8 && bsize % 8 == 0 && "slot sizes are multiples of 8");
+  memset(l, 0, sizeof *l);
+  l->cur = &rmem_slab_sentinel;
+  l->r = r;
+  l->bsize = bsize;
+  l->owner_kind = owner_kind;
+  l->owner_id = owner_id;
+  l->keep_spare = keep_spare;
+  /* about 64 KiB, at least 8 slots (1 MiB / 2 slots for huge slots), at most 4096 slots, at least 2 pages */
+  size_t want = SLAB_TARGET_BYTES;
+  size_t eight = (size_t)bsize * 8;
+  if (eight > want) want = eight;
+  if (want > ((size_t)1 << 20)) want = (size_t)bsize * 2 > ((size_t)1 << 20) ? (size_t)bsize * 2 : ((size_t)1 << 20);
+  size_t max_bytes = (size_t)bsize * RMEM_SLAB_MAX_SLOTS;
+  if (want > max_bytes) want = max_bytes;
+  size_t pages = (want + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT;
+  if (pages < 2) pages = 2;
+  size_t slots = (pages << RMEM_PAGE_SHIFT) / bsize;
+  if (slots > RMEM_SLAB_MAX_SLOTS) slots = RMEM_SLAB_MAX_SLOTS;
+  l->slab_pages = (uint32_t)pages;
+  l->nslots = (uint32_t)slots;
+}
+
+static void partial_push(rmem_slab_list_t *l, rmem_slab_t *s) {
+  s->prev = NULL;
+  s->next = l->partial;
+  if (l->partial) l->partial->prev = s;
+  l->partial = s;
+}
+
+static void partial_remove(rmem_slab_list_t *l, rmem_slab_t *s) {
+  if (s->prev) s->prev->next = s->next;
+  else l->partial = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+
+static bool on_partial(const rmem_slab_list_t *l, const rmem_slab_t *s) {
+  return s->prev != NULL || l->partial == s;
+}
+
+static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
+  rmem_t *r = l->r;
+  if (s->aprev) s->aprev->anext = s->anext;
+  else l->all = s->anext;
+  if (s->anext) s->anext->aprev = s->aprev;
+  l->slabs--;
+  s->magic = 0;
+  s->list = NULL;
+  s->summary = 0;
+  rmem_pages_free(r, s->first_page);
+  rmem_pool_put(&r->slabs, s);
+}
+
+static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
+  rmem_t *r = l->r;
+  rmem_slab_t *s = rmem_pool_get(&r->slabs);
+  if (!s) return rmem_fail_null(RMEM_ENOMEM, "out of slab descriptors");
+  uint32_t idx = rmem_pool_index(&r->slabs, s);
+  uint32_t first = rmem_pages_alloc(r, l->slab_pages, 1, RMEM_PK_SLAB, idx);
+  if (!first && rmem_heap_reclaim(r) > 0) first = rmem_pages_alloc(r, l->slab_pages, 1, RMEM_PK_SLAB, idx);
+  if (!first) {
+    rmem_pool_put(&r->slabs, s);
+    return NULL; /* ENOMEM recorded by the page source */
+  }
+  s->start = rmem_page_addr(r, first);
+  s->bsize = l->bsize;
+  s->nslots = l->nslots;
+  s->div = UINT64_MAX / l->bsize + 1;
+  s->list = l;
+  s->owner_kind = l->owner_kind;
+  s->first_page = first;
+  s->npages = l->slab_pages;
+  s->magic = RMEM_SLAB_MAGIC;
+  uint32_t full_words = s->nslots / 64, rest = s->nslots % 64;
+  for (uint32_t w = 0; w < full_words; w++) s->bits[w] = ~(uint64_t)0;
+  if (rest) s->bits[full_words] = ((uint64_t)1 << rest) - 1;
+  uint32_t words = full_words + (rest != 0);
+  s->summary = words == 64 ? ~(uint64_t)0 : (((uint64_t)1 << words) - 1);
+  s->anext = l->all;
+  s->aprev = NULL;
+  if (l->all) l->all->aprev = s;
+  l->all = s;
+  l->slabs++;
+  return s;
+}
+
+void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
+  /* cur is full (or the sentinel): it stays off the lists until a slot comes back. */
+  rmem_slab_t *s = l->partial;
+  if (s) {
+    partial_remove(l, s);
+  } else if (l->spare) {
+    s = l->spare;
+    l->spare = NULL;
+  } else {
+    s = new_slab(l);
+    if (!s) {
+      l->cur = &rmem_slab_sentinel;
+      return NULL;
+    }
+  }
+  l->cur = s;
+  rmem_assert(s->summary != 0 && "a slab taken for allocation has a free slot");
+  return rmem_slab_list_alloc(l);
+}
+
+void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full) {
+  rmem_assert(s != l->cur && "cur needs no transition");
+  if (was_full) partial_push(l, s);
+  if (s->used == 0) {
+    partial_remove(l, s);
+    if (l->keep_spare && !l->spare) l->spare = s;
+    else release(l, s);
+  }
+}
+
+size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
+  size_t n = 0;
+  if (l->spare) {
+    rmem_slab_t *s = l->spare;
+    l->spare = NULL;
+    release(l, s);
+    n++;
+  }
+  if (l->cur != &rmem_slab_sentinel && l->cur->used == 0) {
+    rmem_slab_t *s = l->cur;
+    l->cur = &rmem_slab_sentinel;
+    release(l, s);
+    n++;
+  }
+  for (rmem_slab_t *s = l->partial; s;) {
+    rmem_slab_t *next = s->next;
+    if (s->used == 0) {
+      partial_remove(l, s);
+      release(l, s);
+      n++;
+    }
+    s = next;
+  }
+  return n;
+}
+
+void rmem_slab_list_fini(rmem_slab_list_t *l) {
+  while (l->all) {
+    rmem_slab_t *s = l->all;
+    if (on_partial(l, s)) partial_remove(l, s);
+    release(l, s);
+  }
+  l->cur = &rmem_slab_sentinel;
+  l->partial = NULL;
+  l->spare = NULL;
+}
+
+rmem_status_t rmem_slab_bad_free(rmem_slab_t *s, uintptr_t p, int why) {
+  uintptr_t rel = p - s->start;
+  uint32_t idx = rmem_slab_slot_of(s, rel);
+  if (why == 1)
+    return rmem_fail(RMEM_EDOUBLEFREE, "double free of %p (slot %u of a slab of %u-byte slots is already free)",
+                     (void *)p, idx, s->bsize);
+  if (idx >= s->nslots)
+    return rmem_fail(RMEM_EBADPTR, "%p is in the unused tail of a slab of %u-byte slots, not a block", (void *)p,
+                     s->bsize);
+  return rmem_fail(RMEM_EBADPTR, "%p points %zu bytes into a %u-byte block (slot %u), not at its start", (void *)p,
+                   (size_t)(rel - (uintptr_t)idx * s->bsize), s->bsize, idx);
+}
+
+size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
+  size_t problems = 0;
+  if (s->magic != RMEM_SLAB_MAGIC) {
+    rmem_problem(&problems, "slab %p: bad magic %#x", (const void *)s, s->magic);
+    return problems;
+  }
+  if (s->nslots == 0 || s->nslots > RMEM_SLAB_MAX_SLOTS || (size_t)s->nslots * s->bsize > (size_t)s->npages << RMEM_PAGE_SHIFT)
+    rmem_problem(&problems, "slab %p: %u slots of %u bytes do not fit %u pages (S1)", (const void *)s, s->nslots,
+                 s->bsize, s->npages);
+  if (s->div != UINT64_MAX / s->bsize + 1) rmem_problem(&problems, "slab %p: divisor does not match bsize", (const void *)s);
+  uint32_t free_slots = 0;
+  for (uint32_t w = 0; w < RMEM_SLAB_WORDS; w++) {
+    uint64_t m = s->bits[w];
+    uint64_t valid;
+    if ((w + 1) * 64 <= s->nslots) valid = ~(uint64_t)0;
+    else if (w * 64 >= s->nslots) valid = 0;
+    else valid = ((uint64_t)1 << (s->nslots - w * 64)) - 1;
+    if (m & ~valid) rmem_problem(&problems, "slab %p: free bits beyond slot %u (S1)", (const void *)s, s->nslots);
+    if (((s->summary >> w) & 1) != (m != 0)) rmem_problem(&problems, "slab %p: summary bit %u disagrees (S2)", (const void *)s, w);
+    free_slots += (uint32_t)__builtin_popcountll(m & valid);
+  }
+  if (s->used != s->nslots - free_slots)
+    rmem_problem(&problems, "slab %p: used %u but bitmap says %u (S3)", (const void *)s, s->used, s->nslots - free_slots);
+  if (s->start != rmem_page_addr(r, s->first_page)) rmem_problem(&problems, "slab %p: start does not match its page", (const void *)s);
+  uint32_t idx = rmem_pool_index(&r->slabs, s);
+  if (s->first_page == 0 || (uint64_t)s->first_page + s->npages > r->top) {
+    rmem_problem(&problems, "slab %p: pages %u+%u outside the used range", (const void *)s, s->first_page, s->npages);
+    return problems;
+  }
+  const rmem_pme_t *h = &r->pm[s->first_page];
+  if (h->kind != RMEM_PK_SLAB || !(h->flags & RMEM_PF_HEAD) || h->len != s->npages)
+    rmem_problem(&problems, "slab %p: pagemap head at page %u does not describe it (S4)", (const void *)s, s->first_page);
+  for (uint32_t p = s->first_page; p < s->first_page + s->npages; p++)
+    if (r->pm[p].kind != RMEM_PK_SLAB || r->pm[p].owner != idx) {
+      rmem_problem(&problems, "slab %p: page %u is not marked as its own (S4)", (const void *)s, p);
+      break;
+    }
+  return problems;
+}
+
+size_t rmem_slab_list_check(rmem_slab_list_t *l) {
+  size_t problems = 0;
+  rmem_t *r = l->r;
+  size_t count = 0;
+  bool cur_seen = l->cur == &rmem_slab_sentinel, spare_seen = l->spare == NULL;
+  if (rmem_slab_sentinel.summary != 0) rmem_problem(&problems, "slab sentinel was written to");
+  for (rmem_slab_t *s = l->all; s; s = s->anext) {
+    if (++count > l->slabs) {
+      rmem_problem(&problems, "slab list %u/%u: more slabs on the list than counted (%zu), or a cycle", l->owner_kind,
+                   l->owner_id, l->slabs);
+      return problems;
+    }
+    problems += rmem_slab_check(r, s);
+    if (s->list != l || s->owner_kind != l->owner_kind || s->bsize != l->bsize)
+      rmem_problem(&problems, "slab %p does not point back at its list", (const void *)s);
+    bool partial = on_partial(l, s);
+    if (s == l->cur) {
+      cur_seen = true;
+      if (partial) rmem_problem(&problems, "slab %p is cur and on the partial list (S5)", (const void *)s);
+    } else if (s == l->spare) {
+      spare_seen = true;
+      if (s->used != 0 || partial) rmem_problem(&problems, "spare slab %p is not empty and alone (S5)", (const void *)s);
+    } else if (s->used == s->nslots) {
+      if (partial) rmem_problem(&problems, "full slab %p is on the partial list (S5)", (const void *)s);
+    } else if (!partial) {
+      rmem_problem(&problems, "slab %p has %u free slots but is on no list (S5)", (const void *)s, s->nslots - s->used);
+    } else if (s->used == 0) {
+      rmem_problem(&problems, "empty slab %p kept on the partial list (S5)", (const void *)s);
+    }
+  }
+  if (count != l->slabs) rmem_problem(&problems, "slab list: %zu slabs counted, %zu on the list", l->slabs, count);
+  if (!cur_seen) rmem_problem(&problems, "slab list: cur is not one of its slabs (S5)");
+  if (!spare_seen) rmem_problem(&problems, "slab list: spare is not one of its slabs (S5)");
+  size_t guard = 0;
+  for (rmem_slab_t *s = l->partial; s; s = s->next) {
+    if (++guard > count) {
+      rmem_problem(&problems, "slab list: partial list has a cycle");
+      break;
+    }
+    if (s->list != l) rmem_problem(&problems, "slab list: partial slab %p belongs to another list", (const void *)s);
+  }
+  return problems;
+}
