@@ -1,0 +1,760 @@
+/*
+ * test_mems.c - MeMS (src/mems.c): the seed's README example line for line,
+ * the seed's own example program, edge cases, every bad input (the error code
+ * AND an intact structure afterwards), byte-exact address translation, a
+ * deterministic randomized stress test checked against a naive reference
+ * model and the validator, and the seed's names on the default instance.
+ *
+ * Not a benchmark: bench/c/bench_mems.c measures speed.
+ */
+#include "internal.h"
+#include "rmem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+static int checks;
+
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    checks++;                                                                       \
+    if (!(cond)) {                                                                  \
+      failures++;                                                                   \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (last error %s: %s)\n", __FILE__,  \
+              __LINE__, #cond, rmem_status_name(rmem_last_error()),                 \
+              rmem_last_error_message());                                           \
+    }                                                                               \
+  } while (0)
+
+#define CHECK_EQ_STR(a, b)                                                          \
+  do {                                                                              \
+    checks++;                                                                       \
+    const char *a_ = (a), *b_ = (b);                                                \
+    if (strcmp(a_, b_) != 0) {                                                      \
+      failures++;                                                                   \
+      fprintf(stderr, "%s:%d: strings differ\n--- got:\n%s--- expected:\n%s---\n", \
+              __FILE__, __LINE__, a_, b_);                                          \
+    }                                                                               \
+  } while (0)
+
+/* The call failed with exactly this code, and the structure is still valid. */
+#define CHECK_ERR(r, code)                                                          \
+  do {                                                                              \
+    CHECK(rmem_last_error() == (code));                                             \
+    CHECK(rmem_mems_validate(r) == 0);                                              \
+    rmem_clear_error();                                                             \
+  } while (0)
+
+/* printStats into a string (caller frees). */
+static char *stats_of(rmem_t *r) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) abort();
+  rmem_status_t st = rmem_mems_print_stats(r, f);
+  fclose(f);
+  if (st != RMEM_OK) {
+    free(buf);
+    return strdup("<print_stats failed>");
+  }
+  return buf;
+}
+
+static void check_stats(rmem_t *r, const char *expected, int line) {
+  char *s = stats_of(r);
+  checks++;
+  if (strcmp(s, expected) != 0) {
+    failures++;
+    fprintf(stderr, "%s:%d: stats differ\n--- got:\n%s--- expected:\n%s---\n", __FILE__, line, s, expected);
+  }
+  free(s);
+}
+#define CHECK_STATS(r, expected) check_stats((r), (expected), __LINE__)
+
+static rmem_t *make(size_t capacity, unsigned flags) {
+  rmem_options_t o = {.capacity = capacity, .flags = flags};
+  rmem_t *r = rmem_create(&o);
+  if (!r) {
+    fprintf(stderr, "rmem_create failed: %s\n", rmem_last_error_message());
+    exit(2);
+  }
+  return r;
+}
+
+static bool in_instance(rmem_t *r, const void *p, size_t n) {
+  uintptr_t a = (uintptr_t)p, b = (uintptr_t)rmem_base(r);
+  return a >= b + RMEM_PAGE_SIZE && a + n <= b + rmem_capacity(r) - RMEM_PAGE_SIZE;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* The seed README's example: init, malloc(1000), get, printStats, free, printStats, finish. */
+static void test_seed_readme(void) {
+  rmem_t *r = make(0, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  uintptr_t v = rmem_mems_malloc(r, 1000);
+  CHECK(v == 1000);
+  void *p = rmem_mems_get(r, v);
+  CHECK(p != NULL && in_instance(r, p, 1000));
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <P>[SVA:1000:EVA:1999] <-> <H>[SVA:2000:EVA:5095] <-> <NULL>\n"
+              "Page used: 1\n"
+              "Space unused: 3096\n"
+              "Main Chain Length: 1\n"
+              "Sub-chain Length array: 2\n");
+  CHECK(rmem_mems_free(r, v) == RMEM_OK);
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <H>[SVA:1000:EVA:5095] <-> <NULL>\n"
+              "Page used: 1\n"
+              "Space unused: 4096\n"
+              "Main Chain Length: 1\n"
+              "Sub-chain Length array: 1\n");
+  CHECK(rmem_mems_validate(r) == 0);
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+  rmem_stats_t st;
+  CHECK(rmem_stats(r, &st) == RMEM_OK && st.pages_in_use == 0);
+  CHECK(rmem_validate(r) == 0);
+  rmem_destroy(r);
+}
+
+/* The seed's own example program (example.c / main in mems.c): 10 x malloc(sizeof(int) * 250) ... */
+static void test_seed_example_program(void) {
+  rmem_t *r = make(0, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  uintptr_t ptr[10];
+  static const uintptr_t want[10] = {1000, 2000, 3000, 4000, 5096, 6096, 7096, 8096, 9192, 10192};
+  for (int i = 0; i < 10; i++) {
+    ptr[i] = rmem_mems_malloc(r, sizeof(int) * 250);
+    CHECK(ptr[i] == want[i]);
+  }
+  const char *ten =
+      "MeMS Stats:\n"
+      "MAIN[1000:5095] -> <P>[SVA:1000:EVA:1999] <-> <P>[SVA:2000:EVA:2999] <-> <P>[SVA:3000:EVA:3999] <-> "
+      "<P>[SVA:4000:EVA:4999] <-> <H>[SVA:5000:EVA:5095] <-> <NULL>\n"
+      "MAIN[5096:9191] -> <P>[SVA:5096:EVA:6095] <-> <P>[SVA:6096:EVA:7095] <-> <P>[SVA:7096:EVA:8095] <-> "
+      "<P>[SVA:8096:EVA:9095] <-> <H>[SVA:9096:EVA:9191] <-> <NULL>\n"
+      "MAIN[9192:13287] -> <P>[SVA:9192:EVA:10191] <-> <P>[SVA:10192:EVA:11191] <-> <H>[SVA:11192:EVA:13287] <-> "
+      "<NULL>\n"
+      "Page used: 3\n"
+      "Space unused: 2288\n"
+      "Main Chain Length: 3\n"
+      "Sub-chain Length array: 5 5 3\n";
+  CHECK_STATS(r, ten);
+
+  /* mems_get(&ptr[0][1]) is the physical address of byte 4 of the first segment */
+  int *phy = rmem_mems_get(r, ptr[0] + sizeof(int));
+  int *phy0 = rmem_mems_get(r, ptr[0]);
+  CHECK(phy != NULL && phy0 != NULL && phy == phy0 + 1);
+  phy[0] = 200;
+  CHECK(phy0[1] == 200);
+
+  CHECK(rmem_mems_free(r, ptr[3]) == RMEM_OK); /* merges with the 96-byte hole after it */
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <P>[SVA:1000:EVA:1999] <-> <P>[SVA:2000:EVA:2999] <-> <P>[SVA:3000:EVA:3999] <-> "
+              "<H>[SVA:4000:EVA:5095] <-> <NULL>\n"
+              "MAIN[5096:9191] -> <P>[SVA:5096:EVA:6095] <-> <P>[SVA:6096:EVA:7095] <-> <P>[SVA:7096:EVA:8095] <-> "
+              "<P>[SVA:8096:EVA:9095] <-> <H>[SVA:9096:EVA:9191] <-> <NULL>\n"
+              "MAIN[9192:13287] -> <P>[SVA:9192:EVA:10191] <-> <P>[SVA:10192:EVA:11191] <-> "
+              "<H>[SVA:11192:EVA:13287] <-> <NULL>\n"
+              "Page used: 3\n"
+              "Space unused: 3288\n"
+              "Main Chain Length: 3\n"
+              "Sub-chain Length array: 4 5 3\n");
+  ptr[3] = rmem_mems_malloc(r, sizeof(int) * 250);
+  CHECK(ptr[3] == 4000); /* first fit, in chain order */
+  CHECK_STATS(r, ten);
+  CHECK(phy0[1] == 200); /* nothing moved */
+
+  rmem_mems_stats_t ms;
+  CHECK(rmem_mems_stats(r, &ms) == RMEM_OK);
+  CHECK(ms.pages_used == 3 && ms.space_unused == 2288 && ms.main_chain_length == 3 && ms.segments == 13 &&
+        ms.process_segments == 10 && ms.hole_segments == 3 && ms.bytes_in_use == 10000);
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+  rmem_destroy(r);
+}
+
+static void test_edges(void) {
+  rmem_t *r = make(0, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  CHECK(rmem_mems_init(r) == RMEM_OK); /* a second init keeps everything (documented) */
+
+  /* an exact page fit leaves no hole */
+  CHECK(rmem_mems_malloc(r, 4096) == 1000);
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <P>[SVA:1000:EVA:5095] <-> <NULL>\n"
+              "Page used: 1\n"
+              "Space unused: 0\n"
+              "Main Chain Length: 1\n"
+              "Sub-chain Length array: 1\n");
+  /* 4097 bytes take two pages */
+  CHECK(rmem_mems_malloc(r, 4097) == 5096);
+  CHECK(rmem_mems_malloc(r, 1) == 9193); /* the 4095-byte hole serves it */
+  CHECK(rmem_mems_init(r) == RMEM_OK);   /* still a no-op with live segments */
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <P>[SVA:1000:EVA:5095] <-> <NULL>\n"
+              "MAIN[5096:13287] -> <P>[SVA:5096:EVA:9192] <-> <P>[SVA:9193:EVA:9193] <-> <H>[SVA:9194:EVA:13287] <-> "
+              "<NULL>\n"
+              "Page used: 3\n"
+              "Space unused: 4094\n"
+              "Main Chain Length: 2\n"
+              "Sub-chain Length array: 1 3\n");
+  /* every byte of the two-page segment translates, across the page boundary */
+  char *p = rmem_mems_get(r, 5096);
+  bool ok = p != NULL;
+  for (size_t k = 0; ok && k < 4097; k++) ok = rmem_mems_get(r, 5096 + k) == p + k;
+  CHECK(ok);
+  memset(p, 0x5A, 4097);
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+
+  /* finish, then init starts at 1000 again; nothing of the old state remains */
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  CHECK(rmem_mems_malloc(r, 10) == 1000);
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <P>[SVA:1000:EVA:1009] <-> <H>[SVA:1010:EVA:5095] <-> <NULL>\n"
+              "Page used: 1\n"
+              "Space unused: 4086\n"
+              "Main Chain Length: 1\n"
+              "Sub-chain Length array: 2\n");
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+
+  /* an empty MeMS prints no MAIN line and an empty array */
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "Page used: 0\n"
+              "Space unused: 0\n"
+              "Main Chain Length: 0\n"
+              "Sub-chain Length array:\n");
+
+  /* many main nodes (the seed overflowed a fixed array past 100) */
+  for (int i = 0; i < 150; i++) CHECK(rmem_mems_malloc(r, 4096) == 1000 + (uintptr_t)i * 4096);
+  char *s = stats_of(r);
+  size_t mains = 0;
+  for (char *q = s; (q = strstr(q, "MAIN[")) != NULL; q++) mains++;
+  CHECK(mains == 150);
+  CHECK(strstr(s, "MAIN[611304:615399] -> <P>[SVA:611304:EVA:615399] <-> <NULL>\n") != NULL);
+  CHECK(strstr(s, "Page used: 150\nSpace unused: 0\nMain Chain Length: 150\n") != NULL);
+  char expect[1024] = "Sub-chain Length array:";
+  for (int i = 0; i < 150; i++) strcat(expect, " 1");
+  strcat(expect, "\n");
+  size_t el = strlen(expect), sl = strlen(s);
+  CHECK(sl >= el && strcmp(s + sl - el, expect) == 0);
+  free(s);
+
+  /* holes never merge across main nodes; first fit takes the earliest hole in chain order */
+  CHECK(rmem_mems_free(r, 1000 + 148 * 4096) == RMEM_OK);
+  CHECK(rmem_mems_free(r, 1000 + 149 * 4096) == RMEM_OK);
+  CHECK(rmem_mems_free(r, 1000 + 3 * 4096) == RMEM_OK);
+  rmem_mems_stats_t ms;
+  CHECK(rmem_mems_stats(r, &ms) == RMEM_OK && ms.hole_segments == 3 && ms.segments == 150);
+  CHECK(rmem_mems_malloc(r, 100) == 1000 + 3 * 4096);
+  CHECK(rmem_mems_malloc(r, 4000) == 1000 + 148 * 4096); /* main 3's hole is only 3996 now */
+  CHECK(rmem_mems_malloc(r, 4096) == 1000 + 149 * 4096);
+  CHECK(rmem_mems_malloc(r, 3996) == 1000 + 3 * 4096 + 100);
+  CHECK(rmem_mems_validate(r) == 0);
+
+  /* merging on both sides: A B C -> free A, free C, free B -> one hole */
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  uintptr_t a = rmem_mems_malloc(r, 100), b = rmem_mems_malloc(r, 200), c = rmem_mems_malloc(r, 300);
+  uintptr_t d = rmem_mems_malloc(r, 3496); /* fills the page exactly */
+  CHECK(a == 1000 && b == 1100 && c == 1300 && d == 1600);
+  CHECK(rmem_mems_free(r, a) == RMEM_OK);
+  CHECK(rmem_mems_free(r, c) == RMEM_OK);
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <H>[SVA:1000:EVA:1099] <-> <P>[SVA:1100:EVA:1299] <-> <H>[SVA:1300:EVA:1599] <-> "
+              "<P>[SVA:1600:EVA:5095] <-> <NULL>\n"
+              "Page used: 1\n"
+              "Space unused: 400\n"
+              "Main Chain Length: 1\n"
+              "Sub-chain Length array: 4\n");
+  CHECK(rmem_mems_free(r, b) == RMEM_OK);
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <H>[SVA:1000:EVA:1599] <-> <P>[SVA:1600:EVA:5095] <-> <NULL>\n"
+              "Page used: 1\n"
+              "Space unused: 600\n"
+              "Main Chain Length: 1\n"
+              "Sub-chain Length array: 2\n");
+  CHECK(rmem_mems_free(r, d) == RMEM_OK);
+  CHECK_STATS(r,
+              "MeMS Stats:\n"
+              "MAIN[1000:5095] -> <H>[SVA:1000:EVA:5095] <-> <NULL>\n"
+              "Page used: 1\n"
+              "Space unused: 4096\n"
+              "Main Chain Length: 1\n"
+              "Sub-chain Length array: 1\n");
+  /* a freed main node is reused whole */
+  CHECK(rmem_mems_malloc(r, 4096) == 1000);
+  CHECK(rmem_mems_validate(r) == 0);
+  rmem_destroy(r); /* with live segments: rmem_destroy frees MeMS too (no leak under ASan) */
+}
+
+/* Every bad input: the right code, and the structure unchanged. */
+static void test_bad_input(void) {
+  rmem_t *r = make(RMEM_MIN_CAPACITY, 0); /* 1 MiB: 254 usable pages */
+  rmem_clear_error();
+
+  /* not initialised */
+  CHECK(rmem_mems_malloc(r, 10) == 0);
+  CHECK(rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(rmem_mems_free(r, 1000) == RMEM_ENOTINIT);
+  CHECK(rmem_mems_get(r, 1000) == NULL && rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(rmem_mems_print_stats(r, NULL) == RMEM_ENOTINIT);
+  rmem_mems_stats_t ms;
+  CHECK(rmem_mems_stats(r, &ms) == RMEM_ENOTINIT);
+  CHECK(rmem_mems_finish(r) == RMEM_ENOTINIT);
+  CHECK(rmem_mems_validate(r) == 0);
+  /* no instance at all */
+  CHECK(rmem_mems_init(NULL) == RMEM_ENOTINIT);
+  CHECK(rmem_mems_malloc(NULL, 10) == 0 && rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(rmem_mems_free(NULL, 1000) == RMEM_ENOTINIT);
+  CHECK(rmem_mems_get(NULL, 1000) == NULL && rmem_last_error() == RMEM_ENOTINIT);
+
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  uintptr_t a = rmem_mems_malloc(r, 1000), b = rmem_mems_malloc(r, 1000);
+  CHECK(a == 1000 && b == 2000);
+  CHECK(rmem_mems_free(r, a) == RMEM_OK);
+  char *before = stats_of(r);
+
+  rmem_clear_error();
+  CHECK(rmem_mems_malloc(r, 0) == 0);
+  CHECK_ERR(r, RMEM_EINVAL);
+  CHECK(rmem_mems_malloc(r, SIZE_MAX) == 0); /* a size of -1 from JS: refused, nothing mapped */
+  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK(rmem_mems_malloc(r, (size_t)1 << 40) == 0);
+  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK(rmem_mems_malloc(r, RMEM_MIN_CAPACITY) == 0); /* more than the usable pages */
+  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK(rmem_mems_malloc(r, 254 * 4096) == 0); /* would fit an empty instance, not this one */
+  CHECK_ERR(r, RMEM_ENOMEM);
+
+  CHECK(rmem_mems_free(r, 0) == RMEM_EBADPTR);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_free(r, 999) == RMEM_EBADPTR);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_free(r, 5096) == RMEM_EBADPTR); /* just past the last main node */
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_free(r, UINTPTR_MAX) == RMEM_EBADPTR);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_free(r, b + 1) == RMEM_EBADPTR); /* interior */
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_free(r, b + 999) == RMEM_EBADPTR);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_free(r, a) == RMEM_EDOUBLEFREE); /* double free */
+  CHECK_ERR(r, RMEM_EDOUBLEFREE);
+  CHECK(rmem_mems_free(r, a + 10) == RMEM_EDOUBLEFREE); /* inside a hole */
+  CHECK_ERR(r, RMEM_EDOUBLEFREE);
+  CHECK(rmem_mems_free(r, 3000) == RMEM_EDOUBLEFREE); /* the hole after b */
+  CHECK_ERR(r, RMEM_EDOUBLEFREE);
+
+  CHECK(rmem_mems_get(r, a) == NULL); /* freed: in a hole */
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_get(r, 4000) == NULL);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_get(r, 5096) == NULL);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_get(r, 0) == NULL);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_get(r, b + 999) != NULL); /* the last byte is fine */
+
+  CHECK(rmem_mems_stats(r, NULL) == RMEM_EINVAL);
+  CHECK_ERR(r, RMEM_EINVAL);
+  CHECK(rmem_mems_walk(r, NULL, NULL) == RMEM_EINVAL);
+  CHECK_ERR(r, RMEM_EINVAL);
+
+  /* MeMS pages are not the heap's: rmem_free refuses them */
+  void *phys = rmem_mems_get(r, b);
+  CHECK(rmem_free(r, phys) == RMEM_EBADPTR);
+  CHECK_ERR(r, RMEM_EBADPTR);
+
+  char *after = stats_of(r);
+  CHECK_EQ_STR(after, before);
+  free(before);
+  free(after);
+
+  /* after finish, everything is ENOTINIT again */
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+  CHECK(rmem_mems_malloc(r, 1) == 0 && rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(rmem_mems_free(r, 1000) == RMEM_ENOTINIT);
+  CHECK(rmem_mems_get(r, 1000) == NULL && rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(rmem_mems_finish(r) == RMEM_ENOTINIT);
+  CHECK(rmem_validate(r) == 0);
+  rmem_destroy(r);
+}
+
+/* The whole instance fills up and empties again: ENOMEM, then everything is usable after frees. */
+static void test_exhaustion(void) {
+  rmem_t *r = make(RMEM_MIN_CAPACITY, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  size_t n = 0;
+  uintptr_t v[300];
+  for (;;) {
+    uintptr_t x = rmem_mems_malloc(r, 4096);
+    if (!x) break;
+    CHECK(n < 300);
+    if (n < 300) v[n++] = x;
+  }
+  CHECK(rmem_last_error() == RMEM_ENOMEM);
+  CHECK(n == 254);
+  CHECK(rmem_mems_validate(r) == 0);
+  for (size_t i = 0; i < n; i += 2) CHECK(rmem_mems_free(r, v[i]) == RMEM_OK);
+  for (size_t i = 0; i < n; i += 2) CHECK(rmem_mems_malloc(r, 4096) == v[i]);
+  CHECK(rmem_mems_malloc(r, 1) == 0 && rmem_last_error() == RMEM_ENOMEM);
+  CHECK(rmem_mems_validate(r) == 0);
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  CHECK(rmem_mems_malloc(r, 254 * 4096) == 1000); /* every page came back */
+  CHECK(rmem_validate(r) == 0);
+  rmem_destroy(r);
+}
+
+/* The validator can fail: a MeMS page relabelled in the pagemap is reported, and only that. */
+static void test_validator_detects(void) {
+  rmem_t *r = make(0, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  uintptr_t v = rmem_mems_malloc(r, 5000);
+  CHECK(rmem_mems_validate(r) == 0);
+  rmem_pme_t *e = rmem_pme_of(r, (uintptr_t)rmem_mems_get(r, v) + 4096);
+  uint8_t kind = e->kind;
+  e->kind = RMEM_PK_ARENA;
+  CHECK(rmem_mems_validate(r) > 0);
+  CHECK(rmem_last_error() == RMEM_ECORRUPT);
+  CHECK(rmem_validate(r) > 0); /* rmem_validate covers MeMS */
+  e->kind = kind;
+  rmem_clear_error();
+  CHECK(rmem_mems_validate(r) == 0);
+  CHECK(rmem_validate(r) == 0);
+  rmem_destroy(r);
+}
+
+typedef struct walk_state {
+  size_t n, stop_after;
+  uintptr_t next_sva;
+  size_t bad;
+} walk_state_t;
+
+static int walk_visit(const rmem_mems_segment_t *s, void *arg) {
+  walk_state_t *w = arg;
+  if (s->sva != w->next_sva || s->eva < s->sva) w->bad++;
+  w->next_sva = s->eva + 1;
+  return ++w->n == w->stop_after;
+}
+
+static void test_walk_and_flags(void) {
+  rmem_t *r = make(0, RMEM_OPT_JUNK | RMEM_OPT_VALIDATE);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  uintptr_t a = rmem_mems_malloc(r, 3000), b = rmem_mems_malloc(r, 3000), c = rmem_mems_malloc(r, 500);
+  CHECK(a && b && c);
+  unsigned char *pa = rmem_mems_get(r, a);
+  bool junk = true;
+  for (size_t k = 0; k < 3000; k++) junk = junk && pa[k] == 0xAB;
+  CHECK(junk);
+  CHECK(rmem_mems_free(r, a) == RMEM_OK);
+  junk = true;
+  for (size_t k = 0; k < 3000; k++) junk = junk && pa[k] == 0xDF;
+  CHECK(junk);
+  walk_state_t w = {.next_sva = 1000};
+  CHECK(rmem_mems_walk(r, walk_visit, &w) == RMEM_OK);
+  CHECK(w.n == 5 && w.bad == 0); /* H(3000) P(500) H(596) | P(3000) H(1096) */
+  walk_state_t w2 = {.next_sva = 1000, .stop_after = 2};
+  CHECK(rmem_mems_walk(r, walk_visit, &w2) == RMEM_OK && w2.n == 2);
+  CHECK(rmem_mems_validate(r) == 0);
+  rmem_destroy(r);
+}
+
+/* ------------------------------------------------------------------------
+ * Randomized stress against a naive model of the seed's semantics
+ * ------------------------------------------------------------------------ */
+
+static uint64_t rng_state;
+static uint64_t rnd(void) {
+  uint64_t x = rng_state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return rng_state = x;
+}
+
+/* The model: every segment in chain order in one array (O(n) per operation, fine for a few thousand). */
+typedef struct model_seg {
+  uint64_t sva, size;
+  uint32_t main;
+  int hole;
+} model_seg_t;
+
+typedef struct model {
+  model_seg_t *s;
+  size_t n, cap;
+  uint64_t vtop;
+  uint32_t mains;
+} model_t;
+
+static void model_insert(model_t *m, size_t at, model_seg_t seg) {
+  if (m->n == m->cap) {
+    m->cap = m->cap ? m->cap * 2 : 256;
+    m->s = realloc(m->s, m->cap * sizeof *m->s);
+    if (!m->s) abort();
+  }
+  memmove(&m->s[at + 1], &m->s[at], (m->n - at) * sizeof *m->s);
+  m->s[at] = seg;
+  m->n++;
+}
+
+static void model_erase(model_t *m, size_t at) {
+  memmove(&m->s[at], &m->s[at + 1], (m->n - at - 1) * sizeof *m->s);
+  m->n--;
+}
+
+static uint64_t model_malloc(model_t *m, uint64_t size) {
+  for (size_t i = 0; i < m->n; i++) {
+    model_seg_t *h = &m->s[i];
+    if (!h->hole || h->size < size) continue;
+    uint64_t sva = h->sva;
+    if (h->size == size) {
+      h->hole = 0;
+    } else {
+      model_seg_t p = {sva, size, h->main, 0};
+      h->sva += size;
+      h->size -= size;
+      model_insert(m, i, p);
+    }
+    return sva;
+  }
+  uint64_t bytes = (size + 4095) / 4096 * 4096, sva = 1000 + m->vtop;
+  model_insert(m, m->n, (model_seg_t){sva, size, m->mains, 0});
+  if (bytes > size) model_insert(m, m->n, (model_seg_t){sva + size, bytes - size, m->mains, 1});
+  m->mains++;
+  m->vtop += bytes;
+  return sva;
+}
+
+static void model_free(model_t *m, uint64_t sva) {
+  size_t i = 0;
+  while (i < m->n && m->s[i].sva != sva) i++;
+  if (i == m->n || m->s[i].hole) abort(); /* the test only frees live segments */
+  m->s[i].hole = 1;
+  if (i + 1 < m->n && m->s[i + 1].hole && m->s[i + 1].main == m->s[i].main) {
+    m->s[i].size += m->s[i + 1].size;
+    model_erase(m, i + 1);
+  }
+  if (i > 0 && m->s[i - 1].hole && m->s[i - 1].main == m->s[i].main) {
+    m->s[i - 1].size += m->s[i].size;
+    model_erase(m, i);
+  }
+}
+
+typedef struct model_walk {
+  const model_t *m;
+  size_t i, bad;
+} model_walk_t;
+
+static int model_cmp(const rmem_mems_segment_t *s, void *arg) {
+  model_walk_t *w = arg;
+  if (w->i >= w->m->n) {
+    w->bad++;
+    return 1;
+  }
+  const model_seg_t *e = &w->m->s[w->i++];
+  if (s->sva != e->sva || s->eva != e->sva + e->size - 1 || s->main_index != e->main ||
+      (s->kind == MEMS_HOLE) != (e->hole != 0))
+    w->bad++;
+  return 0;
+}
+
+typedef struct live {
+  uintptr_t v;
+  size_t size;
+  uint8_t seed;
+} live_t;
+
+static uint8_t pattern(uint8_t seed, size_t k) { return (uint8_t)(seed + k * 31u); }
+
+/* Writes the pattern into the first and last 64 bytes and a few in between (all of a small segment). */
+static void fill(rmem_t *r, const live_t *l) {
+  uint8_t *p = rmem_mems_get(r, l->v);
+  if (l->size <= 256) {
+    for (size_t k = 0; k < l->size; k++) p[k] = pattern(l->seed, k);
+    return;
+  }
+  for (size_t k = 0; k < 64; k++) p[k] = pattern(l->seed, k);
+  for (size_t k = l->size - 64; k < l->size; k++) p[k] = pattern(l->seed, k);
+  for (size_t k = 64; k < l->size - 64; k += 509) p[k] = pattern(l->seed, k);
+}
+
+static bool intact(rmem_t *r, const live_t *l) {
+  uint8_t *p = rmem_mems_get(r, l->v);
+  if (!p) return false;
+  if (l->size <= 256) {
+    for (size_t k = 0; k < l->size; k++)
+      if (p[k] != pattern(l->seed, k)) return false;
+    return true;
+  }
+  for (size_t k = 0; k < 64; k++)
+    if (p[k] != pattern(l->seed, k)) return false;
+  for (size_t k = l->size - 64; k < l->size; k++)
+    if (p[k] != pattern(l->seed, k)) return false;
+  for (size_t k = 64; k < l->size - 64; k += 509)
+    if (p[k] != pattern(l->seed, k)) return false;
+  return true;
+}
+
+static size_t random_size(void) {
+  uint64_t x = rnd() % 100;
+  if (x < 60) return 1 + rnd() % 256;
+  if (x < 90) return 1 + rnd() % 4096;
+  return 1 + rnd() % (3 * 4096);
+}
+
+static void test_stress(void) {
+  enum { OPS = 200000, MODEL_OPS = 20000, FULL_VALIDATE_OPS = 4000, MAX_LIVE = 3000 };
+  rmem_t *r = make((size_t)256 << 20, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  rng_state = 0x9E3779B97F4A7C15ull;
+  live_t *live = calloc(MAX_LIVE, sizeof *live);
+  model_t model = {0};
+  size_t nlive = 0, failures_before = (size_t)failures;
+  size_t target = MAX_LIVE / 2;
+  for (int op = 0; op < OPS && (size_t)failures == failures_before; op++) {
+    if (op % 20000 == 0) target = 1 + rnd() % MAX_LIVE; /* vary the population */
+    uint64_t dice = rnd() % 100;
+    bool do_alloc = nlive == 0 || (nlive < MAX_LIVE && dice < (nlive < target ? 60u : 40u));
+    if (do_alloc) {
+      live_t l = {.size = random_size(), .seed = (uint8_t)rnd()};
+      l.v = rmem_mems_malloc(r, l.size);
+      CHECK(l.v != 0);
+      if (!l.v) break;
+      if (op < MODEL_OPS) CHECK(l.v == model_malloc(&model, l.size));
+      fill(r, &l);
+      live[nlive++] = l;
+    } else if (dice < 90) {
+      size_t i = rnd() % nlive;
+      CHECK(intact(r, &live[i]));
+      CHECK(rmem_mems_free(r, live[i].v) == RMEM_OK);
+      if (op < MODEL_OPS) model_free(&model, live[i].v);
+      live[i] = live[--nlive];
+    } else {
+      /* translation of a random byte, and a bad free that must change nothing */
+      size_t i = rnd() % nlive;
+      size_t k = rnd() % live[i].size;
+      uint8_t *base = rmem_mems_get(r, live[i].v);
+      CHECK(base && rmem_mems_get(r, live[i].v + k) == base + k);
+      if (k > 0) {
+        CHECK(rmem_mems_free(r, live[i].v + k) == RMEM_EBADPTR);
+        rmem_clear_error();
+      }
+    }
+    if (op < FULL_VALIDATE_OPS || op % 2000 == 0) CHECK(rmem_mems_validate(r) == 0);
+    if (op < MODEL_OPS && (op < FULL_VALIDATE_OPS || op % 500 == 0)) {
+      model_walk_t w = {.m = &model};
+      CHECK(rmem_mems_walk(r, model_cmp, &w) == RMEM_OK);
+      CHECK(w.bad == 0 && w.i == model.n);
+    }
+  }
+  for (size_t i = 0; i < nlive; i++) {
+    CHECK(intact(r, &live[i]));
+    CHECK(rmem_mems_free(r, live[i].v) == RMEM_OK);
+  }
+  rmem_mems_stats_t ms;
+  CHECK(rmem_mems_stats(r, &ms) == RMEM_OK);
+  CHECK(ms.process_segments == 0 && ms.bytes_in_use == 0 && ms.hole_segments == ms.main_chain_length &&
+        ms.space_unused == ms.pages_used * 4096);
+  CHECK(rmem_mems_validate(r) == 0);
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+  rmem_stats_t st;
+  CHECK(rmem_stats(r, &st) == RMEM_OK && st.pages_in_use == 0);
+  CHECK(rmem_validate(r) == 0);
+  free(model.s);
+  free(live);
+  rmem_destroy(r);
+}
+
+/* ------------------------------------------------------------------------
+ * The seed's names on the default instance (stdout captured for print_stats)
+ * ------------------------------------------------------------------------ */
+
+static char *capture_stdout(void (*fn)(void)) {
+  fflush(stdout);
+  FILE *tmp = tmpfile();
+  if (!tmp) abort();
+  int saved = dup(STDOUT_FILENO);
+  dup2(fileno(tmp), STDOUT_FILENO);
+  fn();
+  fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  fseek(tmp, 0, SEEK_END);
+  long n = ftell(tmp);
+  rewind(tmp);
+  char *buf = calloc((size_t)n + 1, 1);
+  if (fread(buf, 1, (size_t)n, tmp) != (size_t)n) abort();
+  fclose(tmp);
+  return buf;
+}
+
+static void test_seed_names(void) {
+  if (rmem_default()) rmem_shutdown_default();
+  rmem_clear_error();
+  CHECK(mems_malloc(10) == NULL && rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(mems_free((void *)1000) == RMEM_ENOTINIT);
+  CHECK(mems_get((void *)1000) == NULL && rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(mems_finish() == RMEM_ENOTINIT);
+  char *none = capture_stdout(mems_print_stats);
+  CHECK_EQ_STR(none, ""); /* prints nothing, records the error, does not exit */
+  free(none);
+  CHECK(rmem_last_error() == RMEM_ENOTINIT);
+
+  CHECK(mems_init() == RMEM_OK);
+  void *v = mems_malloc(1000);
+  CHECK(v == (void *)1000);
+  int *phys = mems_get(v);
+  CHECK(phys != NULL);
+  *phys = 42;
+  char *out = capture_stdout(mems_print_stats);
+  CHECK_EQ_STR(out,
+               "MeMS Stats:\n"
+               "MAIN[1000:5095] -> <P>[SVA:1000:EVA:1999] <-> <H>[SVA:2000:EVA:5095] <-> <NULL>\n"
+               "Page used: 1\n"
+               "Space unused: 3096\n"
+               "Main Chain Length: 1\n"
+               "Sub-chain Length array: 2\n");
+  free(out);
+  CHECK(mems_free(v) == RMEM_OK);
+  CHECK(mems_free(v) == RMEM_EDOUBLEFREE);
+  CHECK(mems_malloc(0) == NULL && rmem_last_error() == RMEM_EINVAL);
+  CHECK(mems_finish() == RMEM_OK);
+  CHECK(mems_malloc(1) == NULL && rmem_last_error() == RMEM_ENOTINIT); /* after finish */
+  CHECK(mems_init() == RMEM_OK);
+  CHECK(mems_malloc(1) == (void *)1000);
+  CHECK(rmem_validate(rmem_default()) == 0);
+  CHECK(mems_finish() == RMEM_OK);
+  CHECK(rmem_shutdown_default() == RMEM_OK);
+}
+
+int main(void) {
+  test_seed_readme();
+  test_seed_example_program();
+  test_edges();
+  test_bad_input();
+  test_exhaustion();
+  test_validator_detects();
+  test_walk_and_flags();
+  test_stress();
+  test_seed_names();
+  if (failures) {
+    fprintf(stderr, "test_mems: %d of %d checks failed\n", failures, checks);
+    return 1;
+  }
+  printf("test_mems: all %d checks passed\n", checks);
+  return 0;
+}
