@@ -21,7 +21,8 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
-const RESULTS = path.join(ROOT, 'bench', 'results');
+// RMEM_BENCH_RESULTS redirects the JSON (the smoke test writes to a temporary directory).
+const RESULTS = process.env.RMEM_BENCH_RESULTS ? path.resolve(process.env.RMEM_BENCH_RESULTS) : path.join(ROOT, 'bench', 'results');
 
 /* ------------------------------------------------------------------ mode */
 

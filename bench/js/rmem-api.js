@@ -1,70 +1,56 @@
 'use strict';
 /*
- * rmem-api.js - the few handles the benchmarks take from rmem's JS API, in one
- * place: the default instance initialised with enough capacity, a Uint8Array
- * over its whole memory, a transient arena, a slab cache, the heap and MeMS.
- * Every benchmark's rmem side goes through these thin closures, so a change
- * of the JS API is one edit here; they add a call that V8 inlines, nothing else.
+ * rmem-api.js - the rmem handles the benchmarks use, in one place. Each
+ * benchmark process makes one rmem instance (the modern API's Rmem class,
+ * with the capacity it needs) and takes from it a Uint8Array over its whole
+ * memory, the heap, a transient arena, slab caches and MeMS. The handles are
+ * the library's own objects (Arena, SlabCache, Mems), so the benchmarks
+ * measure exactly what a user of the package gets, JS fast paths included.
  */
 const { loadRmem } = require('./harness');
 
-let initialised = false;
+let rm = null;
 let heapU8 = null;
 
-/** Initialises the default instance once (capacity in bytes; 0 = the library's default). */
+/** The benchmark's instance, created on first use (capacity in bytes; 0 = the library's default). */
 function instance(capacity = 0) {
-  const rmem = loadRmem();
-  if (!initialised) {
-    rmem.init(capacity ? { capacity } : undefined);
-    initialised = true;
+  if (rm === null) {
+    const { Rmem } = loadRmem();
+    rm = new Rmem(capacity ? { capacity } : {});
   }
-  return rmem;
+  return rm;
 }
 
 /** A Uint8Array over the instance's whole memory (pointers are byte offsets into it). */
 function u8() {
-  const rmem = instance();
-  if (heapU8 === null || heapU8.buffer !== rmem.memory) heapU8 = new Uint8Array(rmem.memory);
+  if (heapU8 === null) heapU8 = instance().HEAPU8;
   return heapU8;
 }
 
 /** The general heap: alloc(size) -> offset, free(offset). */
 function openHeap(capacity = 0) {
-  const rmem = instance(capacity);
-  return { alloc: (n) => rmem.rAlloc(n), free: (p) => rmem.rFree(p), u8 };
+  const r = instance(capacity);
+  return { alloc: (n) => r.alloc(n), free: (p) => r.free(p), u8 };
 }
 
-/** A transient arena: alloc(size) -> offset, reset(), destroy(). */
+/** A transient arena (rmem's Arena: alloc(size) -> offset, reset(), destroy(), scope(fn)), plus u8(). */
 function openArena(chunkSize = 64 * 1024, capacity = 0) {
-  const rmem = instance(capacity);
-  const a = rmem.createArena(chunkSize, rmem.LIFETIME.TRANSIENT);
-  return {
-    handle: a,
-    alloc: (n) => rmem.rArena(a, n),
-    reset: () => rmem.rReset(a),
-    destroy: () => rmem.rDestroy(a),
-    u8,
-  };
+  const r = instance(capacity);
+  const a = r.createArena(chunkSize, loadRmem().LIFETIME.TRANSIENT);
+  a.u8 = u8;
+  return a;
 }
 
-/** A slab cache of objects of objSize bytes: alloc() -> offset, free(offset), stats(), destroy(). */
+/** A slab cache of objects of objSize bytes (rmem's SlabCache: alloc(), free(p), stats()), plus u8(). */
 function openSlab(name, objSize, capacity = 0) {
-  const rmem = instance(capacity);
-  const c = rmem.slabCacheCreate(name, objSize);
-  return {
-    handle: c,
-    alloc: () => rmem.slabAlloc(c),
-    free: (p) => rmem.slabFree(c, p),
-    stats: () => rmem.slabCacheStats(c),
-    destroy: () => rmem.slabCacheDestroy(c),
-    u8,
-  };
+  const c = instance(capacity).createSlabCache(name, objSize);
+  c.u8 = u8;
+  return c;
 }
 
-/** MeMS: malloc(size) -> BigInt virtual address, view(vaddr, len), free(vaddr). */
+/** The instance's MeMS, initialised (malloc(size) -> BigInt vaddr, view(vaddr, len), free(vaddr)). */
 function openMems(capacity = 0) {
-  const rmem = instance(capacity);
-  const mems = rmem.mems;
+  const mems = instance(capacity).mems;
   mems.init();
   return mems;
 }
