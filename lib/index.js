@@ -1,0 +1,210 @@
+'use strict';
+// index.js - require('rmem'): the seed's API on a default instance, and the
+// modern classes.
+//
+// The default instance is per JavaScript environment (main thread, each
+// worker_thread): this module is loaded once per environment and the addon is
+// context-aware, so every worker has its own instance and its own memory. It
+// is created by init(options?) (the seed's init_heap), or on first use by
+// initArenas() and mems.init(), and lives as long as the environment.
+//
+// Pointers are byte offsets into `memory` (0 is null). Sizes are finite
+// numbers >= 1; fractions are truncated, as the seed's uint32 conversion does.
+//
+//   const rmem = require('rmem');
+//   rmem.init();
+//   const p = rmem.rAlloc(64);       // byte offset
+//   rmem.HEAPU8[p] = 1;              // or rmem.view(p, 64)
+//   rmem.rFree(p);
+const core = require('./core');
+const { notInitialized, invalidArgType, codes } = require('./errors');
+
+const { Rmem, Arena, SlabCache, LIFETIME, toLifetime } = core;
+
+let D = null; // the default Rmem of this environment
+let F = null; // its heap front (alloc/free closures)
+let defaultArenas = null; // [transient, intermediate, persistent] after initArenas()
+
+function ensure() {
+  if (D === null) init();
+  return D;
+}
+
+function need(what = 'init()') {
+  if (D === null) throw notInitialized(what);
+  return D;
+}
+
+/**
+ * Creates this environment's default instance (the seed's init_heap). options:
+ * { capacity, junk, validate } as for new Rmem(). A second call does nothing
+ * (the options are ignored), as in C.
+ */
+function init(options) {
+  if (D !== null) return;
+  D = new Rmem(options === undefined ? {} : options);
+  F = Rmem.front(D);
+}
+
+/** size bytes from the heap; returns the byte offset of the block. */
+function rAlloc(size) {
+  if (F === null) throw notInitialized('init()');
+  return F.alloc(size);
+}
+
+/** Frees a heap block (rFree(0) does nothing). */
+function rFree(ptr) {
+  if (F === null) throw notInitialized('init()');
+  F.free(ptr);
+}
+
+/** Merges free runs, releases empty slabs and free pages; returns what it did. */
+function rDefrag() {
+  return need().defrag();
+}
+
+/** The seed's init_arenas: the three default arenas (64 KiB chunks), one per lifetime. */
+function initArenas() {
+  const rm = ensure();
+  if (defaultArenas !== null) return;
+  defaultArenas = [
+    rm.createArena(64 * 1024, LIFETIME.TRANSIENT),
+    rm.createArena(64 * 1024, LIFETIME.INTERMEDIATE),
+    rm.createArena(64 * 1024, LIFETIME.PERSISTENT),
+  ];
+}
+
+function defaultArena(lifetime) {
+  const lt = toLifetime(lifetime);
+  if (defaultArenas === null) throw notInitialized('initArenas()');
+  return defaultArenas[lt];
+}
+
+/** A dynamic arena on the default instance; size is its chunk size. */
+function createArena(size, lifetime = LIFETIME.TRANSIENT) {
+  return need().createArena(size, lifetime);
+}
+
+function checkArena(arena) {
+  if (!Arena.isArena(arena)) throw invalidArgType('arena', 'an Arena (from createArena)', arena);
+  return arena;
+}
+
+/**
+ * rArena(arena, size): size bytes from that arena.
+ * rArena(size, lifetime): size bytes from the default arena of that lifetime.
+ */
+function rArena(first, second) {
+  if (typeof first === 'object' && first !== null) return checkArena(first).alloc(second);
+  if (typeof first === 'number') return defaultArena(second).alloc(first);
+  throw invalidArgType('arena', 'an Arena or a size (number)', first);
+}
+
+/** Frees one object of an intermediate arena (size: the size it was allocated with). */
+function rArenaFree(arena, ptr, size) {
+  checkArena(arena).free(ptr, size);
+}
+
+/** rReset(arena) or rReset(lifetime): rewinds the arena to empty. */
+function rReset(x) {
+  if (typeof x === 'number' || typeof x === 'string') return defaultArena(x).reset();
+  checkArena(x).reset();
+}
+
+/** Destroys a dynamic arena; its handle dies (later calls throw ERR_RMEM_DESTROYED). */
+function rDestroy(arena) {
+  checkArena(arena);
+  arena.destroy();
+}
+
+// Slab caches, seed-style names (slab_cache_create, slab_alloc, slab_free, slab_cache_destroy).
+function checkCache(cache) {
+  if (!SlabCache.isSlabCache(cache)) throw invalidArgType('cache', 'a SlabCache (from slabCacheCreate)', cache);
+  return cache;
+}
+/** A cache of objects of objSize bytes on the default instance. options: { align, strict } */
+function slabCacheCreate(name, objSize, options) {
+  return need().createSlabCache(name, objSize, options);
+}
+function slabAlloc(cache) {
+  return checkCache(cache).alloc();
+}
+function slabFree(cache, ptr) {
+  checkCache(cache).free(ptr);
+}
+function slabCacheShrink(cache) {
+  checkCache(cache).shrink();
+}
+function slabCacheDestroy(cache) {
+  checkCache(cache).destroy();
+}
+
+/** Uint8Array over the live block at ptr (length: default all of it). */
+function view(ptr, length) {
+  return need().view(ptr, length);
+}
+
+/** Page-source, heap and handle figures of the default instance. */
+function stats() {
+  return need().stats();
+}
+
+/** Number of problems the validators find in the default instance (0 = healthy). */
+function validate() {
+  return need().validate();
+}
+
+/** Throws ERR_RMEM_CORRUPTED naming the damage if validate() would be > 0. */
+function check() {
+  need().check();
+}
+
+/** The default instance (an Rmem), or null before init(). */
+function instance() {
+  return D;
+}
+
+const api = {
+  // seed API
+  init,
+  rAlloc,
+  rFree,
+  rDefrag,
+  initArenas,
+  createArena,
+  rArena,
+  rArenaFree,
+  rReset,
+  rDestroy,
+  LIFETIME,
+  slabCacheCreate,
+  slabAlloc,
+  slabFree,
+  slabCacheShrink,
+  slabCacheDestroy,
+  view,
+  stats,
+  validate,
+  check,
+  instance,
+  // modern API
+  Rmem,
+  Arena,
+  SlabCache,
+  Heap: core.Heap,
+  Mems: core.Mems,
+  codes,
+  constants: core.constants,
+};
+
+// memory and the typed views of the default instance (they throw before init()).
+for (const name of ['memory', 'HEAP8', 'HEAPU8', 'HEAP16', 'HEAPU16', 'HEAP32', 'HEAPU32', 'HEAPF32', 'HEAPF64',
+  'HEAP64', 'HEAPU64', 'dataView']) {
+  Object.defineProperty(api, name, { enumerable: true, get() { return need()[name]; } });
+}
+// rmem.mems is require('rmem/mems'): MeMS on the default instance.
+Object.defineProperty(api, 'mems', { enumerable: true, get() { return require('./mems'); } });
+
+module.exports = api;
+// Internal hooks for ./mems.js (same environment, same default instance).
+Object.defineProperty(module.exports, '_ensureDefault', { value: ensure, enumerable: false });
