@@ -265,10 +265,24 @@ RMEM_API size_t r_usable_size(const void *ptr);
  * Arenas
  *
  * Three lifetimes. Transient and persistent arenas are bump allocators over
- * chained chunks of pages; intermediate arenas also keep size-class slabs so
- * single objects can be returned with rmem_arena_free. Handles point into an
- * out-of-band table that is never unmapped while the instance lives, so a
- * destroyed arena is detected (RMEM_ESTALE) instead of followed.
+ * chained chunks of pages (8-byte aligned by default, any power of two on
+ * request); reset keeps the first chunk, marks rewind to a savepoint.
+ * Intermediate arenas are "slabs within an arena": sizes up to
+ * RMEM_ARENA_SLAB_MAX come from size-class slabs owned by the arena, larger
+ * ones from page runs of their own, and single objects go back with
+ * rmem_arena_free; they have no savepoints and no lease.
+ *
+ * Handles point into an out-of-band table that is never unmapped while the
+ * instance lives, and every rmem_arena_* call checks the handle before use
+ * (is it an arena of a live instance, is it alive), so a destroyed arena is
+ * reported (RMEM_ESTALE) instead of followed. Guarantee: a destroyed arena's
+ * slot is reused only after more than 1024 other arenas of the instance were
+ * destroyed after it (FIFO), or when the table (65535 arenas) is full; until
+ * then its arena_t* reads RMEM_ESTALE. After reuse a stale pointer names the
+ * new arena -- code that must be exact (the Node bridge) keeps
+ * (index, generation) pairs: rmem_arena_index / rmem_arena_from_index.
+ * An arena_t* of a destroyed instance is refused (RMEM_EBADPTR) by every
+ * rmem_arena_* call; only the inline r_arena_fast reads it unchecked.
  * ------------------------------------------------------------------------ */
 
 typedef enum lifetime {
@@ -295,17 +309,41 @@ typedef struct rmem_arena_options {
   size_t max_size;       /**< total bytes the arena may hold; 0 = no limit but the instance */
 } rmem_arena_options_t;
 
+/** Sizes an intermediate arena serves from its size-class slabs (8, 16, 24, 32, 48 ... 3072, 4096). */
+#define RMEM_ARENA_SLAB_MAX ((size_t)4096)
+
+/**
+ * Creates an arena on instance r. chunk_size: bytes per chunk, rounded up to
+ * pages (0 = 64 KiB); bump arenas map their first chunk at once. Errors:
+ * RMEM_ENOTINIT (bad instance), RMEM_EINVAL (unknown lifetime, chunk larger
+ * than the instance or than max_size), RMEM_ENOMEM.
+ */
 RMEM_API arena_t *rmem_arena_create(rmem_t *r, size_t chunk_size, lifetime_t lifetime);
 RMEM_API arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_options_t *options);
-/** size >= 1; 8-byte aligned. Chains a new chunk when the current one is full. */
+/**
+ * size >= 1, padded to a multiple of 8; 8-byte aligned. Chains a new chunk
+ * when the current one is full. NULL with RMEM_EINVAL (size 0), RMEM_ERANGE
+ * (padding overflows), RMEM_ENOMEM (instance or max_size exhausted),
+ * RMEM_ESTALE / RMEM_EBADPTR (bad handle).
+ */
 RMEM_API void *rmem_arena_alloc(arena_t *a, size_t size) RMEM_MALLOC_ATTR;
-/** alignment: a power of two. */
+/** alignment: a power of two up to 1 GiB (RMEM_EINVAL otherwise); values below 8 mean 8. */
 RMEM_API void *rmem_arena_alloc_aligned(arena_t *a, size_t size, size_t alignment) RMEM_MALLOC_ATTR;
-/** Returns one object of an intermediate arena to its size-class slab; size must be the size it was allocated with. */
+/**
+ * Returns one object of an intermediate arena to its size-class slab (or its
+ * page run); size must be the size it was allocated with. p NULL is a no-op.
+ * Errors: RMEM_EINVAL (not an intermediate arena, size 0 or not p's size),
+ * RMEM_EBADPTR (p not from this arena, or not at an object's start),
+ * RMEM_EDOUBLEFREE (the slot is already free). The arena is unchanged on error.
+ */
 RMEM_API rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size);
-/** Rewinds to empty; keeps the first chunk, returns the others to the page source. */
+/**
+ * Rewinds to empty and clears the size: a bump arena keeps its first chunk and
+ * returns the others to the page source; an intermediate arena returns all its
+ * slabs and runs. Marks taken before are refused afterwards.
+ */
 RMEM_API rmem_status_t rmem_arena_reset(arena_t *a);
-/** Returns every chunk to the page source and kills the handle. */
+/** Returns every chunk to the page source and kills the handle (later calls: RMEM_ESTALE). */
 RMEM_API rmem_status_t rmem_arena_destroy(arena_t *a);
 
 /** A savepoint: rmem_arena_rewind(a, m) frees everything allocated after rmem_arena_mark(a). */
@@ -315,14 +353,22 @@ typedef struct rmem_arena_mark {
   uint32_t generation;    /**< the arena's reset generation, so a mark from before a reset is refused */
 } rmem_arena_mark_t;
 
+/** A savepoint of a bump arena (on error: a zero mark, which every rewind refuses, and the last error). */
 RMEM_API rmem_arena_mark_t rmem_arena_mark(arena_t *a);
+/**
+ * Frees everything allocated after the mark and gives back the chunks chained
+ * since. Marks nest like a stack: a mark from before a reset, of a chunk the
+ * arena no longer holds, or ahead of the current position is refused with
+ * RMEM_EINVAL and the arena is unchanged. Intermediate arenas: RMEM_EINVAL.
+ */
 RMEM_API rmem_status_t rmem_arena_rewind(arena_t *a, rmem_arena_mark_t mark);
 
 /**
  * Hands the caller the rest of the current chunk (at least min_size bytes,
  * chaining a new chunk if needed) to bump-allocate from itself; the arena's
  * own bump pointer moves past it. Used by the Node addon's JS fast path.
- * Returns the start (8-byte aligned) and stores the length in *len.
+ * Returns the start (8-byte aligned) and stores the length in *len (a
+ * multiple of 8, >= min_size; min_size 0 means 8). Bump arenas only.
  */
 RMEM_API void *rmem_arena_lease(arena_t *a, size_t min_size, size_t *len);
 
@@ -330,8 +376,11 @@ typedef struct rmem_arena_stats {
   lifetime_t lifetime;
   size_t chunks;         /**< chunks held */
   size_t reserved;       /**< bytes of chunks held */
-  size_t used;           /**< bytes handed out since the last reset (bump) or live (slab) */
-  size_t allocs;         /**< allocations since the last reset */
+  size_t used;           /**< bump: bytes handed out since the last reset (alignment padding and leases
+                              included); intermediate: bytes of live slots and large runs */
+  size_t allocs;         /**< allocations since the last reset made through library calls (rmem_arena_alloc*,
+                              r_arena, leases, r_arena_fast's slow path); r_arena_fast's inline bumps are
+                              not counted, so that path stays a bump and two compares */
   size_t resets;         /**< resets since creation */
 } rmem_arena_stats_t;
 
@@ -339,13 +388,23 @@ RMEM_API rmem_status_t rmem_arena_stats(arena_t *a, rmem_arena_stats_t *out);
 /** The instance an arena belongs to (NULL with RMEM_ESTALE for a destroyed handle). */
 RMEM_API rmem_t *rmem_arena_instance(arena_t *a);
 
+/**
+ * A checkable handle for bridges that must not trust pointers: the arena's
+ * slot index and its generation (bumped on every create in that slot).
+ */
+RMEM_API rmem_status_t rmem_arena_index(arena_t *a, uint32_t *index, uint32_t *generation);
+/** The live arena of r at (index, generation), or NULL with RMEM_ESTALE (destroyed) / RMEM_EBADPTR. */
+RMEM_API arena_t *rmem_arena_from_index(rmem_t *r, uint32_t index, uint32_t generation);
+
 /** Out-of-line slow path of r_arena_fast (public only for the inline function). */
 RMEM_API void *rmem_arena_alloc_slow(arena_t *a, size_t size);
 
 /**
  * The inline fast path: a bump and two compares, no call. Falls back to the
  * checked slow path for a full chunk, a bad size, an intermediate or a
- * destroyed arena.
+ * destroyed arena. It reads a without checking it (that is what makes it
+ * fast): pass it arenas of live instances only. The debugging options
+ * (RMEM_OPT_JUNK / RMEM_OPT_VALIDATE) act on the slow path only.
  */
 static inline void *r_arena_fast(arena_t *a, size_t size) {
   struct rmem_arena_head *h = (struct rmem_arena_head *)a;
@@ -365,9 +424,12 @@ static inline void *r_arena_fast(arena_t *a, size_t size) {
  * _Generic; the explicit forms are r_arena_in / r_arena_lt and r_reset_arena /
  * r_reset_lifetime. */
 
-/** Creates the default instance if needed and the three default arenas (64 KiB chunks). */
+/**
+ * Creates the default instance if needed and the three default arenas (64 KiB
+ * chunks); recreates any of them that was destroyed. RMEM_OK if they exist.
+ */
 RMEM_API rmem_status_t init_arenas(void);
-/** Dynamic arena on the default instance: size is the chunk size. */
+/** Dynamic arena on the default instance (RMEM_ENOTINIT before init_heap / init_arenas): size is the chunk size. */
 RMEM_API arena_t *create_arena(size_t size, lifetime_t lifetime);
 RMEM_API void *r_arena_in(arena_t *a, size_t size);
 RMEM_API void *r_arena_lt(size_t size, lifetime_t lifetime);
@@ -404,14 +466,28 @@ typedef struct slab_slot {
 /** Refuse rmem_slab_cache_destroy while objects are live (RMEM_EBUSY) instead of freeing them. */
 #define RMEM_SLAB_STRICT 0x1u
 
+/** Largest object size of a slab cache. */
+#define RMEM_SLAB_MAX_OBJ ((size_t)1 << 20)
+
 /**
- * name: copied (up to 31 bytes), may be NULL. obj_size >= 1, rounded up to a
- * multiple of align. align: 0 (= 8) or a power of two up to 4096.
+ * name: copied (up to 31 bytes), may be NULL. obj_size in [1,
+ * RMEM_SLAB_MAX_OBJ] (RMEM_EINVAL / RMEM_ERANGE), rounded up to a multiple of
+ * align. align: 0 (= 8) or a power of two up to 4096; values below 8 mean 8.
+ * flags: 0 or RMEM_SLAB_STRICT.
+ *
+ * Handles are checked like arena handles (see Arenas): a destroyed cache
+ * reads RMEM_ESTALE until more than 1024 other caches were destroyed after it.
  */
 RMEM_API slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_size, size_t align,
                                               unsigned flags);
 RMEM_API void *rmem_slab_alloc(slab_cache_t *c) RMEM_MALLOC_ATTR;
+/**
+ * p NULL is a no-op. Errors: RMEM_EBADPTR (p not an object start of THIS
+ * cache), RMEM_EDOUBLEFREE, RMEM_ESTALE (destroyed cache). The cache is
+ * unchanged on error.
+ */
 RMEM_API rmem_status_t rmem_slab_free(slab_cache_t *c, void *p);
+/** Frees every slab (live objects die) and kills the handle; with RMEM_SLAB_STRICT, RMEM_EBUSY while objects live. */
 RMEM_API rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c);
 /** Gives empty slabs back to the page source. */
 RMEM_API rmem_status_t rmem_slab_cache_shrink(slab_cache_t *c);
@@ -428,10 +504,18 @@ typedef struct rmem_slab_stats {
 } rmem_slab_stats_t;
 
 RMEM_API rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out);
+/** Visitor: return nonzero to stop the walk. It must not allocate from or free into the cache. */
 typedef int rmem_slot_fn(const slab_slot_t *slot, void *arg);
+/** Visits every slot of every slab of the cache (free and in use). */
 RMEM_API rmem_status_t rmem_slab_cache_walk(slab_cache_t *c, rmem_slot_fn *visit, void *arg);
+/** The cache's slot index and generation (see rmem_arena_index). */
+RMEM_API rmem_status_t rmem_slab_cache_index(slab_cache_t *c, uint32_t *index, uint32_t *generation);
+/** The live cache of r at (index, generation), or NULL with RMEM_ESTALE / RMEM_EBADPTR. */
+RMEM_API slab_cache_t *rmem_slab_cache_from_index(rmem_t *r, uint32_t index, uint32_t generation);
+/** The instance a cache belongs to (NULL with the last error for a bad handle). */
+RMEM_API rmem_t *rmem_slab_cache_instance(slab_cache_t *c);
 
-/* Seed-style names on the default instance. */
+/* Seed-style names on the default instance (slab_cache_create: RMEM_ENOTINIT before init_heap). */
 RMEM_API slab_cache_t *slab_cache_create(const char *name, size_t obj_size);
 RMEM_API void *slab_alloc(slab_cache_t *c) RMEM_MALLOC_ATTR;
 RMEM_API rmem_status_t slab_free(slab_cache_t *c, void *p);

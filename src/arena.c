@@ -1,2 +1,949 @@
-/* arena.c - placeholder until its allocator lands. */
-#include "internal.h"
+/*
+ * arena.c - arenas for three lifetimes (the seed's create_arena, r_arena,
+ * r_reset, r_destroy, init_arenas), and the checked-handle machinery that
+ * arenas and slab caches share (handle.h).
+ *
+ * Transient and persistent arenas are bump allocators. Their memory is a
+ * chain of chunks, each a run of pages from the instance's page source marked
+ * RMEM_PK_ARENA with owner = the arena's index. The current chunk's bump
+ * pointer sits in the public head of the record (struct rmem_arena_head), so
+ * r_arena_fast in rmem.h allocates with a bump and two compares and no call.
+ * When the current chunk is full the arena chains a new one (at least the
+ * chunk size, larger for a large request) up to the optional max_size; reset
+ * keeps the first chunk and gives the others back; destroy gives back all.
+ * Chunk records live out of band (rmem_meta_alloc), never in the chunk.
+ *
+ * Intermediate arenas are the seed's "slab within an arena": one slab list
+ * per size class (RMEM_ARENA_CLASSES classes, 8 .. RMEM_ARENA_SLAB_MAX bytes,
+ * two per power of two) on the shared slab engine (slab.c). The seed carves
+ * the slabs out of the arena's own block; here the slabs come from the page
+ * source under the arena's ownership (owner_kind RMEM_SO_ARENA, owner_id =
+ * the arena's index), which gives the same grouping by lifetime plus exact
+ * double-free and interior-pointer detection from the engine's out-of-band
+ * bitmaps. rmem_arena_free(a, p, size) returns one slot. Requests larger than
+ * RMEM_ARENA_SLAB_MAX get a page run of their own (a "large" chunk) that
+ * rmem_arena_free gives back. Intermediate arenas keep head.ptr == head.end
+ * == 0 so the inline fast path always takes the checked slow path.
+ *
+ * Invariants (rmem_arenas_validate checks them after every test step):
+ *   A1  a live bump arena has at least one chunk; first .. cur is a doubly
+ *       linked list in allocation order with strictly increasing serials, and
+ *       cur is the last chunk.
+ *   A2  every chunk (and large run) is a page run of kind RMEM_PK_ARENA whose
+ *       head carries its length and whose owner is the arena's index; every
+ *       RMEM_PK_ARENA run of the range belongs to exactly one live arena.
+ *   A3  head.ptr is 8-byte aligned and start(cur) <= head.ptr <= head.end ==
+ *       end(cur); for every chunk c before cur, start(c) <= c->stop <= end(c)
+ *       and used_prev == sum over those chunks of (c->stop - start(c)).
+ *   A4  nchunks and reserved count the chunks (and large runs) held; reserved
+ *       <= max_size when a limit is set.
+ *   A5  intermediate: head.ptr == head.end == 0, every class list passes
+ *       rmem_slab_list_check, and every slab with owner_kind RMEM_SO_ARENA
+ *       belongs to a class list of a live intermediate arena.
+ *   A6  a dead arena has head.ptr == head.end == 0 and holds nothing.
+ *
+ * Handles: see handle.h for how a destroyed arena is told from a live one
+ * and for the guarantee on slot reuse.
+ */
+#include "handle.h"
+
+#include <pthread.h>
+#include <stddef.h>
+
+/* ------------------------------------------------------------------------
+ * The registry of handle pools (handle.h)
+ * ------------------------------------------------------------------------ */
+
+rmem_hreg_entry_t rmem_hreg[2][RMEM_HREG_MAX];
+_Atomic uint32_t rmem_hreg_hwm[2];
+static pthread_mutex_t hreg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
+  int slot = -1;
+  pthread_mutex_lock(&hreg_lock);
+  uint32_t hwm = atomic_load_explicit(&rmem_hreg_hwm[kind], memory_order_relaxed);
+  for (uint32_t i = 0; i < hwm; i++)
+    if (atomic_load_explicit(&rmem_hreg[kind][i].base, memory_order_relaxed) == 0) {
+      slot = (int)i;
+      break;
+    }
+  if (slot < 0 && hwm < RMEM_HREG_MAX) slot = (int)hwm;
+  if (slot >= 0) {
+    rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
+    atomic_store_explicit(&e->span, (uintptr_t)pool->max * pool->size, memory_order_relaxed);
+    atomic_store_explicit(&e->shift, (uintptr_t)__builtin_ctzll(pool->size), memory_order_relaxed);
+    atomic_store_explicit(&e->r, r, memory_order_relaxed);
+    atomic_store_explicit(&e->base, (uintptr_t)pool->base, memory_order_release);
+    if ((uint32_t)slot == hwm) atomic_store_explicit(&rmem_hreg_hwm[kind], hwm + 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&hreg_lock);
+  return slot;
+}
+
+static void hreg_remove(unsigned kind, uint32_t slot) {
+  pthread_mutex_lock(&hreg_lock);
+  rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
+  atomic_store_explicit(&e->base, 0, memory_order_release);
+  atomic_store_explicit(&e->r, NULL, memory_order_relaxed);
+  pthread_mutex_unlock(&hreg_lock);
+}
+
+static const char *kind_name(unsigned kind) { return kind == RMEM_HK_ARENA ? "arena" : "slab cache"; }
+
+void *rmem_handle_refused(unsigned kind, const void *h, size_t off) {
+  const char *what = kind_name(kind);
+  if (h == NULL) return rmem_fail_null(RMEM_EINVAL, "NULL %s handle", what);
+  uintptr_t p = (uintptr_t)h;
+  uint32_t n = atomic_load_explicit(&rmem_hreg_hwm[kind], memory_order_acquire);
+  for (uint32_t i = 0; i < n; i++) {
+    rmem_hreg_entry_t *e = &rmem_hreg[kind][i];
+    uintptr_t base = atomic_load_explicit(&e->base, memory_order_acquire);
+    uintptr_t rel = p - base;
+    if (base == 0 || rel >= atomic_load_explicit(&e->span, memory_order_relaxed)) continue;
+    uintptr_t shift = atomic_load_explicit(&e->shift, memory_order_relaxed);
+    if ((rel & (((uintptr_t)1 << shift) - 1)) != 0 || rel == 0)
+      return rmem_fail_null(RMEM_EBADPTR, "%p points into the %s table but not at a %s", h, what, what);
+    const rmem_hslot_t *s = (const rmem_hslot_t *)(p + off);
+    if (s->generation == 0) return rmem_fail_null(RMEM_EBADPTR, "%p is not a %s that was ever created", h, what);
+    if (s->alive != RMEM_HSLOT_ALIVE) return rmem_fail_null(RMEM_ESTALE, "the %s %p was destroyed", what, h);
+    return rmem_fail_null(RMEM_EBADPTR, "%s %p: its record does not match its instance", what, h);
+  }
+  return rmem_fail_null(RMEM_EBADPTR, "%p is not a %s of any live rmem instance", h, what);
+}
+
+/* ------------------------------------------------------------------------
+ * Handle tables: slots with generations and a delayed-reuse FIFO (handle.h)
+ * ------------------------------------------------------------------------ */
+
+struct rmem_arena_table *rmem_arena_table(rmem_t *r) {
+  if (RMEM_LIKELY(r->arena_state != NULL)) return r->arena_state;
+  struct rmem_arena_table *t = rmem_meta_alloc(r, sizeof *t);
+  if (!t) return rmem_fail_null(RMEM_ENOMEM, "cannot allocate the arena table");
+  t->arenas.pool = &r->arenas;
+  t->arenas.kind = RMEM_HK_ARENA;
+  t->arenas.off = sizeof(struct rmem_arena_head);
+  t->caches.pool = &r->caches;
+  t->caches.kind = RMEM_HK_CACHE;
+  t->caches.off = sizeof(struct rmem_arena_head);
+  r->arena_state = t;
+  return t;
+}
+
+static void *fifo_pop(rmem_htable_t *t) {
+  uint32_t idx = t->dead_head;
+  void *rec = rmem_pool_at(t->pool, idx);
+  rmem_hslot_t *s = rmem_hslot_of(rec, t->off);
+  t->dead_head = s->next_dead;
+  if (t->dead_head == 0) t->dead_tail = 0;
+  s->next_dead = 0;
+  t->ndead--;
+  return rec;
+}
+
+void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, size_t record_size, uint32_t max) {
+  const char *what = kind_name(t->kind);
+  if (t->pool->base == NULL) {
+    rmem_assert((record_size & (record_size - 1)) == 0 && "records are a power of two in size");
+    if (rmem_pool_init(t->pool, record_size, max) != 0)
+      return rmem_fail_null(RMEM_ENOMEM, "cannot reserve the %s table", what);
+    int slot = hreg_add(t->kind, t->pool, r);
+    if (slot < 0) {
+      rmem_pool_fini(t->pool);
+      return rmem_fail_null(RMEM_ENOMEM, "too many rmem instances with %ss (at most %u)", what, RMEM_HREG_MAX);
+    }
+    t->reg = (uint32_t)slot + 1;
+  }
+  void *rec;
+  if (t->ndead > RMEM_HSLOT_QUARANTINE) {
+    rec = fifo_pop(t);
+  } else {
+    rec = rmem_pool_get(t->pool); /* slots are never put back, so a fresh one reads generation 0 */
+    if (!rec && t->ndead) rec = fifo_pop(t);
+  }
+  if (!rec) return rmem_fail_null(RMEM_ENOMEM, "too many live %ss (at most %u)", what, t->pool->max - 1);
+  rmem_hslot_t *s = rmem_hslot_of(rec, t->off);
+  uint32_t gen = s->generation + 1;
+  if (gen == 0) gen = 1;
+  memset(rec, 0, record_size);
+  s->r = r;
+  s->generation = gen;
+  s->alive = RMEM_HSLOT_ALIVE;
+  s->index = rmem_pool_index(t->pool, rec);
+  t->live++;
+  return rec;
+}
+
+void rmem_hslot_kill(rmem_htable_t *t, void *rec) {
+  rmem_hslot_t *s = rmem_hslot_of(rec, t->off);
+  s->alive = 0;
+  s->next_dead = 0;
+  if (t->dead_tail) rmem_hslot_of(rmem_pool_at(t->pool, t->dead_tail), t->off)->next_dead = s->index;
+  else t->dead_head = s->index;
+  t->dead_tail = s->index;
+  t->ndead++;
+  t->live--;
+}
+
+void rmem_htable_fini(rmem_htable_t *t) {
+  if (t->reg) hreg_remove(t->kind, t->reg - 1);
+  t->reg = 0;
+}
+
+void *rmem_hslot_from_index(rmem_t *r, rmem_htable_t *t, uint32_t index, uint32_t generation, const char *what) {
+  if (t->pool->base == NULL || index == 0 || index >= t->pool->bump)
+    return rmem_fail_null(RMEM_EBADPTR, "no %s with index %u", what, index);
+  void *rec = rmem_pool_at(t->pool, index);
+  rmem_hslot_t *s = rmem_hslot_of(rec, t->off);
+  if (s->generation != generation || s->alive != RMEM_HSLOT_ALIVE)
+    return rmem_fail_null(RMEM_ESTALE, "the %s %u (generation %u) was destroyed", what, index, generation);
+  rmem_assert(s->r == r && "slot belongs to its instance");
+  return rec;
+}
+
+size_t rmem_htable_check(rmem_t *r, rmem_htable_t *t) {
+  size_t problems = 0;
+  if (t->pool->base == NULL) return 0;
+  const char *what = kind_name(t->kind);
+  uint32_t alive = 0, dead = 0;
+  for (uint32_t i = 1; i < t->pool->bump; i++) {
+    rmem_hslot_t *s = rmem_hslot_of(rmem_pool_at(t->pool, i), t->off);
+    if (s->generation == 0 || s->index != i || s->r != r)
+      rmem_problem(&problems, "%s slot %u: header damaged (H2)", what, i);
+    if (s->alive == RMEM_HSLOT_ALIVE) alive++;
+    else if (s->alive == 0) dead++;
+    else rmem_problem(&problems, "%s slot %u: alive word %#x (H2)", what, i, s->alive);
+  }
+  if (alive != t->live) rmem_problem(&problems, "%s table: %u alive, counted %u (H3)", what, alive, t->live);
+  uint32_t n = 0;
+  for (uint32_t i = t->dead_head; i; i = rmem_hslot_of(rmem_pool_at(t->pool, i), t->off)->next_dead) {
+    if (i >= t->pool->bump || ++n > dead) {
+      rmem_problem(&problems, "%s table: dead FIFO broken or cyclic (H3)", what);
+      return problems;
+    }
+    if (rmem_hslot_of(rmem_pool_at(t->pool, i), t->off)->alive != 0)
+      rmem_problem(&problems, "%s table: live slot %u on the dead FIFO (H3)", what, i);
+    if (rmem_hslot_of(rmem_pool_at(t->pool, i), t->off)->next_dead == 0 && i != t->dead_tail)
+      rmem_problem(&problems, "%s table: dead FIFO tail is not %u (H3)", what, i);
+  }
+  if (n != dead || n != t->ndead)
+    rmem_problem(&problems, "%s table: %u dead slots, %u on the FIFO, ndead %u (H3)", what, dead, n, t->ndead);
+  return problems;
+}
+
+/* Runs the whole validator after an operation when the instance asks for it (RMEM_OPT_VALIDATE). */
+static RMEM_NOINLINE void validate_after(rmem_t *r) {
+  rmem_status_t saved = rmem_last_error();
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s", rmem_last_error_message());
+  if (rmem_validate(r) == 0) {
+    if (saved) rmem_fail(saved, "%s", msg);
+    else rmem_clear_error();
+  }
+}
+
+/* ------------------------------------------------------------------------
+ * Arena records
+ * ------------------------------------------------------------------------ */
+
+#define ARENA_RECORD 256u
+#define ARENA_MAX ((uint32_t)1 << 16)
+#define DEFAULT_CHUNK ((size_t)64 << 10)
+#define RMEM_ARENA_CLASSES 18
+#define MAX_ALIGN ((size_t)1 << 30)
+
+/* A chunk or a large run. Out of band. */
+typedef struct chunk {
+  struct chunk *next, *prev;
+  uint64_t serial;     /* per arena, strictly increasing, never reused: marks name chunks by it */
+  uint32_t first_page;
+  uint32_t npages;
+  uintptr_t stop;      /* bump position when the arena moved on to the next chunk */
+} chunk_t;
+
+struct arena {
+  struct rmem_arena_head head; /* must be first: r_arena_fast reads it */
+  rmem_hslot_t slot;           /* at offset sizeof(head) (handle.h) */
+  uint8_t lifetime;
+  uint32_t chunk_pages;
+  uint32_t resets;             /* the mark generation */
+  uint32_t vcount;             /* validator scratch: runs seen in the pagemap */
+  chunk_t *first, *cur;        /* bump chunks, oldest first */
+  chunk_t *large;              /* intermediate: runs of large objects */
+  rmem_slab_list_t *cls;       /* intermediate: one list per class, out of band */
+  uint64_t next_serial;
+  size_t max_size;             /* 0 = no limit */
+  size_t reserved;             /* bytes of chunks and large runs held */
+  size_t nchunks;              /* chunks and large runs held */
+  size_t used_prev;            /* bytes bumped in chunks before cur */
+  size_t large_bytes;          /* intermediate: bytes in large runs */
+  size_t allocs;               /* allocations through library calls since the last reset */
+  size_t vslabs;               /* validator scratch: slabs seen in the pagemap */
+};
+
+_Static_assert(sizeof(struct arena) <= ARENA_RECORD, "arena record fits its slot");
+_Static_assert(offsetof(struct arena, slot) == sizeof(struct rmem_arena_head), "slot header offset (handle.h)");
+
+static const uint32_t class_size[RMEM_ARENA_CLASSES] = {8,   16,  24,  32,   48,   64,   96,   128,  192,
+                                                        256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096};
+#define SLAB_MAX RMEM_ARENA_SLAB_MAX
+
+/* The smallest class holding size bytes whose slots are align-aligned (slabs start on pages), or -1. */
+static int class_for(size_t size, size_t align) {
+  for (int c = 0; c < RMEM_ARENA_CLASSES; c++)
+    if (class_size[c] >= size && class_size[c] % align == 0) return c;
+  return -1;
+}
+
+static inline arena_t *arena_check(arena_t *a) {
+  return rmem_handle_resolve(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head));
+}
+
+static inline uintptr_t chunk_start(const rmem_t *r, const chunk_t *c) { return rmem_page_addr(r, c->first_page); }
+static inline uintptr_t chunk_end(const rmem_t *r, const chunk_t *c) {
+  return rmem_page_addr(r, c->first_page + c->npages);
+}
+
+static bool is_valid_lifetime(int lt) { return lt >= LIFETIME_TRANSIENT && lt <= LIFETIME_PERSISTENT; }
+
+/* A new run of at least bytes (align-aligned) for the arena, within its limit. NULL + error on failure. */
+static chunk_t *chunk_new(arena_t *a, size_t bytes, size_t align) {
+  rmem_t *r = a->slot.r;
+  if (bytes > r->capacity) return rmem_fail_null(RMEM_ENOMEM, "%zu bytes exceed the instance's capacity", bytes);
+  size_t pages = (bytes + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT;
+  size_t size = pages << RMEM_PAGE_SHIFT;
+  if (a->max_size && size > a->max_size - a->reserved)
+    return rmem_fail_null(RMEM_ENOMEM, "arena limit: %zu more bytes would exceed max_size %zu (%zu held)", size,
+                          a->max_size, a->reserved);
+  chunk_t *c = rmem_meta_alloc(r, sizeof *c);
+  if (!c) return rmem_fail_null(RMEM_ENOMEM, "cannot allocate a chunk record");
+  uint32_t align_pages = align > RMEM_PAGE_SIZE ? (uint32_t)(align >> RMEM_PAGE_SHIFT) : 1;
+  uint32_t first = rmem_pages_alloc(r, (uint32_t)pages, align_pages, RMEM_PK_ARENA, a->slot.index);
+  if (!first && rmem_heap_reclaim(r) > 0)
+    first = rmem_pages_alloc(r, (uint32_t)pages, align_pages, RMEM_PK_ARENA, a->slot.index);
+  if (!first) {
+    rmem_meta_free(r, c, sizeof *c);
+    return NULL; /* ENOMEM recorded by the page source */
+  }
+  c->first_page = first;
+  c->npages = (uint32_t)pages;
+  c->serial = ++a->next_serial;
+  a->reserved += size;
+  a->nchunks++;
+  return c;
+}
+
+static void chunk_release(arena_t *a, chunk_t *c) {
+  rmem_t *r = a->slot.r;
+  if (r->flags & RMEM_OPT_JUNK) memset((void *)chunk_start(r, c), 0xDF, (size_t)c->npages << RMEM_PAGE_SHIFT);
+  rmem_pages_free(r, c->first_page);
+  a->reserved -= (size_t)c->npages << RMEM_PAGE_SHIFT;
+  a->nchunks--;
+  rmem_meta_free(r, c, sizeof *c);
+}
+
+/* Gives back every bump chunk after c; c becomes cur with its bump pointer at ptr. */
+static void bump_cut(arena_t *a, chunk_t *c, uintptr_t ptr) {
+  rmem_t *r = a->slot.r;
+  while (a->cur != c) {
+    chunk_t *last = a->cur;
+    a->cur = last->prev;
+    a->cur->next = NULL;
+    a->used_prev -= a->cur->stop - chunk_start(r, a->cur);
+    chunk_release(a, last);
+  }
+  if (r->flags & RMEM_OPT_JUNK && a->head.ptr > ptr) memset((void *)ptr, 0xDF, a->head.ptr - ptr);
+  a->cur->stop = 0;
+  a->head.ptr = ptr;
+  a->head.end = chunk_end(r, c);
+}
+
+/* Makes the current chunk hold n bytes at an align-aligned address (chains a chunk if needed). */
+static bool bump_room(arena_t *a, size_t n, size_t align, uintptr_t *at) {
+  uintptr_t ptr = a->head.ptr, p = (ptr + align - 1) & ~(uintptr_t)(align - 1);
+  if (p <= a->head.end && n <= a->head.end - p) {
+    *at = p;
+    return true;
+  }
+  rmem_t *r = a->slot.r;
+  size_t want = (size_t)a->chunk_pages << RMEM_PAGE_SHIFT;
+  if (n > want) want = n;
+  chunk_t *c = chunk_new(a, want, align);
+  if (!c) return false;
+  chunk_t *old = a->cur;
+  old->stop = a->head.ptr;
+  a->used_prev += old->stop - chunk_start(r, old);
+  old->next = c;
+  c->prev = old;
+  a->cur = c;
+  a->head.ptr = chunk_start(r, c);
+  a->head.end = chunk_end(r, c);
+  *at = a->head.ptr; /* page aligned, and align <= a page or the run is align-aligned */
+  return true;
+}
+
+/* size >= 1 checked and padded: n, a multiple of 8 */
+static bool pad_size(size_t size, size_t *n) {
+  if (RMEM_UNLIKELY(size == 0)) {
+    rmem_fail(RMEM_EINVAL, "arena allocation of 0 bytes");
+    return false;
+  }
+  if (RMEM_UNLIKELY(size > SIZE_MAX - 7)) {
+    rmem_fail(RMEM_ERANGE, "arena allocation of %zu bytes overflows when padded to 8", size);
+    return false;
+  }
+  *n = (size + 7) & ~(size_t)7;
+  return true;
+}
+
+static void *inter_alloc(arena_t *a, size_t size, size_t align);
+
+/* The allocation path of a checked live arena. align: a power of two >= 8. */
+static void *arena_alloc(arena_t *a, size_t size, size_t align) {
+  size_t n;
+  if (!pad_size(size, &n)) return NULL;
+  if (a->lifetime == LIFETIME_INTERMEDIATE) return inter_alloc(a, size, align);
+  uintptr_t p;
+  if (!bump_room(a, n, align, &p)) return NULL;
+  a->head.ptr = p + n;
+  a->allocs++;
+  rmem_t *r = a->slot.r;
+  if (RMEM_UNLIKELY(r->flags)) {
+    if (r->flags & RMEM_OPT_JUNK) memset((void *)p, 0xAB, n);
+    if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  }
+  return (void *)p;
+}
+
+/* ------------------------------------------------------------------------
+ * Intermediate arenas: size classes on the slab engine + large runs
+ * ------------------------------------------------------------------------ */
+
+static size_t inter_slab_bytes(const arena_t *a) {
+  size_t b = 0;
+  for (int c = 0; c < RMEM_ARENA_CLASSES; c++) b += a->cls[c].slabs * ((size_t)a->cls[c].slab_pages << RMEM_PAGE_SHIFT);
+  return b;
+}
+
+static void *inter_alloc(arena_t *a, size_t size, size_t align) {
+  rmem_t *r = a->slot.r;
+  int c = size <= SLAB_MAX && align <= RMEM_PAGE_SIZE ? class_for(size, align) : -1;
+  void *p;
+  if (c >= 0) {
+    rmem_slab_list_t *l = &a->cls[c];
+    /* a new slab would be made: respect the limit first */
+    if (a->max_size && l->cur->summary == 0 && !l->partial && !l->spare) {
+      size_t need = (size_t)l->slab_pages << RMEM_PAGE_SHIFT;
+      size_t held = a->reserved + inter_slab_bytes(a);
+      if (held > a->max_size || need > a->max_size - held)
+        return rmem_fail_null(RMEM_ENOMEM, "arena limit: a new %zu-byte slab would exceed max_size %zu", need,
+                              a->max_size);
+    }
+    p = rmem_slab_list_alloc(l);
+    if (!p) return NULL; /* ENOMEM recorded by the engine */
+    l->live++;
+    l->allocs++;
+  } else {
+    chunk_t *ch = chunk_new(a, size, align);
+    if (!ch) return NULL;
+    ch->next = a->large;
+    if (a->large) a->large->prev = ch;
+    a->large = ch;
+    a->large_bytes += (size_t)ch->npages << RMEM_PAGE_SHIFT;
+    p = (void *)chunk_start(r, ch);
+  }
+  a->allocs++;
+  if (RMEM_UNLIKELY(r->flags)) {
+    if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, size);
+    if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  }
+  return p;
+}
+
+static void large_unlink(arena_t *a, chunk_t *c) {
+  if (c->prev) c->prev->next = c->next;
+  else a->large = c->next;
+  if (c->next) c->next->prev = c->prev;
+  a->large_bytes -= (size_t)c->npages << RMEM_PAGE_SHIFT;
+}
+
+static rmem_status_t inter_free(arena_t *a, void *ptr, size_t size) {
+  rmem_t *r = a->slot.r;
+  uintptr_t p = (uintptr_t)ptr;
+  if (!rmem_in_range(r, p)) return rmem_fail(RMEM_EBADPTR, "%p is not in the arena's instance", ptr);
+  rmem_pme_t *pme = rmem_pme_of(r, p);
+  if (pme->kind == RMEM_PK_SLAB) {
+    rmem_slab_t *s = rmem_slab_of(r, pme);
+    uintptr_t rel = (uintptr_t)s->list - (uintptr_t)a->cls;
+    if (s->magic != RMEM_SLAB_MAGIC || s->owner_kind != RMEM_SO_ARENA ||
+        rel >= sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES)
+      return rmem_fail(RMEM_EBADPTR, "%p is not from this arena", ptr);
+    int want = class_for(size, 8);
+    /* aligned allocations may sit in a larger power-of-two class */
+    if (size > s->bsize || want < 0 ||
+        (class_size[want] != s->bsize && (s->bsize & (s->bsize - 1)) != 0))
+      return rmem_fail(RMEM_EINVAL, "size %zu does not match the %u-byte class of %p", size, s->bsize, ptr);
+    rmem_slab_list_t *l = s->list;
+    rmem_status_t st = rmem_slab_free_in(s, p);
+    if (st != RMEM_OK) return st;
+    l->live--;
+    l->frees++;
+    if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, s->bsize);
+    return RMEM_OK;
+  }
+  if (pme->kind == RMEM_PK_ARENA && pme->owner == a->slot.index) {
+    uint32_t page = rmem_page_index(r, p);
+    chunk_t *c = a->large;
+    while (c && c->first_page != page) c = c->next;
+    if (!c || (p & (RMEM_PAGE_SIZE - 1)) != 0)
+      return rmem_fail(RMEM_EBADPTR, "%p points into a large object of this arena, not at its start", ptr);
+    if (size <= SLAB_MAX || ((size + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT) > c->npages)
+      return rmem_fail(RMEM_EINVAL, "size %zu does not match the %u-page object at %p", size, c->npages, ptr);
+    large_unlink(a, c);
+    chunk_release(a, c);
+    return RMEM_OK;
+  }
+  if (pme->kind == RMEM_PK_FREE)
+    return rmem_fail(RMEM_EBADPTR, "%p is in free pages (already freed, or never allocated)", ptr);
+  return rmem_fail(RMEM_EBADPTR, "%p is not from this arena", ptr);
+}
+
+/* Releases everything an intermediate arena holds (its lists stay usable). */
+static void inter_clear(arena_t *a) {
+  for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
+    rmem_slab_list_t *l = &a->cls[c];
+    rmem_slab_list_fini(l);
+    l->live = 0;
+  }
+  while (a->large) {
+    chunk_t *c = a->large;
+    large_unlink(a, c);
+    chunk_release(a, c);
+  }
+}
+
+/* ------------------------------------------------------------------------
+ * The public API
+ * ------------------------------------------------------------------------ */
+
+arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_options_t *options) {
+  if (!rmem_check_instance(r)) return NULL;
+  if (!is_valid_lifetime((int)lifetime)) return rmem_fail_null(RMEM_EINVAL, "unknown lifetime %d", (int)lifetime);
+  size_t chunk = options && options->chunk_size ? options->chunk_size : DEFAULT_CHUNK;
+  size_t max_size = options ? options->max_size : 0;
+  if (chunk > r->capacity) return rmem_fail_null(RMEM_EINVAL, "chunk size %zu exceeds the instance's capacity", chunk);
+  size_t pages = (chunk + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT;
+  if (max_size && lifetime != LIFETIME_INTERMEDIATE && (pages << RMEM_PAGE_SHIFT) > max_size)
+    return rmem_fail_null(RMEM_EINVAL, "chunk size %zu exceeds max_size %zu", pages << RMEM_PAGE_SHIFT, max_size);
+  struct rmem_arena_table *t = rmem_arena_table(r);
+  if (!t) return NULL;
+  arena_t *a = rmem_hslot_new(r, &t->arenas, ARENA_RECORD, ARENA_MAX);
+  if (!a) return NULL;
+  a->lifetime = (uint8_t)lifetime;
+  a->chunk_pages = (uint32_t)pages;
+  a->max_size = max_size;
+  if (lifetime == LIFETIME_INTERMEDIATE) {
+    a->cls = rmem_meta_alloc(r, sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES);
+    if (!a->cls) {
+      rmem_hslot_kill(&t->arenas, a);
+      return rmem_fail_null(RMEM_ENOMEM, "cannot allocate an arena's class lists");
+    }
+    for (int c = 0; c < RMEM_ARENA_CLASSES; c++)
+      rmem_slab_list_init(&a->cls[c], r, class_size[c], RMEM_SO_ARENA, a->slot.index, false);
+  } else {
+    chunk_t *c = chunk_new(a, pages << RMEM_PAGE_SHIFT, 8);
+    if (!c) {
+      rmem_status_t st = rmem_last_error();
+      char msg[256];
+      snprintf(msg, sizeof msg, "%s", rmem_last_error_message());
+      rmem_hslot_kill(&t->arenas, a);
+      return rmem_fail_null(st, "%s", msg);
+    }
+    a->first = a->cur = c;
+    a->head.ptr = chunk_start(r, c);
+    a->head.end = chunk_end(r, c);
+  }
+  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  return a;
+}
+
+arena_t *rmem_arena_create(rmem_t *r, size_t chunk_size, lifetime_t lifetime) {
+  rmem_arena_options_t o = {.chunk_size = chunk_size, .max_size = 0};
+  return rmem_arena_create_ex(r, lifetime, &o);
+}
+
+void *rmem_arena_alloc(arena_t *a, size_t size) {
+  a = arena_check(a);
+  if (RMEM_UNLIKELY(!a)) return NULL;
+  /* the common case inline: the same bump as r_arena_fast, plus the counter */
+  uintptr_t p = a->head.ptr;
+  size_t n = (size + 7) & ~(size_t)7;
+  if (RMEM_LIKELY(n - 1 < a->head.end - p && !a->slot.r->flags)) {
+    a->head.ptr = p + n;
+    a->allocs++;
+    return (void *)p;
+  }
+  return arena_alloc(a, size, 8);
+}
+
+void *rmem_arena_alloc_slow(arena_t *a, size_t size) {
+  a = arena_check(a);
+  if (!a) return NULL;
+  return arena_alloc(a, size, 8);
+}
+
+void *rmem_arena_alloc_aligned(arena_t *a, size_t size, size_t alignment) {
+  a = arena_check(a);
+  if (!a) return NULL;
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGN)
+    return rmem_fail_null(RMEM_EINVAL, "alignment %zu is not a power of two up to 1 GiB", alignment);
+  return arena_alloc(a, size, alignment < 8 ? 8 : alignment);
+}
+
+rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size) {
+  a = arena_check(a);
+  if (!a) return rmem_last_error();
+  if (a->lifetime != LIFETIME_INTERMEDIATE)
+    return rmem_fail(RMEM_EINVAL, "only intermediate arenas free single objects (use reset or a mark)");
+  if (p == NULL) return RMEM_OK;
+  if (size == 0) return rmem_fail(RMEM_EINVAL, "arena free with size 0");
+  rmem_status_t st = inter_free(a, p, size);
+  if (a->slot.r->flags & RMEM_OPT_VALIDATE) validate_after(a->slot.r);
+  return st;
+}
+
+rmem_status_t rmem_arena_reset(arena_t *a) {
+  a = arena_check(a);
+  if (!a) return rmem_last_error();
+  rmem_t *r = a->slot.r;
+  if (a->lifetime == LIFETIME_INTERMEDIATE) {
+    inter_clear(a);
+  } else {
+    bump_cut(a, a->first, chunk_start(r, a->first));
+    a->used_prev = 0;
+  }
+  a->allocs = 0;
+  a->resets++;
+  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  return RMEM_OK;
+}
+
+rmem_status_t rmem_arena_destroy(arena_t *a) {
+  a = arena_check(a);
+  if (!a) return rmem_last_error();
+  rmem_t *r = a->slot.r;
+  if (a->lifetime == LIFETIME_INTERMEDIATE) {
+    inter_clear(a);
+    rmem_meta_free(r, a->cls, sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES);
+    a->cls = NULL;
+  } else {
+    bump_cut(a, a->first, chunk_start(r, a->first));
+    chunk_release(a, a->first);
+    a->first = a->cur = NULL;
+  }
+  a->head.ptr = a->head.end = 0; /* r_arena_fast now always takes the checked path */
+  a->used_prev = 0;
+  rmem_hslot_kill(&r->arena_state->arenas, a);
+  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  return RMEM_OK;
+}
+
+rmem_arena_mark_t rmem_arena_mark(arena_t *a) {
+  rmem_arena_mark_t m = {0, 0, 0};
+  a = arena_check(a);
+  if (!a) return m;
+  if (a->lifetime == LIFETIME_INTERMEDIATE) {
+    rmem_fail(RMEM_EINVAL, "intermediate arenas have no savepoints (free objects with rmem_arena_free)");
+    return m;
+  }
+  m.chunk_serial = a->cur->serial;
+  m.ptr = a->head.ptr;
+  m.generation = a->resets;
+  return m;
+}
+
+rmem_status_t rmem_arena_rewind(arena_t *a, rmem_arena_mark_t mark) {
+  a = arena_check(a);
+  if (!a) return rmem_last_error();
+  if (a->lifetime == LIFETIME_INTERMEDIATE)
+    return rmem_fail(RMEM_EINVAL, "intermediate arenas have no savepoints");
+  if (mark.generation != a->resets)
+    return rmem_fail(RMEM_EINVAL, "the mark was taken before a reset of the arena (generation %u, now %u)",
+                     mark.generation, a->resets);
+  rmem_t *r = a->slot.r;
+  chunk_t *c = a->cur;
+  while (c && c->serial > mark.chunk_serial) c = c->prev;
+  if (!c || c->serial != mark.chunk_serial)
+    return rmem_fail(RMEM_EINVAL, "the mark names a chunk the arena no longer holds");
+  uintptr_t top = c == a->cur ? a->head.ptr : c->stop;
+  if (mark.ptr < chunk_start(r, c) || mark.ptr > top || (mark.ptr & 7) != 0)
+    return rmem_fail(RMEM_EINVAL, "the mark is not a position the arena has reached");
+  bump_cut(a, c, mark.ptr);
+  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  return RMEM_OK;
+}
+
+void *rmem_arena_lease(arena_t *a, size_t min_size, size_t *len) {
+  a = arena_check(a);
+  if (!a) return NULL;
+  if (!len) return rmem_fail_null(RMEM_EINVAL, "rmem_arena_lease: NULL len");
+  if (a->lifetime == LIFETIME_INTERMEDIATE)
+    return rmem_fail_null(RMEM_EINVAL, "intermediate arenas cannot lease (they allocate from slabs)");
+  size_t n;
+  if (!pad_size(min_size ? min_size : 8, &n)) return NULL;
+  uintptr_t p;
+  if (!bump_room(a, n, 8, &p)) return NULL;
+  *len = a->head.end - p;
+  a->head.ptr = a->head.end;
+  a->allocs++;
+  return (void *)p;
+}
+
+rmem_status_t rmem_arena_stats(arena_t *a, rmem_arena_stats_t *out) {
+  a = arena_check(a);
+  if (!a) return rmem_last_error();
+  if (!out) return rmem_fail(RMEM_EINVAL, "rmem_arena_stats: NULL output");
+  memset(out, 0, sizeof *out);
+  out->lifetime = (lifetime_t)a->lifetime;
+  out->allocs = a->allocs;
+  out->resets = a->resets;
+  if (a->lifetime == LIFETIME_INTERMEDIATE) {
+    size_t slabs = 0, live = 0;
+    for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
+      slabs += a->cls[c].slabs;
+      live += a->cls[c].live * a->cls[c].bsize;
+    }
+    out->chunks = a->nchunks + slabs;
+    out->reserved = a->reserved + inter_slab_bytes(a);
+    out->used = live + a->large_bytes;
+  } else {
+    out->chunks = a->nchunks;
+    out->reserved = a->reserved;
+    out->used = a->used_prev + (a->head.ptr - chunk_start(a->slot.r, a->cur));
+  }
+  return RMEM_OK;
+}
+
+rmem_t *rmem_arena_instance(arena_t *a) {
+  a = arena_check(a);
+  return a ? a->slot.r : NULL;
+}
+
+arena_t *rmem_arena_from_index(rmem_t *r, uint32_t index, uint32_t generation) {
+  if (!rmem_check_instance(r)) return NULL;
+  if (!r->arena_state) return rmem_fail_null(RMEM_EBADPTR, "no arena with index %u", index);
+  return rmem_hslot_from_index(r, &r->arena_state->arenas, index, generation, "arena");
+}
+
+rmem_status_t rmem_arena_index(arena_t *a, uint32_t *index, uint32_t *generation) {
+  a = arena_check(a);
+  if (!a) return rmem_last_error();
+  if (!index || !generation) return rmem_fail(RMEM_EINVAL, "rmem_arena_index: NULL output");
+  *index = a->slot.index;
+  *generation = a->slot.generation;
+  return RMEM_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Hooks of rmem_destroy and rmem_validate
+ * ------------------------------------------------------------------------ */
+
+void rmem_arenas_fini(rmem_t *r) {
+  /* Pages, records and chunk lists die with the range, the pool and the metadata. */
+  if (r->arena_state) rmem_htable_fini(&r->arena_state->arenas);
+}
+
+static size_t check_run(rmem_t *r, const arena_t *a, const chunk_t *c, const char *what) {
+  size_t problems = 0;
+  if (c->first_page == 0 || (uint64_t)c->first_page + c->npages > r->top) {
+    rmem_problem(&problems, "arena %u: %s at page %u+%u outside the used range (A2)", a->slot.index, what,
+                 c->first_page, c->npages);
+    return problems;
+  }
+  const rmem_pme_t *h = &r->pm[c->first_page];
+  if (h->kind != RMEM_PK_ARENA || !(h->flags & RMEM_PF_HEAD) || h->len != c->npages || h->owner != a->slot.index)
+    rmem_problem(&problems, "arena %u: %s at page %u is not its run in the pagemap (A2)", a->slot.index, what,
+                 c->first_page);
+  return problems;
+}
+
+static size_t check_arena(rmem_t *r, arena_t *a) {
+  size_t problems = 0;
+  uint32_t id = a->slot.index;
+  if (!is_valid_lifetime(a->lifetime)) rmem_problem(&problems, "arena %u: lifetime %u", id, a->lifetime);
+  size_t n = 0, reserved = 0;
+  if (a->lifetime == LIFETIME_INTERMEDIATE) {
+    if (a->head.ptr || a->head.end) rmem_problem(&problems, "arena %u: intermediate with a bump pointer (A5)", id);
+    if (!a->cls) {
+      rmem_problem(&problems, "arena %u: intermediate without class lists", id);
+      return problems;
+    }
+    for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
+      rmem_slab_list_t *l = &a->cls[c];
+      if (l->bsize != class_size[c] || l->owner_kind != RMEM_SO_ARENA || l->owner_id != id || l->r != r)
+        rmem_problem(&problems, "arena %u: class %d list header damaged (A5)", id, c);
+      problems += rmem_slab_list_check(l);
+      size_t used = 0;
+      for (rmem_slab_t *s = l->all; s; s = s->anext) used += s->used;
+      if (used != l->live) rmem_problem(&problems, "arena %u: class %d has %zu live slots, counted %zu", id, c, used, l->live);
+    }
+    size_t large = 0;
+    const chunk_t *prev = NULL;
+    for (const chunk_t *c = a->large; c; c = c->next) {
+      if (++n > a->nchunks) {
+        rmem_problem(&problems, "arena %u: large list longer than counted, or cyclic (A4)", id);
+        return problems;
+      }
+      if (c->prev != prev) rmem_problem(&problems, "arena %u: large list back link broken", id);
+      prev = c;
+      problems += check_run(r, a, c, "large object");
+      large += (size_t)c->npages << RMEM_PAGE_SHIFT;
+    }
+    reserved = large;
+    if (large != a->large_bytes) rmem_problem(&problems, "arena %u: large bytes %zu, counted %zu", id, large, a->large_bytes);
+  } else {
+    if (!a->first || !a->cur) {
+      rmem_problem(&problems, "arena %u: bump arena without a chunk (A1)", id);
+      return problems;
+    }
+    const chunk_t *prev = NULL;
+    size_t used_prev = 0;
+    for (const chunk_t *c = a->first; c; c = c->next) {
+      if (++n > a->nchunks) {
+        rmem_problem(&problems, "arena %u: chunk list longer than counted, or cyclic (A1)", id);
+        return problems;
+      }
+      if (c->prev != prev || (prev && prev->serial >= c->serial))
+        rmem_problem(&problems, "arena %u: chunk list links or serials broken (A1)", id);
+      problems += check_run(r, a, c, "chunk");
+      reserved += (size_t)c->npages << RMEM_PAGE_SHIFT;
+      uintptr_t s = chunk_start(r, c), e = chunk_end(r, c);
+      if (c->next) {
+        if (c->stop < s || c->stop > e) rmem_problem(&problems, "arena %u: chunk stop outside it (A3)", id);
+        else used_prev += c->stop - s;
+      } else {
+        if (c != a->cur) rmem_problem(&problems, "arena %u: cur is not the last chunk (A1)", id);
+        if (a->head.ptr < s || a->head.ptr > a->head.end || a->head.end != e || (a->head.ptr & 7))
+          rmem_problem(&problems, "arena %u: bump pointer outside the current chunk (A3)", id);
+      }
+      prev = c;
+    }
+    if (used_prev != a->used_prev)
+      rmem_problem(&problems, "arena %u: used_prev %zu, chunks say %zu (A3)", id, a->used_prev, used_prev);
+  }
+  if (n != a->nchunks) rmem_problem(&problems, "arena %u: %zu chunks held, counted %zu (A4)", id, n, a->nchunks);
+  if (reserved != a->reserved) rmem_problem(&problems, "arena %u: reserved %zu, chunks say %zu (A4)", id, a->reserved, reserved);
+  if (a->max_size && a->lifetime != LIFETIME_INTERMEDIATE && a->reserved > a->max_size)
+    rmem_problem(&problems, "arena %u: holds %zu bytes over its limit %zu (A4)", id, a->reserved, a->max_size);
+  return problems;
+}
+
+size_t rmem_arenas_validate(rmem_t *r) {
+  struct rmem_arena_table *t = r->arena_state;
+  size_t problems = 0;
+  if (!t || !r->arenas.base) {
+    for (uint32_t p = 1; p < r->top; p += r->pm[p].len ? r->pm[p].len : 1)
+      if (r->pm[p].kind == RMEM_PK_ARENA) {
+        rmem_problem(&problems, "page %u: arena pages but no arena exists (A2)", p);
+        break;
+      }
+    return problems;
+  }
+  problems += rmem_htable_check(r, &t->arenas);
+  for (uint32_t i = 1; i < r->arenas.bump; i++) {
+    arena_t *a = rmem_pool_at(&r->arenas, i);
+    a->vcount = 0;
+    a->vslabs = 0;
+    if (a->slot.alive == RMEM_HSLOT_ALIVE) problems += check_arena(r, a);
+    else if (a->head.ptr || a->head.end || a->first || a->cls || a->nchunks)
+      rmem_problem(&problems, "arena %u: destroyed but still holds memory (A6)", i);
+  }
+  /* every arena run and arena slab of the range belongs to a live arena (A2, A5) */
+  for (uint32_t p = 1; p < r->top;) {
+    rmem_pme_t *h = &r->pm[p];
+    uint32_t len = h->len ? h->len : 1;
+    if (h->kind == RMEM_PK_ARENA) {
+      arena_t *a = h->owner && h->owner < r->arenas.bump ? rmem_pool_at(&r->arenas, h->owner) : NULL;
+      if (!a || a->slot.alive != RMEM_HSLOT_ALIVE) rmem_problem(&problems, "page %u: arena run of no live arena (A2)", p);
+      else a->vcount++;
+    } else if (h->kind == RMEM_PK_SLAB && h->owner && h->owner < r->slabs.bump) {
+      rmem_slab_t *s = rmem_slab_of(r, h);
+      if (s->magic == RMEM_SLAB_MAGIC && s->owner_kind == RMEM_SO_ARENA) {
+        uint32_t id = s->list ? s->list->owner_id : 0;
+        arena_t *a = id && id < r->arenas.bump ? rmem_pool_at(&r->arenas, id) : NULL;
+        if (!a || a->slot.alive != RMEM_HSLOT_ALIVE || !a->cls ||
+            (uintptr_t)s->list - (uintptr_t)a->cls >= sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES)
+          rmem_problem(&problems, "page %u: arena slab of no live intermediate arena (A5)", p);
+        else a->vslabs++;
+      }
+    }
+    p += len;
+  }
+  for (uint32_t i = 1; i < r->arenas.bump; i++) {
+    arena_t *a = rmem_pool_at(&r->arenas, i);
+    if (a->slot.alive != RMEM_HSLOT_ALIVE) continue;
+    if (a->vcount != a->nchunks)
+      rmem_problem(&problems, "arena %u: %u runs in the pagemap, %zu held (A2)", i, a->vcount, a->nchunks);
+    if (a->lifetime == LIFETIME_INTERMEDIATE) {
+      size_t slabs = 0;
+      for (int c = 0; c < RMEM_ARENA_CLASSES; c++) slabs += a->cls[c].slabs;
+      if (slabs != a->vslabs) rmem_problem(&problems, "arena %u: %zu slabs in the pagemap, %zu held (A5)", i, a->vslabs, slabs);
+    }
+  }
+  return problems;
+}
+
+/* ------------------------------------------------------------------------
+ * The seed's names, on the default instance
+ * ------------------------------------------------------------------------ */
+
+static rmem_t *default_instance(void) {
+  rmem_t *r = rmem_default_instance;
+  if (!r) rmem_fail(RMEM_ENOTINIT, "no default instance: call init_heap() or init_arenas() first");
+  return r;
+}
+
+rmem_status_t init_arenas(void) {
+  rmem_status_t st = rmem_init_default(NULL);
+  if (st != RMEM_OK) return st;
+  rmem_t *r = rmem_default_instance;
+  struct rmem_arena_table *t = rmem_arena_table(r);
+  if (!t) return rmem_last_error();
+  for (int lt = LIFETIME_TRANSIENT; lt <= LIFETIME_PERSISTENT; lt++) {
+    arena_t *a = t->defaults[lt];
+    if (a && a->slot.alive == RMEM_HSLOT_ALIVE) continue;
+    a = rmem_arena_create(r, DEFAULT_CHUNK, (lifetime_t)lt);
+    if (!a) return rmem_last_error();
+    t->defaults[lt] = a;
+  }
+  return RMEM_OK;
+}
+
+arena_t *rmem_default_arena(lifetime_t lifetime) {
+  rmem_t *r = rmem_default_instance;
+  if (!is_valid_lifetime((int)lifetime)) return rmem_fail_null(RMEM_EINVAL, "unknown lifetime %d", (int)lifetime);
+  if (!r || !r->arena_state || !r->arena_state->defaults[lifetime])
+    return rmem_fail_null(RMEM_ENOTINIT, "no default arenas: call init_arenas() first");
+  return r->arena_state->defaults[lifetime];
+}
+
+arena_t *create_arena(size_t size, lifetime_t lifetime) {
+  rmem_t *r = default_instance();
+  return r ? rmem_arena_create(r, size, lifetime) : NULL;
+}
+
+void *r_arena_in(arena_t *a, size_t size) { return rmem_arena_alloc(a, size); }
+
+void *r_arena_lt(size_t size, lifetime_t lifetime) {
+  arena_t *a = rmem_default_arena(lifetime);
+  return a ? rmem_arena_alloc(a, size) : NULL;
+}
+
+rmem_status_t r_arena_free(arena_t *a, void *ptr, size_t size) { return rmem_arena_free(a, ptr, size); }
+rmem_status_t r_reset_arena(arena_t *a) { return rmem_arena_reset(a); }
+
+rmem_status_t r_reset_lifetime(lifetime_t lifetime) {
+  arena_t *a = rmem_default_arena(lifetime);
+  return a ? rmem_arena_reset(a) : rmem_last_error();
+}
+
+rmem_status_t r_destroy(arena_t *a) { return rmem_arena_destroy(a); }

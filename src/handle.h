@@ -1,0 +1,131 @@
+/*
+ * handle.h - checked handles for arenas and slab caches (private; arena.c and cache.c).
+ *
+ * arena_t* and slab_cache_t* are pointers into per-instance indexed pools
+ * (r->arenas, r->caches: internal.h). A pool's mapping is reserved for its
+ * full capacity at once and never unmapped while the instance lives, so any
+ * slot of it can be read safely, live, dead or never used. That makes a
+ * handle checkable without trusting it:
+ *
+ *   1. a process-wide registry of pool mappings says whether the pointer lies
+ *      inside some live instance's pool of the right kind, on a slot boundary
+ *      (records are a power of two in size, so that is a mask), and which
+ *      instance that is -- all without dereferencing the pointer;
+ *   2. the slot's header (rmem_hslot_t) then says whether the object is alive
+ *      (alive == RMEM_HSLOT_ALIVE), dead (generation != 0: RMEM_ESTALE) or was
+ *      never created (generation == 0: RMEM_EBADPTR).
+ *
+ * Dead slots are reused in FIFO order and only once more than
+ * RMEM_HSLOT_QUARANTINE dead slots are waiting (or when the pool is full), so
+ * a destroyed handle keeps reading "dead" until at least that many other
+ * objects of its kind have been destroyed after it. A pointer cannot carry a
+ * generation, so after reuse a stale pointer names the new object; the
+ * (index, generation) pairs given to the Node bridge are exact (a generation
+ * is bumped on every create in a slot).
+ *
+ * The registry is read without a lock (atomic loads) on every checked call;
+ * it is written under a mutex when an instance creates its first arena or
+ * cache and when the instance is destroyed.
+ *
+ * Invariants:
+ *   H1  a registry entry with base != 0 describes exactly one pool of a live
+ *       instance: [base, base + (max << shift)), record size 1 << shift.
+ *   H2  slot i (1 <= i < pool bump) has index == i and r == its instance once
+ *       it has been created at least once (generation >= 1).
+ *   H3  alive slots are not on the dead FIFO; dead slots are on it exactly
+ *       once; ndead is its length.
+ */
+#ifndef RMEM_HANDLE_H
+#define RMEM_HANDLE_H
+
+#include "internal.h"
+
+#include <stdatomic.h>
+
+enum rmem_handle_kind { RMEM_HK_ARENA = 0, RMEM_HK_CACHE = 1 };
+
+#define RMEM_HSLOT_ALIVE 0xA11CEu
+#define RMEM_HSLOT_QUARANTINE 1024u
+#define RMEM_HREG_MAX 256u
+
+/* The common header of every arena and cache record, at a fixed offset in the record. */
+typedef struct rmem_hslot {
+  rmem_t *r;           /* the instance */
+  uint32_t generation; /* creates in this slot so far (0 = never used) */
+  uint32_t alive;      /* RMEM_HSLOT_ALIVE while alive, 0 once destroyed */
+  uint32_t index;      /* the slot's pool index */
+  uint32_t next_dead;  /* dead FIFO link (0 = none) */
+} rmem_hslot_t;
+
+/* Per instance and kind: the pool plus the FIFO of dead slots. */
+typedef struct rmem_htable {
+  rmem_pool_t *pool;
+  size_t off;          /* offset of rmem_hslot_t in a record */
+  uint32_t kind;       /* enum rmem_handle_kind */
+  uint32_t reg;        /* registry entry + 1, 0 = not registered */
+  uint32_t dead_head, dead_tail, ndead;
+  uint32_t live;
+} rmem_htable_t;
+
+/* The per-instance state of arenas and caches, hung off r->arena_state (allocated in metadata). */
+struct rmem_arena_table {
+  rmem_htable_t arenas;
+  rmem_htable_t caches;
+  arena_t *defaults[3]; /* init_arenas's arenas, by lifetime */
+};
+
+/* The table of r, created on first use (NULL + ENOMEM on failure). */
+RMEM_HIDDEN struct rmem_arena_table *rmem_arena_table(rmem_t *r);
+/* A fresh record (zeroed but for its header) of the table's kind; NULL + ENOMEM when full. */
+RMEM_HIDDEN void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, size_t record_size, uint32_t max);
+/* Marks a record dead and queues its slot for (delayed) reuse. */
+RMEM_HIDDEN void rmem_hslot_kill(rmem_htable_t *t, void *rec);
+/* Unregisters the table's pool (the instance is going away). */
+RMEM_HIDDEN void rmem_htable_fini(rmem_htable_t *t);
+/* Checks H2/H3 for a table; returns problems. */
+RMEM_HIDDEN size_t rmem_htable_check(rmem_t *r, rmem_htable_t *t);
+/* The record for (index, generation) if alive, else NULL with RMEM_ESTALE / RMEM_EBADPTR. */
+RMEM_HIDDEN void *rmem_hslot_from_index(rmem_t *r, rmem_htable_t *t, uint32_t index, uint32_t generation,
+                                        const char *what);
+/* Records the error for a handle that rmem_handle_resolve refused. */
+RMEM_HIDDEN RMEM_NOINLINE void *rmem_handle_refused(unsigned kind, const void *h, size_t off);
+
+typedef struct rmem_hreg_entry {
+  _Atomic uintptr_t base; /* 0 = unused entry */
+  _Atomic uintptr_t span; /* max << shift */
+  _Atomic uintptr_t shift;
+  _Atomic(rmem_t *) r;
+} rmem_hreg_entry_t;
+
+RMEM_HIDDEN extern rmem_hreg_entry_t rmem_hreg[2][RMEM_HREG_MAX];
+RMEM_HIDDEN extern _Atomic uint32_t rmem_hreg_hwm[2];
+
+static inline rmem_hslot_t *rmem_hslot_of(void *rec, size_t off) { return (rmem_hslot_t *)((char *)rec + off); }
+
+/*
+ * The checked path for every handle coming from a caller: returns the record
+ * if h is a live object of this kind, else NULL with the error recorded
+ * (RMEM_EINVAL for NULL, RMEM_ESTALE for a destroyed object, RMEM_EBADPTR for
+ * anything else). Never dereferences h unless it lies inside a registered pool.
+ */
+static inline void *rmem_handle_resolve(unsigned kind, const void *h, size_t off) {
+  uintptr_t p = (uintptr_t)h;
+  uint32_t n = atomic_load_explicit(&rmem_hreg_hwm[kind], memory_order_acquire);
+  for (uint32_t i = 0; i < n; i++) {
+    rmem_hreg_entry_t *e = &rmem_hreg[kind][i];
+    uintptr_t base = atomic_load_explicit(&e->base, memory_order_acquire);
+    uintptr_t rel = p - base;
+    if (rel < atomic_load_explicit(&e->span, memory_order_relaxed) && base != 0) {
+      uintptr_t shift = atomic_load_explicit(&e->shift, memory_order_relaxed);
+      if (RMEM_LIKELY((rel & (((uintptr_t)1 << shift) - 1)) == 0 && rel != 0)) {
+        rmem_hslot_t *s = (rmem_hslot_t *)(p + off);
+        if (RMEM_LIKELY(s->alive == RMEM_HSLOT_ALIVE && s->r == atomic_load_explicit(&e->r, memory_order_relaxed)))
+          return (void *)p;
+      }
+      break;
+    }
+  }
+  return rmem_handle_refused(kind, h, off);
+}
+
+#endif /* RMEM_HANDLE_H */
