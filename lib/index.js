@@ -100,15 +100,27 @@ function rArena(first, second) {
   throw invalidArgType('arena', 'an Arena or a size (number)', first);
 }
 
-/** Frees one object of an intermediate arena (size: the size it was allocated with). */
+function arenaOf(x) {
+  if (typeof x === 'number' || typeof x === 'string') return defaultArena(x);
+  return checkArena(x);
+}
+
+/**
+ * rArenaFree(arena | lifetime, ptr, size): frees one object of an intermediate
+ * arena (size: the size it was allocated with).
+ */
 function rArenaFree(arena, ptr, size) {
-  checkArena(arena).free(ptr, size);
+  arenaOf(arena).free(ptr, size);
+}
+
+/** Figures of an arena, or of the default arena of a lifetime. */
+function arenaStats(arena) {
+  return arenaOf(arena).stats();
 }
 
 /** rReset(arena) or rReset(lifetime): rewinds the arena to empty. */
 function rReset(x) {
-  if (typeof x === 'number' || typeof x === 'string') return defaultArena(x).reset();
-  checkArena(x).reset();
+  arenaOf(x).reset();
 }
 
 /** Destroys a dynamic arena; its handle dies (later calls throw ERR_RMEM_DESTROYED). */
@@ -176,8 +188,10 @@ const api = {
   rArenaFree,
   rReset,
   rDestroy,
+  arenaStats,
   LIFETIME,
   slabCacheCreate,
+  createSlabCache: slabCacheCreate,
   slabAlloc,
   slabFree,
   slabCacheShrink,

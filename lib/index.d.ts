@@ -1,0 +1,310 @@
+// Type definitions for rmem (hand-written).
+//
+// Memory model: an instance's whole address range is ONE ArrayBuffer
+// (`memory`). A pointer is a plain integer byte offset into it (0 = null), of
+// type `Ptr` (a number). Sizes are finite numbers >= 1; fractions are
+// truncated. Every failure throws an Error with a `code` (see `RmemErrorCode`).
+
+
+/** A byte offset into `memory` (0 = null). Always an integer in [0, 2^32). */
+export type Ptr = number;
+
+/** The three arena lifetimes of the seed. */
+export declare const LIFETIME: {
+  readonly TRANSIENT: 0;
+  readonly INTERMEDIATE: 1;
+  readonly PERSISTENT: 2;
+};
+export type Lifetime = 0 | 1 | 2;
+export type LifetimeName = 'transient' | 'intermediate' | 'persistent';
+
+/** Every `code` rmem throws. */
+export type RmemErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_RMEM_INVALID_POINTER'
+  | 'ERR_RMEM_DOUBLE_FREE'
+  | 'ERR_RMEM_OUT_OF_MEMORY'
+  | 'ERR_RMEM_NOT_INITIALIZED'
+  | 'ERR_RMEM_CORRUPTED'
+  | 'ERR_RMEM_DESTROYED'
+  | 'ERR_RMEM_INVALID_HANDLE'
+  | 'ERR_RMEM_BUSY';
+
+export interface RmemError extends Error {
+  code: RmemErrorCode;
+}
+
+/** code -> description. */
+export declare const codes: Readonly<Record<RmemErrorCode, string>>;
+
+export declare const constants: {
+  readonly PAGE_SIZE: 4096;
+  readonly SMALL_MAX: number;
+  readonly DEFAULT_CAPACITY: number;
+  readonly MIN_CAPACITY: number;
+  readonly MAX_CAPACITY: number;
+  readonly OPT_JUNK: 1;
+  readonly OPT_VALIDATE: 2;
+  readonly SLAB_STRICT: 1;
+  readonly SCRATCH_WORDS: number;
+};
+
+export interface RmemOptions {
+  /** Bytes of address space to reserve: 1 MiB .. 4 GiB, default 64 MiB. */
+  capacity?: number;
+  /** Fill freed blocks with 0xDF and new ones with 0xAB (debugging; costs time). */
+  junk?: boolean;
+  /** Run the full validator after every operation (tests; very slow). */
+  validate?: boolean;
+}
+
+export interface HeapStats {
+  used: number;
+  free: number;
+  liveBlocks: number;
+  freeSlots: number;
+  slabs: number;
+  largeBlocks: number;
+  largestFree: number;
+  fragmentation: number;
+  allocs: number;
+  frees: number;
+}
+
+export interface Stats {
+  capacity: number;
+  committed: number;
+  resident: number;
+  pagesInUse: number;
+  pagesFree: number;
+  largestFree: number;
+  metadata: number;
+  /** live arenas of the instance */
+  arenas: number;
+  /** live slab caches of the instance */
+  slabCaches: number;
+  heap: HeapStats;
+}
+
+export interface DefragReport {
+  merged: number;
+  slabsReleased: number;
+  pagesReleased: number;
+  bytesReleased: number;
+}
+
+export interface ArenaStats {
+  lifetime: Lifetime;
+  chunks: number;
+  reserved: number;
+  used: number;
+  allocs: number;
+  resets: number;
+  /** bytes leased to the JS fast path and not yet handed out */
+  leased: number;
+}
+
+export interface SlabCacheStats {
+  name: string;
+  objSize: number;
+  objectsInUse: number;
+  slots: number;
+  slabs: number;
+  slabBytes: number;
+  utilisation: number;
+  allocs: number;
+  frees: number;
+}
+
+export interface MemsStats {
+  pagesUsed: number;
+  spaceUnused: number;
+  mainChainLength: number;
+  segments: number;
+  processSegments: number;
+  holeSegments: number;
+  bytesInUse: number;
+}
+
+/** An arena. Made by `createArena`; a destroyed arena throws ERR_RMEM_DESTROYED. */
+export declare class Arena {
+  private constructor();
+  readonly lifetime: Lifetime;
+  readonly destroyed: boolean;
+  readonly instance: Rmem;
+  /** size bytes, 8-byte aligned. Bump arenas serve this in JS from a lease of the current chunk. */
+  alloc(size: number): Ptr;
+  /** The same, with one native call per allocation (for comparison). */
+  allocNative(size: number): Ptr;
+  /** Frees one object of an intermediate arena; size is the size it was allocated with. */
+  free(ptr: Ptr, size: number): void;
+  /** Rewinds to empty (every pointer from it dies). */
+  reset(): void;
+  /** Gives every chunk back; the arena is dead afterwards. */
+  destroy(): void;
+  /** Runs fn(arena) and resets the arena afterwards (also on throw, and after an async fn settles). */
+  scope<T>(fn: (arena: this) => Promise<T>): Promise<T>;
+  scope<T>(fn: (arena: this) => T): T;
+  stats(): ArenaStats;
+  static isArena(x: unknown): x is Arena;
+}
+
+/** A slab cache of fixed-size objects. */
+export declare class SlabCache {
+  private constructor();
+  readonly name: string;
+  readonly destroyed: boolean;
+  readonly instance: Rmem;
+  alloc(): Ptr;
+  free(ptr: Ptr): void;
+  /** Gives empty slabs back to the page source. */
+  shrink(): void;
+  destroy(): void;
+  stats(): SlabCacheStats;
+  static isSlabCache(x: unknown): x is SlabCache;
+}
+
+/** The general heap of an instance. */
+export declare class Heap {
+  private constructor();
+  alloc(size: number): Ptr;
+  free(ptr: Ptr): void;
+  calloc(count: number, size: number): Ptr;
+  realloc(ptr: Ptr, size: number): Ptr;
+  alignedAlloc(alignment: number, size: number): Ptr;
+  usableSize(ptr: Ptr): number;
+  defrag(): DefragReport;
+  stats(): HeapStats;
+}
+
+/**
+ * MeMS of an instance. Virtual addresses are BigInt (1000n for the first).
+ * `get` returns the byte OFFSET of that byte in `memory` (a BigInt, as the
+ * seed's get returns one) - never a process address.
+ */
+export declare class Mems {
+  private constructor();
+  init(): void;
+  malloc(size: number): bigint;
+  get(vaddr: bigint | number): bigint;
+  free(vaddr: bigint | number): void;
+  /** Uint8Array over the segment's bytes from vaddr; length defaults to the rest of the segment. */
+  view(vaddr: bigint | number, length?: number): Uint8Array;
+  /** The seed's stats format, on stdout. */
+  printStats(): void;
+  stats(): MemsStats;
+  validate(): number;
+  /** Returns every MeMS page; a later init() starts again from 1000n. */
+  finish(): void;
+}
+
+/** One rmem instance: its own address range, heap, arenas, slab caches and MeMS. */
+export declare class Rmem {
+  constructor(options?: RmemOptions);
+  /** The whole range, one ArrayBuffer (detached by destroy()). */
+  readonly memory: ArrayBuffer;
+  readonly capacity: number;
+  readonly heap: Heap;
+  readonly mems: Mems;
+  readonly destroyed: boolean;
+  readonly HEAP8: Int8Array;
+  readonly HEAPU8: Uint8Array;
+  readonly HEAP16: Int16Array;
+  readonly HEAPU16: Uint16Array;
+  readonly HEAP32: Int32Array;
+  readonly HEAPU32: Uint32Array;
+  readonly HEAPF32: Float32Array;
+  readonly HEAPF64: Float64Array;
+  readonly HEAP64: BigInt64Array;
+  readonly HEAPU64: BigUint64Array;
+  readonly dataView: DataView;
+  alloc(size: number): Ptr;
+  free(ptr: Ptr): void;
+  calloc(count: number, size: number): Ptr;
+  realloc(ptr: Ptr, size: number): Ptr;
+  alignedAlloc(alignment: number, size: number): Ptr;
+  usableSize(ptr: Ptr): number;
+  defrag(): DefragReport;
+  /** Uint8Array over the live block at ptr (any allocator); length defaults to all of it. */
+  view(ptr: Ptr, length?: number): Uint8Array;
+  createArena(size?: number, lifetime?: Lifetime | LifetimeName): Arena;
+  createArena(options: { size?: number; chunkSize?: number; lifetime?: Lifetime | LifetimeName }): Arena;
+  createSlabCache(name: string | undefined | null, objSize: number, options?: { align?: number; strict?: boolean }): SlabCache;
+  stats(): Stats;
+  /** Number of problems the validators find (0 = healthy). */
+  validate(): number;
+  /** Throws ERR_RMEM_CORRUPTED naming the first problem, if any. */
+  check(): void;
+  /** Unmaps the range; every pointer and handle dies; later calls throw ERR_RMEM_DESTROYED. */
+  destroy(): void;
+  [Symbol.dispose](): void;
+}
+
+// ---------------------------------------------------------------- the seed's API (default instance)
+
+/** Creates this environment's default instance (the seed's init_heap). A second call does nothing. */
+export declare function init(options?: RmemOptions): void;
+export declare function rAlloc(size: number): Ptr;
+/** rFree(0) does nothing. */
+export declare function rFree(ptr: Ptr): void;
+export declare function rDefrag(): DefragReport;
+/** The three default arenas (64 KiB chunks); creates the default instance if needed. */
+export declare function initArenas(): void;
+/** A dynamic arena on the default instance; size is its chunk size. */
+export declare function createArena(size: number, lifetime?: Lifetime): Arena;
+/** size bytes from an arena. */
+export declare function rArena(arena: Arena, size: number): Ptr;
+/** size bytes from the default arena of a lifetime (after initArenas()). */
+export declare function rArena(size: number, lifetime: Lifetime): Ptr;
+export declare function rArenaFree(arena: Arena | Lifetime, ptr: Ptr, size: number): void;
+export declare function rReset(arena: Arena): void;
+export declare function rReset(lifetime: Lifetime): void;
+export declare function rDestroy(arena: Arena): void;
+export declare function arenaStats(arena: Arena | Lifetime): ArenaStats;
+export declare function slabCacheCreate(name: string | undefined | null, objSize: number, options?: { align?: number; strict?: boolean }): SlabCache;
+export declare function createSlabCache(name: string | undefined | null, objSize: number, options?: { align?: number; strict?: boolean }): SlabCache;
+export declare function slabAlloc(cache: SlabCache): Ptr;
+export declare function slabFree(cache: SlabCache, ptr: Ptr): void;
+export declare function slabCacheShrink(cache: SlabCache): void;
+export declare function slabCacheDestroy(cache: SlabCache): void;
+export declare function view(ptr: Ptr, length?: number): Uint8Array;
+export declare function stats(): Stats;
+export declare function validate(): number;
+export declare function check(): void;
+/** The default instance, or null before init(). */
+export declare function instance(): Rmem | null;
+
+/** The default instance's memory and views (throw ERR_RMEM_NOT_INITIALIZED before init()). */
+export declare const memory: ArrayBuffer;
+export declare const HEAP8: Int8Array;
+export declare const HEAPU8: Uint8Array;
+export declare const HEAP16: Int16Array;
+export declare const HEAPU16: Uint16Array;
+export declare const HEAP32: Int32Array;
+export declare const HEAPU32: Uint32Array;
+export declare const HEAPF32: Float32Array;
+export declare const HEAPF64: Float64Array;
+export declare const HEAP64: BigInt64Array;
+export declare const HEAPU64: BigUint64Array;
+export declare const dataView: DataView;
+
+/** MeMS on the default instance: the same object as require('rmem/mems'). */
+export declare const mems: typeof import('./mems');
+
+declare const rmem: {
+  init: typeof init; rAlloc: typeof rAlloc; rFree: typeof rFree; rDefrag: typeof rDefrag;
+  initArenas: typeof initArenas; createArena: typeof createArena; rArena: typeof rArena;
+  rArenaFree: typeof rArenaFree; rReset: typeof rReset; rDestroy: typeof rDestroy; arenaStats: typeof arenaStats;
+  LIFETIME: typeof LIFETIME; slabCacheCreate: typeof slabCacheCreate; createSlabCache: typeof createSlabCache;
+  slabAlloc: typeof slabAlloc; slabFree: typeof slabFree; slabCacheShrink: typeof slabCacheShrink;
+  slabCacheDestroy: typeof slabCacheDestroy; view: typeof view; stats: typeof stats; validate: typeof validate;
+  check: typeof check; instance: typeof instance; Rmem: typeof Rmem; Arena: typeof Arena; SlabCache: typeof SlabCache;
+  Heap: typeof Heap; Mems: typeof Mems; codes: typeof codes; constants: typeof constants;
+  readonly memory: ArrayBuffer; readonly HEAP8: Int8Array; readonly HEAPU8: Uint8Array; readonly HEAP16: Int16Array;
+  readonly HEAPU16: Uint16Array; readonly HEAP32: Int32Array; readonly HEAPU32: Uint32Array;
+  readonly HEAPF32: Float32Array; readonly HEAPF64: Float64Array; readonly HEAP64: BigInt64Array;
+  readonly HEAPU64: BigUint64Array; readonly dataView: DataView; readonly mems: typeof import('./mems');
+};
+export default rmem;
