@@ -233,7 +233,8 @@ RMEM_API rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out);
 typedef enum rmem_block_state {
   RMEM_BLOCK_FREE = 0,   /**< a free slot or free page run */
   RMEM_BLOCK_USED = 1,   /**< a live heap block */
-  RMEM_BLOCK_OTHER = 2   /**< pages owned by another allocator (arena, slab cache, MeMS) */
+  RMEM_BLOCK_OTHER = 2,  /**< pages owned by another allocator (arena, slab cache, MeMS) */
+  RMEM_BLOCK_PADDING = 3 /**< the tail of a slab too small for one more slot */
 } rmem_block_state_t;
 
 typedef struct rmem_block_info {

@@ -390,6 +390,8 @@ rmem_status_t rmem_heap_walk(rmem_t *r, rmem_walk_fn *fn, void *arg) {
         bool is_free = (s->bits[i >> 6] >> (i & 63)) & 1;
         stop = visit(fn, arg, off + (size_t)i * s->bsize, s->bsize, is_free ? RMEM_BLOCK_FREE : RMEM_BLOCK_USED);
       }
+      size_t carved = (size_t)s->nslots * s->bsize;
+      if (!stop && carved < bytes) stop = visit(fn, arg, off + carved, bytes - carved, RMEM_BLOCK_PADDING);
     } else {
       stop = visit(fn, arg, off, bytes, RMEM_BLOCK_OTHER);
     }

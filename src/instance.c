@@ -573,12 +573,12 @@ size_t rmem_pages_check(rmem_t *r) {
     }
     p += len;
   }
-  for (uint32_t p = r->top; p < r->limit; p++) {
-    if (pm[p].kind != RMEM_PK_NEVER) {
-      rmem_problem(&problems, "pagemap: page %u above top has kind %u (P2)", p, pm[p].kind);
-      break;
-    }
-  }
+  /* never-used entries are all zero: scan them as words */
+  const uint64_t *w = (const uint64_t *)&pm[r->top];
+  size_t nw = (size_t)(r->limit - r->top) * (sizeof(rmem_pme_t) / sizeof(uint64_t));
+  uint64_t any = 0;
+  for (size_t i = 0; i < nw; i++) any |= w[i];
+  if (any) rmem_problem(&problems, "pagemap: an entry above top (page %u) was written (P2)", r->top);
   if (free_pages != r->free_pages)
     rmem_problem(&problems, "page source: free_pages %u but runs hold %u (P5)", r->free_pages, free_pages);
   if (dirty != r->dirty_pages)
@@ -621,7 +621,7 @@ static pthread_mutex_t header_lock = PTHREAD_MUTEX_INITIALIZER;
 static rmem_t *header_get(void) {
   pthread_mutex_lock(&header_lock);
   rmem_t *r = spare_headers;
-  if (r) spare_headers = *(rmem_t **)&r->base;
+  if (r) spare_headers = (rmem_t *)r->base; /* the spare list is threaded through base */
   pthread_mutex_unlock(&header_lock);
   if (!r) {
     size_t ps = rmem_os_page_size();
@@ -636,7 +636,7 @@ static rmem_t *header_get(void) {
 static void header_put(rmem_t *r) {
   memset(r, 0, sizeof *r);
   pthread_mutex_lock(&header_lock);
-  *(rmem_t **)&r->base = spare_headers;
+  r->base = (uintptr_t)spare_headers;
   spare_headers = r;
   pthread_mutex_unlock(&header_lock);
 }

@@ -205,6 +205,14 @@ rmem_status_t rmem_slab_bad_free(rmem_slab_t *s, uintptr_t p, int why) {
                    (size_t)(rel - (uintptr_t)idx * s->bsize), s->bsize, idx);
 }
 
+/* Portable popcount (no -mpopcnt needed, no libgcc call). */
+static uint32_t popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
   size_t problems = 0;
   if (s->magic != RMEM_SLAB_MAGIC) {
@@ -216,16 +224,19 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
                  s->bsize, s->npages);
   if (s->div != UINT64_MAX / s->bsize + 1) rmem_problem(&problems, "slab %p: divisor does not match bsize", (const void *)s);
   uint32_t free_slots = 0;
-  for (uint32_t w = 0; w < RMEM_SLAB_WORDS; w++) {
+  uint32_t words = (s->nslots + 63) / 64;
+  if (words > RMEM_SLAB_WORDS) words = RMEM_SLAB_WORDS;
+  for (uint32_t w = 0; w < words; w++) {
     uint64_t m = s->bits[w];
-    uint64_t valid;
-    if ((w + 1) * 64 <= s->nslots) valid = ~(uint64_t)0;
-    else if (w * 64 >= s->nslots) valid = 0;
-    else valid = ((uint64_t)1 << (s->nslots - w * 64)) - 1;
+    uint64_t valid = (w + 1) * 64 <= s->nslots ? ~(uint64_t)0 : ((uint64_t)1 << (s->nslots - w * 64)) - 1;
     if (m & ~valid) rmem_problem(&problems, "slab %p: free bits beyond slot %u (S1)", (const void *)s, s->nslots);
     if (((s->summary >> w) & 1) != (m != 0)) rmem_problem(&problems, "slab %p: summary bit %u disagrees (S2)", (const void *)s, w);
-    free_slots += (uint32_t)__builtin_popcountll(m & valid);
+    free_slots += popcount64(m & valid);
   }
+  uint64_t beyond = 0;
+  for (uint32_t w = words; w < RMEM_SLAB_WORDS; w++) beyond |= s->bits[w];
+  if (beyond || (words < 64 && (s->summary >> words) != 0))
+    rmem_problem(&problems, "slab %p: bitmap words beyond slot %u are not empty (S1)", (const void *)s, s->nslots);
   if (s->used != s->nslots - free_slots)
     rmem_problem(&problems, "slab %p: used %u but bitmap says %u (S3)", (const void *)s, s->used, s->nslots - free_slots);
   if (s->start != rmem_page_addr(r, s->first_page)) rmem_problem(&problems, "slab %p: start does not match its page", (const void *)s);
@@ -235,13 +246,9 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
     return problems;
   }
   const rmem_pme_t *h = &r->pm[s->first_page];
-  if (h->kind != RMEM_PK_SLAB || !(h->flags & RMEM_PF_HEAD) || h->len != s->npages)
+  /* the head entry names this slab; rmem_pages_check sees that every page of a run agrees with its head */
+  if (h->kind != RMEM_PK_SLAB || !(h->flags & RMEM_PF_HEAD) || h->len != s->npages || h->owner != idx)
     rmem_problem(&problems, "slab %p: pagemap head at page %u does not describe it (S4)", (const void *)s, s->first_page);
-  for (uint32_t p = s->first_page; p < s->first_page + s->npages; p++)
-    if (r->pm[p].kind != RMEM_PK_SLAB || r->pm[p].owner != idx) {
-      rmem_problem(&problems, "slab %p: page %u is not marked as its own (S4)", (const void *)s, p);
-      break;
-    }
   return problems;
 }
 
