@@ -257,7 +257,8 @@ typedef struct chunk {
   uint64_t serial;     /* per arena, strictly increasing, never reused: marks name chunks by it */
   uint32_t first_page;
   uint32_t npages;
-  uintptr_t stop;      /* bump position when the arena moved on to the next chunk */
+  uintptr_t stop;      /* bump chunk: position when the arena moved on to the next chunk;
+                          large run: the size it was allocated with */
 } chunk_t;
 
 struct arena {
@@ -292,6 +293,15 @@ static int class_for(size_t size, size_t align) {
   for (int c = 0; c < RMEM_ARENA_CLASSES; c++)
     if (class_size[c] >= size && class_size[c] % align == 0) return c;
   return -1;
+}
+
+/* True if an allocation of size bytes (with some alignment) can have landed in the class of bsize. */
+static bool size_fits_class(size_t size, uint32_t bsize) {
+  for (size_t align = 8; align <= RMEM_PAGE_SIZE; align *= 2) {
+    int c = class_for(size, align);
+    if (c >= 0 && class_size[c] == bsize) return true;
+  }
+  return false;
 }
 
 static inline arena_t *arena_check(arena_t *a) {
@@ -449,6 +459,7 @@ static void *inter_alloc(arena_t *a, size_t size, size_t align) {
     if (a->large) a->large->prev = ch;
     a->large = ch;
     a->large_bytes += (size_t)ch->npages << RMEM_PAGE_SHIFT;
+    ch->stop = size; /* a large run remembers its size, so free checks it exactly */
     p = (void *)chunk_start(r, ch);
   }
   a->allocs++;
@@ -477,10 +488,7 @@ static rmem_status_t inter_free(arena_t *a, void *ptr, size_t size) {
     if (s->magic != RMEM_SLAB_MAGIC || s->owner_kind != RMEM_SO_ARENA ||
         rel >= sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES)
       return rmem_fail(RMEM_EBADPTR, "%p is not from this arena", ptr);
-    int want = class_for(size, 8);
-    /* aligned allocations may sit in a larger power-of-two class */
-    if (size > s->bsize || want < 0 ||
-        (class_size[want] != s->bsize && (s->bsize & (s->bsize - 1)) != 0))
+    if (!size_fits_class(size, s->bsize))
       return rmem_fail(RMEM_EINVAL, "size %zu does not match the %u-byte class of %p", size, s->bsize, ptr);
     rmem_slab_list_t *l = s->list;
     rmem_status_t st = rmem_slab_free_in(s, p);
@@ -496,8 +504,8 @@ static rmem_status_t inter_free(arena_t *a, void *ptr, size_t size) {
     while (c && c->first_page != page) c = c->next;
     if (!c || (p & (RMEM_PAGE_SIZE - 1)) != 0)
       return rmem_fail(RMEM_EBADPTR, "%p points into a large object of this arena, not at its start", ptr);
-    if (size <= SLAB_MAX || ((size + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT) > c->npages)
-      return rmem_fail(RMEM_EINVAL, "size %zu does not match the %u-page object at %p", size, c->npages, ptr);
+    if (size != c->stop)
+      return rmem_fail(RMEM_EINVAL, "size %zu does not match the %zu-byte object at %p", size, (size_t)c->stop, ptr);
     large_unlink(a, c);
     chunk_release(a, c);
     return RMEM_OK;
@@ -548,7 +556,7 @@ arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_o
       return rmem_fail_null(RMEM_ENOMEM, "cannot allocate an arena's class lists");
     }
     for (int c = 0; c < RMEM_ARENA_CLASSES; c++)
-      rmem_slab_list_init(&a->cls[c], r, class_size[c], RMEM_SO_ARENA, a->slot.index, false);
+      rmem_slab_list_init(&a->cls[c], r, class_size[c], RMEM_SO_ARENA, a->slot.index, true);
   } else {
     chunk_t *c = chunk_new(a, pages << RMEM_PAGE_SHIFT, 8);
     if (!c) {
