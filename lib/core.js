@@ -209,7 +209,7 @@ class Arena {
     } catch (e) {
       return `Arena <${e.code || e.message}>`;
     }
-    return `Arena ${inspect({ lifetime: LIFETIME_NAMES[this.#lifetime], ...s }, options)}`;
+    return `Arena ${inspect({ ...s, lifetime: LIFETIME_NAMES[this.#lifetime] }, options)}`;
   }
 }
 
@@ -344,7 +344,7 @@ function makeHeapFront(n) {
 
   function free(ptr) {
     // An integer, 8-aligned offset inside the range that the front handed out?
-    if (ptr === ptr >>> 0 && (ptr & 7) === 0) {
+    if (typeof ptr === 'number' && ptr === ptr >>> 0 && (ptr & 7) === 0) {
       const g = ptr >>> 3;
       const t = tags[g];
       if (t !== 0 && t !== undefined) {
@@ -365,7 +365,7 @@ function makeHeapFront(n) {
 
   // The state of ptr in the front: 0 not held, > 0 handed out from that bin, < 0 cached (free).
   function state(ptr) {
-    if (ptr === ptr >>> 0 && (ptr & 7) === 0) {
+    if (typeof ptr === 'number' && ptr === ptr >>> 0 && (ptr & 7) === 0) {
       const t = tags[ptr >>> 3];
       if (t !== 0 && t !== undefined) return t >= 0x80 ? -1 : t;
     }
