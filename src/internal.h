@@ -189,6 +189,7 @@ enum rmem_slab_owner {
 typedef struct rmem_slab_list rmem_slab_list_t;
 
 typedef struct rmem_slab {
+  /* sizeof is a multiple of 8, so the slab pool's stride is exactly sizeof(rmem_slab_t) (rmem_slab_of) */
   /* first cache line: everything the fast paths touch */
   uint64_t summary;
   uintptr_t start;            /* address of slot 0 (== first page) */
@@ -314,10 +315,10 @@ RMEM_INLINE rmem_status_t rmem_slab_free_in(rmem_slab_t *s, uintptr_t p) {
  * ------------------------------------------------------------------------ */
 
 #define RMEM_HEAP_CLASSES 64
-#define RMEM_HEAP_TABLE_MAX 1024 /* sizes up to this find their class by one table load */
+#define RMEM_HEAP_TABLE_MAX 4096 /* sizes up to this find their class by one table load */
 
 typedef struct rmem_heap {
-  uint8_t class_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) / 8 -> class, for size <= 1024 */
+  uint8_t class_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) / 8 -> class, for size <= RMEM_HEAP_TABLE_MAX */
   uint32_t nclasses;
   size_t large_blocks;        /* live page-run blocks */
   size_t large_pages;
@@ -391,7 +392,8 @@ RMEM_INLINE uint32_t rmem_page_index(const rmem_t *r, uintptr_t p) {
 }
 /* The slab descriptor of a page whose pagemap entry has kind RMEM_PK_SLAB. */
 RMEM_INLINE rmem_slab_t *rmem_slab_of(const rmem_t *r, const rmem_pme_t *pme) {
-  return (rmem_slab_t *)rmem_pool_at(&r->slabs, pme->owner);
+  /* constant stride (the pool's object size is sizeof(rmem_slab_t)): one lea, no load of the size */
+  return (rmem_slab_t *)(void *)r->slabs.base + pme->owner;
 }
 
 /*
