@@ -11,7 +11,7 @@
  *     internal waste near 6% on average for the sizes that dominate. Each
  *     class is a list of slabs (slab.c): allocation pops the lowest free slot
  *     of the current slab from an out-of-band bitmap; free finds the slab
- *     through the pagemap in O(1) and sets the bit back. Sizes <= 1 KiB find
+ *     through the pagemap in O(1) and sets the bit back. Sizes <= 4 KiB find
  *     their class with one table load.
  *   - Larger sizes are whole runs of pages from the page source (instance.c),
  *     which coalesces free runs at once (boundary entries in the pagemap) and
