@@ -11,285 +11,563 @@
  * into a hole and merges it with a hole on either side (never across main
  * nodes: each main node keeps its own sub-chain, as in the seed).
  *
- * What is different from the seed: nothing lives in the user's bytes (segment
- * nodes come from the metadata allocator, the pages from the instance's page
- * source), nothing prints except the print function, bad input is reported
- * through rmem_fail, and nothing walks the chains on the hot paths:
+ * What is different from the seed: nothing lives in the user's bytes (the
+ * chains are metadata from rmem_meta_alloc, the pages come from the instance's
+ * page source), nothing prints except the print function, bad input is
+ * reported through rmem_fail, and nothing walks the chains on the hot paths.
  *
- *   - Every segment is also a node of one AVL tree keyed by its virtual offset
- *     (voff = SVA - MEMS_VIRTUAL_BASE). Because main nodes are numbered in
- *     chain order and their virtual ranges are contiguous, in-order in the
- *     tree IS chain order (main node by main node, then sub-chain order).
- *   - Each tree node carries maxhole, the size of the largest HOLE in its
- *     subtree, so "the first hole in chain order with size >= n" is one
- *     descent: go left whenever the left subtree can serve, else take this
- *     node if it can, else go right. O(log n).
- *   - free and get find their segment by a search on voff: O(log n). The
- *     neighbours to merge with are the sub-chain links: O(1).
+ * The chains are stored as one B+-tree keyed by virtual offset (voff = SVA -
+ * MEMS_VIRTUAL_BASE). Main nodes are numbered in chain order and their
+ * virtual ranges are contiguous, so the tree's leaf order IS chain order:
+ * main node by main node, each main node's sub-chain in order. Reading the
+ * leaves left to right and cutting at main-node boundaries gives the seed's
+ * sub-chains back (print, walk and the validator do exactly that).
+ *
+ *   - A leaf holds up to MEMS_LEAF_CAP segments as parallel arrays (voff, size,
+ *     info = main index << 1 | PROCESS bit), so a search reads one short array.
+ *     Leaves are linked left to right.
+ *   - An inner node holds, per child, the child's smallest voff (key) and the
+ *     largest hole anywhere below it (max). "The first hole in chain order
+ *     with size >= n" is one descent: in each node take the first child whose
+ *     max is >= n. free and get descend by key. The inner nodes of a tree of
+ *     100,000 segments fit in a few hundred KiB and stay in cache, so an
+ *     operation costs about one leaf's cache misses.
+ *   - Nodes keep no parent links: every operation descends from the root and
+ *     records its path, and changes propagate up that path.
+ *   - Deletion does not merge underfull nodes; an empty node is unlinked, and
+ *     when the leaves get sparse (average fill below a quarter) or the tree too
+ *     tall the whole tree is rebuilt from the leaf list (amortized O(1)).
+ *   - Splits need new nodes; the nodes an operation may need are reserved
+ *     before anything changes, so running out of metadata memory fails the
+ *     call cleanly instead of leaving half a split.
  *
  * Invariants (rmem_mems_validate checks every one):
- *   M1  mains[i].voff == sum of mains[j].npages * 4096 for j < i; vtop is the sum
- *       over all main nodes. Every page of main node i is RMEM_PK_MEMS with owner
- *       i + 1, and its head page carries len == npages.
- *   M2  the sub-chain of main node i (head .. tail through next, back through
- *       prev) covers [mains[i].voff, mains[i].voff + npages * 4096) exactly, in
- *       order, every segment with size >= 1, main == i, and a kind of HOLE or
- *       PROCESS; nsegs counts it.
- *   M3  no two holes are neighbours in a sub-chain (free merges at once).
- *   M4  the tree holds exactly the segments of all sub-chains, in-order in chain
- *       order; parent links agree with child links; height is 1 + the larger
- *       child height and the two differ by at most 1; maxhole is the largest
- *       hole size in the subtree (0 if none).
+ *   M1  mains[i].voff == the sum of mains[j].npages * 4096 for j < i; vtop is
+ *       the sum over all main nodes. Every page of main node i is RMEM_PK_MEMS
+ *       with owner i + 1, and its head page carries len == npages.
+ *   M2  read in leaf order, the segments of main node i cover [mains[i].voff,
+ *       mains[i].voff + npages * 4096) exactly, in order, each with size >= 1;
+ *       main indices never decrease; mains[i].nsegs counts them.
+ *   M3  no two holes are neighbours within a main node (free merges at once).
+ *   M4  every leaf is at depth height; every node holds 1..cap entries; keys
+ *       and voffs strictly increase; an inner node's key[i] is the smallest
+ *       voff below child i and max[i] the largest hole below it (0 if none);
+ *       the leaf list links the leaves in tree order.
  *   M5  the counters (pages, segments, holes, processes, bytes in holes and in
- *       processes) equal what the chains add up to.
+ *       processes, leaves) equal what the leaves add up to.
  *
  * Virtual offsets and sizes are stored as uint32_t: a MeMS lives inside one
  * instance, whose range is at most RMEM_MAX_CAPACITY (4 GiB) minus the two
- * reserved pages, so every offset and size is below 2^32. Arithmetic on them
- * is done in uint64_t.
+ * reserved pages, so every offset and size is below 2^32.
  */
 #include "internal.h"
 
 #include <stdio.h>
 
 #define MEMS_MAGIC 0x4D654D53u /* "MeMS" */
+#define MEMS_NODE_BYTES 512u  /* one node: 8 cache lines, 64-byte aligned */
+#define MEMS_LEAF_CAP 40u      /* 24 bytes of header + 40 * 12 bytes */
+#define MEMS_INNER_CAP 31u     /* 8 bytes of header + 31 * 16 bytes */
+#define MEMS_FILL 24u          /* entries per node after a rebuild */
+#define MEMS_CHUNK_NODES 64u   /* nodes are carved from chunks of this many */
+#define MEMS_MAX_HEIGHT 24     /* path arrays; a rebuild keeps the height far below */
+#define MEMS_REBUILD_HEIGHT 12 /* rebuild before an insert once the tree is this tall */
 
-/* A segment: a node of its main node's sub-chain and of the index tree. */
-typedef struct mems_seg {
-  struct mems_seg *left, *right, *parent; /* the index tree */
-  struct mems_seg *prev, *next;           /* the sub-chain; NULL at the ends of a main node */
-  uint32_t voff;                          /* SVA - MEMS_VIRTUAL_BASE */
-  uint32_t size;                          /* bytes, >= 1 */
-  uint32_t maxhole;                       /* largest hole size in this subtree, 0 if none */
-  uint32_t main;                          /* index of its main node */
-  int32_t height;                         /* AVL height, 1 for a leaf */
-  uint32_t kind;                          /* MEMS_HOLE or MEMS_PROCESS */
-} mems_seg_t;
+/* One node: a leaf (segments) or an inner node (children). Which one is known from the depth. */
+typedef struct mems_node {
+  uint32_t n; /* entries in use */
+  uint32_t pad_;
+  union {
+    struct {
+      struct mems_node *prev, *next; /* the leaf list, in chain order */
+      uint32_t voff[MEMS_LEAF_CAP];
+      uint32_t size[MEMS_LEAF_CAP];
+      uint32_t info[MEMS_LEAF_CAP]; /* main index << 1 | 1 for PROCESS, 0 for HOLE */
+    } leaf;
+    struct {
+      uint32_t key[MEMS_INNER_CAP]; /* smallest voff below child i */
+      uint32_t max[MEMS_INNER_CAP]; /* largest hole below child i, 0 if none */
+      struct mems_node *child[MEMS_INNER_CAP];
+    } in;
+    char bytes_[MEMS_NODE_BYTES - 8];
+  } u;
+} mems_node_t;
+
+_Static_assert(sizeof(mems_node_t) == MEMS_NODE_BYTES, "a node is exactly 8 cache lines");
+
+/* The way down to one segment: inner node and child index per level, then the leaf and the slot. */
+typedef struct mems_path {
+  mems_node_t *node[MEMS_MAX_HEIGHT];
+  uint32_t idx[MEMS_MAX_HEIGHT];
+  mems_node_t *leaf;
+  uint32_t j;
+} mems_path_t;
 
 /* A main node: one run of pages from the page source. */
 typedef struct mems_main {
-  uint64_t voff;            /* SVA - MEMS_VIRTUAL_BASE */
-  uint32_t first_page;      /* page index of the run in the instance */
+  uint64_t voff;       /* SVA - MEMS_VIRTUAL_BASE */
+  uint32_t first_page; /* page index of the run in the instance */
   uint32_t npages;
-  mems_seg_t *head, *tail;  /* its sub-chain */
-  size_t nsegs;
+  size_t nsegs;        /* length of its sub-chain */
 } mems_main_t;
 
 struct rmem_mems {
   uint32_t magic;
-  mems_seg_t *root;
-  mems_main_t *mains;       /* metadata array, grown by doubling */
+  int height;          /* inner levels above the leaves; 0 = the root is a leaf */
+  mems_node_t *root;   /* NULL while there are no segments */
+  mems_node_t *first;  /* leftmost leaf */
+  mems_node_t *spare;  /* free nodes, linked through u.in.child[0] */
+  uint32_t nspare;
+  void *chunks;        /* the node chunks, linked through their first word */
+  size_t nodes;        /* nodes in the tree */
+  size_t leaves;
+  mems_main_t *mains;  /* metadata array, grown by doubling */
   size_t nmains, cap_mains;
-  uint64_t vtop;            /* virtual offset where the next main node starts */
+  uint64_t vtop;       /* virtual offset where the next main node starts */
   /* counters (M5) */
   size_t pages;
   size_t segments, holes, processes;
   size_t hole_bytes, process_bytes;
+  size_t rebuilds;
 };
 
+static inline uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+static inline bool is_process(uint32_t info) { return (info & 1u) != 0; }
+static inline uint32_t main_of(uint32_t info) { return info >> 1; }
+
 /* ------------------------------------------------------------------------
- * The index: an AVL tree with parent links, augmented with maxhole.
+ * Nodes: a small spare list in front of the metadata allocator
  * ------------------------------------------------------------------------ */
 
-static inline int32_t height_of(const mems_seg_t *n) { return n ? n->height : 0; }
-static inline uint32_t maxhole_of(const mems_seg_t *n) { return n ? n->maxhole : 0; }
-static inline uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+/*
+ * Nodes come from chunks of MEMS_CHUNK_NODES, 64-byte aligned so that a node
+ * covers exactly 8 cache lines, and go back to the spare list when freed (the
+ * chunks are returned at finish). Makes sure `need` nodes can be taken
+ * without failing.
+ */
+#define MEMS_CHUNK_BYTES ((size_t)MEMS_CHUNK_NODES * MEMS_NODE_BYTES + 64 + sizeof(void *))
 
-/* Recomputes height and maxhole of n from its children. */
-static inline void pull(mems_seg_t *n) {
-  int32_t hl = height_of(n->left), hr = height_of(n->right);
-  n->height = 1 + (hl > hr ? hl : hr);
-  uint32_t m = n->kind == MEMS_HOLE ? n->size : 0;
-  n->maxhole = max_u32(m, max_u32(maxhole_of(n->left), maxhole_of(n->right)));
-}
-
-static inline void replace_child(struct rmem_mems *m, mems_seg_t *parent, mems_seg_t *old, mems_seg_t *repl) {
-  if (!parent)
-    m->root = repl;
-  else if (parent->left == old)
-    parent->left = repl;
-  else
-    parent->right = repl;
-  if (repl) repl->parent = parent;
-}
-
-static mems_seg_t *rotate_left(struct rmem_mems *m, mems_seg_t *x) {
-  mems_seg_t *y = x->right;
-  x->right = y->left;
-  if (y->left) y->left->parent = x;
-  replace_child(m, x->parent, x, y);
-  y->left = x;
-  x->parent = y;
-  pull(x);
-  pull(y);
-  return y;
-}
-
-static mems_seg_t *rotate_right(struct rmem_mems *m, mems_seg_t *x) {
-  mems_seg_t *y = x->left;
-  x->left = y->right;
-  if (y->right) y->right->parent = x;
-  replace_child(m, x->parent, x, y);
-  y->right = x;
-  x->parent = y;
-  pull(x);
-  pull(y);
-  return y;
-}
-
-/* Restores the AVL balance at x (whose children are balanced); returns the subtree's new root. */
-static mems_seg_t *rebalance(struct rmem_mems *m, mems_seg_t *x) {
-  int32_t bf = height_of(x->left) - height_of(x->right);
-  if (bf > 1) {
-    if (height_of(x->left->left) < height_of(x->left->right)) rotate_left(m, x->left);
-    return rotate_right(m, x);
+static bool reserve(rmem_t *r, struct rmem_mems *m, uint32_t need) {
+  while (m->nspare < need) {
+    char *raw = rmem_meta_alloc(r, MEMS_CHUNK_BYTES);
+    if (!raw) return false;
+    *(void **)raw = m->chunks;
+    m->chunks = raw;
+    uintptr_t at = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    for (uint32_t k = 0; k < MEMS_CHUNK_NODES; k++) {
+      mems_node_t *x = (mems_node_t *)(at + (uintptr_t)k * MEMS_NODE_BYTES);
+      x->u.in.child[0] = m->spare;
+      m->spare = x;
+      m->nspare++;
+    }
   }
-  if (bf < -1) {
-    if (height_of(x->right->right) < height_of(x->right->left)) rotate_right(m, x->right);
-    return rotate_left(m, x);
-  }
+  return true;
+}
+
+static mems_node_t *take(struct rmem_mems *m) {
+  mems_node_t *x = m->spare;
+  rmem_assert(x && "nodes are reserved before an operation starts");
+  m->spare = x->u.in.child[0];
+  m->nspare--;
+  memset(x, 0, sizeof *x);
+  m->nodes++;
   return x;
 }
 
+static void give(rmem_t *r, struct rmem_mems *m, mems_node_t *x) {
+  (void)r;
+  m->nodes--;
+  x->u.in.child[0] = m->spare;
+  m->spare = x;
+  m->nspare++;
+}
+
+/* Loads a node's 8 cache lines in parallel: a descent then waits for one miss per level, not one per line. */
+static inline void prefetch_node(const mems_node_t *x) {
+  const char *b = (const char *)x;
+  for (unsigned k = 0; k < MEMS_NODE_BYTES; k += 64) __builtin_prefetch(b + k);
+}
+
+/* Nodes one insert may need: a new node per level plus a new root. */
+static uint32_t insert_need(const struct rmem_mems *m) { return (uint32_t)m->height + 2; }
+
+/* ------------------------------------------------------------------------
+ * Aggregates and descents
+ * ------------------------------------------------------------------------ */
+
+static uint32_t leaf_max(const mems_node_t *l) {
+  uint32_t mx = 0;
+  for (uint32_t k = 0; k < l->n; k++) { /* branch-free: a hole's size, 0 for a PROCESS segment */
+    uint32_t hole_size = l->u.leaf.size[k] & ((l->u.leaf.info[k] & 1u) - 1u);
+    mx = max_u32(mx, hole_size);
+  }
+  return mx;
+}
+
+static uint32_t inner_max(const mems_node_t *x) {
+  uint32_t mx = 0;
+  for (uint32_t k = 0; k < x->n; k++) mx = max_u32(mx, x->u.in.max[k]);
+  return mx;
+}
+
+static inline uint32_t agg_key(const mems_node_t *x, bool leaf) { return leaf ? x->u.leaf.voff[0] : x->u.in.key[0]; }
+static inline uint32_t agg_max(const mems_node_t *x, bool leaf) { return leaf ? leaf_max(x) : inner_max(x); }
+
 /*
- * Walks up from x after a change below or at x, recomputing height and
- * maxhole and rebalancing. Ancestors depend only on their children's
- * (height, maxhole), and every node above the walk still holds the values it
- * had before the change, so the walk stops as soon as a subtree root ends up
- * with the values its parent last saw.
+ * The node at level lv of the path (lv == height: the leaf) changed; carries
+ * its key and max up. Stops where a parent already holds the right values:
+ * everything above still holds what it held before the change.
  */
-static void retrace(struct rmem_mems *m, mems_seg_t *x) {
-  while (x) {
-    int32_t oh = x->height;
-    uint32_t om = x->maxhole;
-    pull(x);
-    x = rebalance(m, x);
-    if (x->height == oh && x->maxhole == om) return;
-    x = x->parent;
+static void update_up(struct rmem_mems *m, mems_path_t *p, int lv) {
+  for (int l = lv - 1; l >= 0; l--) {
+    bool leaf = l + 1 == m->height;
+    const mems_node_t *c = leaf ? p->leaf : p->node[l + 1];
+    uint32_t ck = agg_key(c, leaf), cm = agg_max(c, leaf);
+    mems_node_t *x = p->node[l];
+    uint32_t i = p->idx[l];
+    if (x->u.in.key[i] == ck && x->u.in.max[i] == cm) return;
+    x->u.in.key[i] = ck;
+    x->u.in.max[i] = cm;
   }
 }
 
-/* Inserts p (a detached node) as the in-order predecessor of n. */
-static void tree_insert_before(struct rmem_mems *m, mems_seg_t *n, mems_seg_t *p) {
-  p->left = p->right = NULL;
-  p->height = 1;
-  p->maxhole = p->kind == MEMS_HOLE ? p->size : 0;
-  mems_seg_t *at = n->left;
-  if (!at) {
-    n->left = p;
-    p->parent = n;
-  } else {
-    while (at->right) at = at->right;
-    at->right = p;
-    p->parent = at;
+/*
+ * Cheaper forms of update_up for the hot paths, where the leaf's key (its
+ * first voff) cannot have changed:
+ *   grow:   a hole of the leaf grew to (or appeared with) size `hole`; every
+ *           ancestor's max rises to at least `hole`, nothing else moves.
+ *   shrink: a hole of size `old` shrank or became a segment; if the parent's
+ *           max for this leaf is above `old`, a larger hole is still there and
+ *           nothing changes; otherwise recompute.
+ */
+static void update_grow(struct rmem_mems *m, mems_path_t *p, uint32_t hole) {
+  for (int l = m->height - 1; l >= 0; l--) {
+    mems_node_t *x = p->node[l];
+    uint32_t i = p->idx[l];
+    if (x->u.in.max[i] >= hole) return;
+    x->u.in.max[i] = hole;
   }
-  retrace(m, p->parent);
 }
 
-/* Inserts p as the last node in order (a new main node's segments). */
-static void tree_insert_last(struct rmem_mems *m, mems_seg_t *p) {
-  p->left = p->right = NULL;
-  p->height = 1;
-  p->maxhole = p->kind == MEMS_HOLE ? p->size : 0;
-  mems_seg_t *at = m->root;
-  if (!at) {
-    p->parent = NULL;
-    m->root = p;
-    return;
-  }
-  while (at->right) at = at->right;
-  at->right = p;
-  p->parent = at;
-  retrace(m, at);
+static void update_shrink(struct rmem_mems *m, mems_path_t *p, uint32_t old) {
+  if (m->height == 0) return;
+  if (p->node[m->height - 1]->u.in.max[p->idx[m->height - 1]] > old) return;
+  update_up(m, p, m->height);
 }
 
-/* Unlinks n from the tree. Nodes are relinked, never copied, so chain links stay valid. */
-static void tree_remove(struct rmem_mems *m, mems_seg_t *n) {
-  mems_seg_t *start;
-  if (n->left && n->right) {
-    mems_seg_t *s = n->right; /* the successor takes n's place */
-    while (s->left) s = s->left;
-    if (s != n->right) {
-      start = s->parent;
-      start->left = s->right;
-      if (s->right) s->right->parent = start;
-      s->right = n->right;
-      n->right->parent = s;
-    } else {
-      start = s;
+/*
+ * Largest k < n with a[k] <= v, or 0 if none (then v is below everything
+ * here). Branch-free halving: the compiler turns the select into a cmov, so a
+ * search costs no mispredicted branches (a plain binary search over 32 keys
+ * mispredicts about half its steps, which dominated free and get).
+ */
+static inline uint32_t floor_index(const uint32_t *a, uint32_t n, uint32_t v) {
+  const uint32_t *base = a;
+  while (n > 1) {
+    uint32_t half = n / 2;
+    base = base[half] <= v ? base + half : base;
+    n -= half;
+  }
+  return (uint32_t)(base - a);
+}
+
+/* Descends to the segment with the largest voff <= v (the tree must not be empty). */
+static void descend_key(const struct rmem_mems *m, uint32_t v, mems_path_t *p) {
+  mems_node_t *x = m->root;
+  for (int l = 0; l < m->height; l++) {
+    uint32_t i = floor_index(x->u.in.key, x->n, v);
+    p->node[l] = x;
+    p->idx[l] = i;
+    x = x->u.in.child[i];
+    prefetch_node(x);
+  }
+  p->leaf = x;
+  p->j = floor_index(x->u.leaf.voff, x->n, v);
+}
+
+/* Descends to the last segment in chain order. */
+static void descend_last(const struct rmem_mems *m, mems_path_t *p) {
+  mems_node_t *x = m->root;
+  for (int l = 0; l < m->height; l++) {
+    p->node[l] = x;
+    p->idx[l] = x->n - 1;
+    x = x->u.in.child[x->n - 1];
+  }
+  p->leaf = x;
+  p->j = x->n - 1;
+}
+
+/* Descends to the first hole in chain order with size >= size; false if there is none. */
+static bool descend_fit(const struct rmem_mems *m, uint32_t size, mems_path_t *p) {
+  mems_node_t *x = m->root;
+  if (!x) return false;
+  for (int l = 0; l < m->height; l++) {
+    uint32_t i = 0;
+    while (i < x->n && x->u.in.max[i] < size) i++;
+    if (i == x->n) {
+      rmem_assert(l == 0 && "below the root, max[] promised a hole");
+      return false;
     }
-    s->left = n->left;
-    n->left->parent = s;
-    replace_child(m, n->parent, n, s);
-    /* s now stands where n stood: give it the values n's parent last saw (see retrace). */
-    s->height = n->height;
-    s->maxhole = n->maxhole;
-    n->left = n->right = n->parent = NULL;
-    retrace(m, start);
-    /* If that walk stopped below s, s still holds n's values, not its own. */
-    if (start != s) retrace(m, s);
-    return;
+    p->node[l] = x;
+    p->idx[l] = i;
+    x = x->u.in.child[i];
+    prefetch_node(x);
   }
-  mems_seg_t *child = n->left ? n->left : n->right;
-  start = n->parent;
-  replace_child(m, start, n, child);
-  n->left = n->right = n->parent = NULL;
-  retrace(m, start);
+  /* one predictable branch per slot: a PROCESS segment counts as a hole of size 0 */
+  uint32_t j = 0;
+  while (j < x->n && (x->u.leaf.size[j] & ((x->u.leaf.info[j] & 1u) - 1u)) < size) j++;
+  if (j < x->n) {
+    p->leaf = x;
+    p->j = j;
+    return true;
+  }
+  rmem_assert(m->height == 0 && "below the root, max[] promised a hole");
+  return false;
 }
 
-/* The segment whose voff is exactly v, or NULL. */
-static mems_seg_t *tree_find(const struct rmem_mems *m, uint64_t v) {
-  mems_seg_t *n = m->root;
-  while (n) {
-    if (v < n->voff)
-      n = n->left;
-    else if (v > n->voff)
-      n = n->right;
-    else
-      return n;
-  }
-  return NULL;
+/* ------------------------------------------------------------------------
+ * Insert and erase
+ * ------------------------------------------------------------------------ */
+
+static void leaf_put(mems_node_t *l, uint32_t j, uint32_t voff, uint32_t size, uint32_t info) {
+  uint32_t tail = l->n - j;
+  memmove(&l->u.leaf.voff[j + 1], &l->u.leaf.voff[j], tail * sizeof(uint32_t));
+  memmove(&l->u.leaf.size[j + 1], &l->u.leaf.size[j], tail * sizeof(uint32_t));
+  memmove(&l->u.leaf.info[j + 1], &l->u.leaf.info[j], tail * sizeof(uint32_t));
+  l->u.leaf.voff[j] = voff;
+  l->u.leaf.size[j] = size;
+  l->u.leaf.info[j] = info;
+  l->n++;
 }
 
-/* The segment with the largest voff <= v (the one containing v if v < vtop), or NULL. */
-static mems_seg_t *tree_floor(const struct rmem_mems *m, uint64_t v) {
-  mems_seg_t *n = m->root, *best = NULL;
-  while (n) {
-    if (v < n->voff) {
-      n = n->left;
-    } else {
-      best = n;
-      if (v == n->voff) break;
-      n = n->right;
-    }
-  }
-  return best;
+static void inner_put(mems_node_t *x, uint32_t i, mems_node_t *child, uint32_t key, uint32_t max) {
+  uint32_t tail = x->n - i;
+  memmove(&x->u.in.key[i + 1], &x->u.in.key[i], tail * sizeof(uint32_t));
+  memmove(&x->u.in.max[i + 1], &x->u.in.max[i], tail * sizeof(uint32_t));
+  memmove(&x->u.in.child[i + 1], &x->u.in.child[i], tail * sizeof(mems_node_t *));
+  x->u.in.key[i] = key;
+  x->u.in.max[i] = max;
+  x->u.in.child[i] = child;
+  x->n++;
 }
 
-/* The first hole in chain order with size >= size, or NULL. */
-static mems_seg_t *tree_first_fit(const struct rmem_mems *m, uint64_t size) {
-  mems_seg_t *n = m->root;
-  if (!n || n->maxhole < size) return NULL;
+/*
+ * The node at level lv + 1 of the path was split into left (still at the
+ * path's position) and right (new, to go just after it). Hangs right into the
+ * parent, splitting upwards as needed, and brings every aggregate up to date.
+ */
+static void split_up(struct rmem_mems *m, mems_path_t *p, int lv, mems_node_t *left, mems_node_t *right) {
   for (;;) {
-    if (n->left && n->left->maxhole >= size)
-      n = n->left;
-    else if (n->kind == MEMS_HOLE && n->size >= size)
-      return n;
+    bool leaf = lv + 1 == m->height;
+    if (lv < 0) { /* left was the root: grow a level */
+      mems_node_t *root = take(m);
+      root->n = 2;
+      root->u.in.key[0] = agg_key(left, leaf);
+      root->u.in.max[0] = agg_max(left, leaf);
+      root->u.in.child[0] = left;
+      root->u.in.key[1] = agg_key(right, leaf);
+      root->u.in.max[1] = agg_max(right, leaf);
+      root->u.in.child[1] = right;
+      m->root = root;
+      m->height++;
+      return;
+    }
+    mems_node_t *x = p->node[lv];
+    uint32_t i = p->idx[lv];
+    x->u.in.key[i] = agg_key(left, leaf);
+    x->u.in.max[i] = agg_max(left, leaf);
+    uint32_t rk = agg_key(right, leaf), rm = agg_max(right, leaf);
+    if (x->n < MEMS_INNER_CAP) {
+      inner_put(x, i + 1, right, rk, rm);
+      update_up(m, p, lv);
+      return;
+    }
+    mems_node_t *y = take(m);
+    uint32_t half = MEMS_INNER_CAP / 2;
+    y->n = MEMS_INNER_CAP - half;
+    memcpy(y->u.in.key, &x->u.in.key[half], y->n * sizeof(uint32_t));
+    memcpy(y->u.in.max, &x->u.in.max[half], y->n * sizeof(uint32_t));
+    memcpy(y->u.in.child, &x->u.in.child[half], y->n * sizeof(mems_node_t *));
+    x->n = half;
+    if (i + 1 <= half)
+      inner_put(x, i + 1, right, rk, rm);
     else
-      n = n->right; /* maxhole says the right subtree has one */
+      inner_put(y, i + 1 - half, right, rk, rm);
+    left = x;
+    right = y;
+    lv--;
   }
 }
 
-static mems_seg_t *tree_first(mems_seg_t *n) {
-  if (n)
-    while (n->left) n = n->left;
-  return n;
+/* Inserts a segment at slot j of the path's leaf. insert_need(m) nodes must be reserved. */
+static void leaf_insert(struct rmem_mems *m, mems_path_t *p, uint32_t j, uint32_t voff, uint32_t size,
+                        uint32_t info) {
+  mems_node_t *l = p->leaf;
+  if (l->n < MEMS_LEAF_CAP) {
+    leaf_put(l, j, voff, size, info);
+    update_up(m, p, m->height);
+    return;
+  }
+  mems_node_t *rt = take(m);
+  uint32_t half = MEMS_LEAF_CAP / 2;
+  rt->n = MEMS_LEAF_CAP - half;
+  memcpy(rt->u.leaf.voff, &l->u.leaf.voff[half], rt->n * sizeof(uint32_t));
+  memcpy(rt->u.leaf.size, &l->u.leaf.size[half], rt->n * sizeof(uint32_t));
+  memcpy(rt->u.leaf.info, &l->u.leaf.info[half], rt->n * sizeof(uint32_t));
+  l->n = half;
+  rt->u.leaf.prev = l;
+  rt->u.leaf.next = l->u.leaf.next;
+  if (l->u.leaf.next) l->u.leaf.next->u.leaf.prev = rt;
+  l->u.leaf.next = rt;
+  m->leaves++;
+  if (j <= half)
+    leaf_put(l, j, voff, size, info);
+  else
+    leaf_put(rt, j - half, voff, size, info);
+  split_up(m, p, m->height - 1, l, rt);
 }
 
-static mems_seg_t *tree_next(mems_seg_t *n) {
-  if (n->right) return tree_first(n->right);
-  while (n->parent && n->parent->right == n) n = n->parent;
-  return n->parent;
+/* Removes slot j of a leaf (no aggregate is updated). */
+static void leaf_cut(mems_node_t *l, uint32_t j) {
+  uint32_t tail = l->n - j - 1;
+  memmove(&l->u.leaf.voff[j], &l->u.leaf.voff[j + 1], tail * sizeof(uint32_t));
+  memmove(&l->u.leaf.size[j], &l->u.leaf.size[j + 1], tail * sizeof(uint32_t));
+  memmove(&l->u.leaf.info[j], &l->u.leaf.info[j + 1], tail * sizeof(uint32_t));
+  l->n--;
+}
+
+/* Removes slot p->j of the path's leaf; unlinks nodes that become empty. The path is dead afterwards. */
+static void leaf_erase(rmem_t *r, struct rmem_mems *m, mems_path_t *p) {
+  mems_node_t *l = p->leaf;
+  leaf_cut(l, p->j);
+  if (l->n > 0) {
+    update_up(m, p, m->height);
+    return;
+  }
+  /* the leaf is empty: unlink it, then every ancestor that becomes empty */
+  if (l->u.leaf.prev)
+    l->u.leaf.prev->u.leaf.next = l->u.leaf.next;
+  else
+    m->first = l->u.leaf.next;
+  if (l->u.leaf.next) l->u.leaf.next->u.leaf.prev = l->u.leaf.prev;
+  give(r, m, l);
+  m->leaves--;
+  int lv = m->height - 1;
+  for (; lv >= 0; lv--) {
+    mems_node_t *x = p->node[lv];
+    uint32_t i = p->idx[lv], t = x->n - i - 1;
+    memmove(&x->u.in.key[i], &x->u.in.key[i + 1], t * sizeof(uint32_t));
+    memmove(&x->u.in.max[i], &x->u.in.max[i + 1], t * sizeof(uint32_t));
+    memmove(&x->u.in.child[i], &x->u.in.child[i + 1], t * sizeof(mems_node_t *));
+    x->n--;
+    if (x->n > 0) {
+      update_up(m, p, lv);
+      break;
+    }
+    give(r, m, x);
+  }
+  if (lv < 0) { /* the tree is empty */
+    m->root = NULL;
+    m->first = NULL;
+    m->height = 0;
+    return;
+  }
+  while (m->height > 0 && m->root->n == 1) { /* a root with one child is a wasted level */
+    mems_node_t *old = m->root;
+    m->root = old->u.in.child[0];
+    m->height--;
+    give(r, m, old);
+  }
+}
+
+/* ------------------------------------------------------------------------
+ * Rebuild: pack the leaves to MEMS_FILL and build the inner levels again
+ * ------------------------------------------------------------------------ */
+
+static void free_inner(rmem_t *r, struct rmem_mems *m, mems_node_t *x, int levels) {
+  if (levels > 0)
+    for (uint32_t i = 0; i < x->n; i++) free_inner(r, m, x->u.in.child[i], levels - 1);
+  if (levels >= 0) give(r, m, x);
+}
+
+/* Returns false (tree unchanged) if the metadata allocator refuses. */
+static bool rebuild(rmem_t *r, struct rmem_mems *m) {
+  size_t n = m->segments;
+  if (n == 0) return true;
+  size_t nleaves = (n + MEMS_FILL - 1) / MEMS_FILL, total = nleaves;
+  for (size_t c = nleaves; c > 1;) {
+    c = (c + MEMS_FILL - 1) / MEMS_FILL;
+    total += c;
+  }
+  mems_node_t **level = rmem_meta_alloc(r, nleaves * sizeof *level);
+  if (!level) return false;
+  if (total > UINT32_MAX || !reserve(r, m, (uint32_t)total)) {
+    rmem_meta_free(r, level, nleaves * sizeof *level);
+    return false;
+  }
+  /* pack the segments into fresh leaves, in order */
+  mems_node_t *old = m->first;
+  size_t made = 0;
+  mems_node_t *cur = NULL;
+  for (mems_node_t *l = old; l; l = l->u.leaf.next) {
+    for (uint32_t k = 0; k < l->n; k++) {
+      if (!cur || cur->n == MEMS_FILL) {
+        mems_node_t *nl = take(m);
+        nl->u.leaf.prev = cur;
+        if (cur) cur->u.leaf.next = nl;
+        level[made++] = cur = nl;
+      }
+      cur->u.leaf.voff[cur->n] = l->u.leaf.voff[k];
+      cur->u.leaf.size[cur->n] = l->u.leaf.size[k];
+      cur->u.leaf.info[cur->n] = l->u.leaf.info[k];
+      cur->n++;
+    }
+  }
+  rmem_assert(made == nleaves);
+  /* drop the old tree: its inner nodes, then its leaves */
+  if (m->height > 0) free_inner(r, m, m->root, m->height - 1);
+  for (mems_node_t *l = old; l;) {
+    mems_node_t *next = l->u.leaf.next;
+    give(r, m, l);
+    l = next;
+  }
+  /* note: free_inner gave the inner levels; the leaves were given just above */
+  m->first = level[0];
+  m->leaves = nleaves;
+  /* build the inner levels bottom-up, in place in `level` */
+  int height = 0;
+  bool leaf = true;
+  for (size_t c = nleaves; c > 1; height++, leaf = false) {
+    size_t out = 0;
+    for (size_t k = 0; k < c; k += MEMS_FILL) {
+      mems_node_t *x = take(m);
+      for (size_t q = k; q < c && q < k + MEMS_FILL; q++) {
+        x->u.in.key[x->n] = agg_key(level[q], leaf);
+        x->u.in.max[x->n] = agg_max(level[q], leaf);
+        x->u.in.child[x->n] = level[q];
+        x->n++;
+      }
+      level[out++] = x;
+    }
+    c = out;
+  }
+  m->root = level[0];
+  m->height = height;
+  m->rebuilds++;
+  rmem_meta_free(r, level, nleaves * sizeof *level);
+  return true;
+}
+
+/* After an erase: rebuild once the leaves are on average less than a quarter full. */
+static void maybe_compact(rmem_t *r, struct rmem_mems *m) {
+  if (m->leaves > 8 && m->leaves * (MEMS_LEAF_CAP / 4) > m->segments) (void)rebuild(r, m);
+}
+
+/* Before an insert: reserve its nodes, rebuilding first if the tree has grown too tall. */
+static bool prepare_insert(rmem_t *r, struct rmem_mems *m, uint32_t inserts) {
+  if (m->height >= MEMS_REBUILD_HEIGHT) (void)rebuild(r, m);
+  if (m->height + (int)inserts + 2 > MEMS_MAX_HEIGHT) return false;
+  return reserve(r, m, inserts * (insert_need(m) + 1));
 }
 
 /* ------------------------------------------------------------------------
@@ -298,23 +576,13 @@ static mems_seg_t *tree_next(mems_seg_t *n) {
 
 static inline uint64_t main_bytes(const mems_main_t *mn) { return (uint64_t)mn->npages * MEMS_PAGE_SIZE; }
 
-static inline uintptr_t seg_phys(const rmem_t *r, const struct rmem_mems *m, const mems_seg_t *s) {
-  const mems_main_t *mn = &m->mains[s->main];
-  return rmem_page_addr(r, mn->first_page) + (uintptr_t)(s->voff - mn->voff);
+static inline uintptr_t phys_of(const rmem_t *r, const struct rmem_mems *m, uint32_t main, uint64_t voff) {
+  const mems_main_t *mn = &m->mains[main];
+  return rmem_page_addr(r, mn->first_page) + (uintptr_t)(voff - mn->voff);
 }
 
-static mems_seg_t *seg_new(rmem_t *r, uint32_t main, uint64_t voff, uint64_t size, uint32_t kind) {
-  mems_seg_t *s = rmem_meta_alloc(r, sizeof *s);
-  if (!s) return NULL;
-  s->voff = (uint32_t)voff;
-  s->size = (uint32_t)size;
-  s->main = main;
-  s->kind = kind;
-  return s;
-}
-
-static void junk(const rmem_t *r, const struct rmem_mems *m, const mems_seg_t *s, int byte) {
-  if (r->flags & RMEM_OPT_JUNK) memset((void *)seg_phys(r, m, s), byte, s->size);
+static void junk(const rmem_t *r, const struct rmem_mems *m, uint32_t main, uint32_t voff, uint32_t size, int byte) {
+  if (r->flags & RMEM_OPT_JUNK) memset((void *)phys_of(r, m, main, voff), byte, size);
 }
 
 static void after_op(rmem_t *r) {
@@ -331,19 +599,24 @@ static struct rmem_mems *mems_of(rmem_t *r, const char *fn) {
   return r->mems;
 }
 
-/* Frees every segment node, returns every main node's pages, frees the state. */
+/* Frees every node, returns every main node's pages, frees the state. */
 static void teardown(rmem_t *r) {
   struct rmem_mems *m = r->mems;
   if (!m) return;
-  for (size_t i = 0; i < m->nmains; i++) {
-    mems_seg_t *s = m->mains[i].head;
-    while (s) {
-      mems_seg_t *next = s->next;
-      rmem_meta_free(r, s, sizeof *s);
-      s = next;
-    }
-    rmem_pages_free(r, m->mains[i].first_page);
+  if (m->root && m->height > 0) free_inner(r, m, m->root, m->height - 1);
+  for (mems_node_t *l = m->first; l;) {
+    mems_node_t *next = l->u.leaf.next;
+    give(r, m, l);
+    l = next;
   }
+  while (m->chunks) {
+    void *next = *(void **)m->chunks;
+    rmem_meta_free(r, m->chunks, MEMS_CHUNK_BYTES);
+    m->chunks = next;
+  }
+  m->spare = NULL;
+  m->nspare = 0;
+  for (size_t i = 0; i < m->nmains; i++) rmem_pages_free(r, m->mains[i].first_page);
   if (m->mains) rmem_meta_free(r, m->mains, m->cap_mains * sizeof *m->mains);
   m->magic = 0;
   rmem_meta_free(r, m, sizeof *m);
@@ -364,14 +637,14 @@ rmem_status_t rmem_mems_init(rmem_t *r) {
   return RMEM_OK;
 }
 
-/* Appends a main node of npages pages holding one PROCESS segment of size bytes (and a hole after it). */
-static mems_seg_t *grow(rmem_t *r, struct rmem_mems *m, uint64_t size) {
+/* Appends a main node of ceil(size / 4096) pages: a PROCESS segment of size bytes, then a hole. */
+static uint64_t grow(rmem_t *r, struct rmem_mems *m, uint64_t size) {
   uint64_t npages = (size + MEMS_PAGE_SIZE - 1) / MEMS_PAGE_SIZE;
   uint64_t bytes = npages * MEMS_PAGE_SIZE;
   if (m->nmains == m->cap_mains) {
     size_t cap = m->cap_mains ? m->cap_mains * 2 : 16;
     mems_main_t *a = rmem_meta_alloc(r, cap * sizeof *a);
-    if (!a) return rmem_fail_null(RMEM_ENOMEM, "mems_malloc: out of metadata memory");
+    if (!a) return rmem_fail(RMEM_ENOMEM, "mems_malloc: out of metadata memory"), UINT64_MAX;
     if (m->mains) {
       memcpy(a, m->mains, m->nmains * sizeof *a);
       rmem_meta_free(r, m->mains, m->cap_mains * sizeof *m->mains);
@@ -379,47 +652,44 @@ static mems_seg_t *grow(rmem_t *r, struct rmem_mems *m, uint64_t size) {
     m->mains = a;
     m->cap_mains = cap;
   }
+  if (!prepare_insert(r, m, 2)) return rmem_fail(RMEM_ENOMEM, "mems_malloc: out of metadata memory"), UINT64_MAX;
   uint32_t idx = (uint32_t)m->nmains;
-  mems_seg_t *p = seg_new(r, idx, m->vtop, size, MEMS_PROCESS);
-  mems_seg_t *h = bytes > size ? seg_new(r, idx, m->vtop + size, bytes - size, MEMS_HOLE) : NULL;
-  if (!p || (bytes > size && !h)) {
-    if (p) rmem_meta_free(r, p, sizeof *p);
-    if (h) rmem_meta_free(r, h, sizeof *h);
-    return rmem_fail_null(RMEM_ENOMEM, "mems_malloc: out of metadata memory");
-  }
   uint32_t first = rmem_pages_alloc(r, (uint32_t)npages, 1, RMEM_PK_MEMS, idx + 1);
-  if (first == 0) { /* the page source recorded ENOMEM */
-    rmem_meta_free(r, p, sizeof *p);
-    if (h) rmem_meta_free(r, h, sizeof *h);
-    return NULL;
-  }
+  if (first == 0) return UINT64_MAX; /* the page source recorded ENOMEM */
   mems_main_t *mn = &m->mains[idx];
-  mn->voff = m->vtop;
+  uint64_t voff = m->vtop;
+  mn->voff = voff;
   mn->first_page = first;
   mn->npages = (uint32_t)npages;
-  mn->head = p;
-  mn->tail = h ? h : p;
-  mn->nsegs = h ? 2 : 1;
-  p->prev = NULL;
-  p->next = h;
-  if (h) {
-    h->prev = p;
-    h->next = NULL;
-  }
+  mn->nsegs = bytes > size ? 2 : 1;
   m->nmains++;
   m->vtop += bytes;
   m->pages += npages;
-  tree_insert_last(m, p);
+  mems_path_t p;
+  if (!m->root) {
+    mems_node_t *l = take(m);
+    l->n = 1;
+    l->u.leaf.voff[0] = (uint32_t)voff;
+    l->u.leaf.size[0] = (uint32_t)size;
+    l->u.leaf.info[0] = idx << 1 | 1u;
+    m->root = m->first = l;
+    m->leaves = 1;
+    m->height = 0;
+  } else {
+    descend_last(m, &p);
+    leaf_insert(m, &p, p.leaf->n, (uint32_t)voff, (uint32_t)size, idx << 1 | 1u);
+  }
+  if (bytes > size) {
+    descend_last(m, &p);
+    leaf_insert(m, &p, p.leaf->n, (uint32_t)(voff + size), (uint32_t)(bytes - size), idx << 1);
+    m->segments++;
+    m->holes++;
+    m->hole_bytes += bytes - size;
+  }
   m->segments++;
   m->processes++;
   m->process_bytes += size;
-  if (h) {
-    tree_insert_last(m, h);
-    m->segments++;
-    m->holes++;
-    m->hole_bytes += h->size;
-  }
-  return p;
+  return voff;
 }
 
 uintptr_t rmem_mems_malloc(rmem_t *r, size_t size) {
@@ -430,101 +700,141 @@ uintptr_t rmem_mems_malloc(rmem_t *r, size_t size) {
   if (size > most)
     return (uintptr_t)rmem_fail_null(RMEM_ERANGE, "mems_malloc: %zu bytes is more than this instance can hold (%llu)",
                                      size, (unsigned long long)most);
-  mems_seg_t *h = tree_first_fit(m, size), *p;
-  if (h) {
-    if (h->size == size) { /* exact fit: the hole becomes the segment */
-      h->kind = MEMS_PROCESS;
-      retrace(m, h);
+  mems_path_t p;
+  uint64_t voff;
+  uint32_t main;
+  if (descend_fit(m, (uint32_t)size, &p)) {
+    mems_node_t *l = p.leaf;
+    uint32_t j = p.j;
+    voff = l->u.leaf.voff[j];
+    main = main_of(l->u.leaf.info[j]);
+    if (l->u.leaf.size[j] == size) { /* exact fit: the hole becomes the segment */
+      l->u.leaf.info[j] |= 1u;
+      update_shrink(m, &p, (uint32_t)size);
       m->holes--;
-      m->processes++;
-      p = h;
     } else { /* split: the front becomes the segment, the hole keeps the rest */
-      p = seg_new(r, h->main, h->voff, size, MEMS_PROCESS);
-      if (!p) return (uintptr_t)rmem_fail_null(RMEM_ENOMEM, "mems_malloc: out of metadata memory");
-      h->voff += (uint32_t)size; /* order is kept: nothing lies between the old and new voff */
-      h->size -= (uint32_t)size;
-      retrace(m, h);
-      tree_insert_before(m, h, p);
-      mems_main_t *mn = &m->mains[h->main];
-      p->prev = h->prev;
-      p->next = h;
-      if (h->prev)
-        h->prev->next = p;
-      else
-        mn->head = p;
-      h->prev = p;
-      mn->nsegs++;
+      if (m->height >= MEMS_REBUILD_HEIGHT || m->nspare < insert_need(m)) {
+        if (!prepare_insert(r, m, 1))
+          return (uintptr_t)rmem_fail_null(RMEM_ENOMEM, "mems_malloc: out of metadata memory");
+        if (!descend_fit(m, (uint32_t)size, &p)) return 0; /* cannot happen: a rebuild keeps every hole */
+      }
+      l = p.leaf;
+      j = p.j;
+      uint32_t old = l->u.leaf.size[j];
+      l->u.leaf.voff[j] += (uint32_t)size; /* order is kept: nothing lies between the old and new voff */
+      l->u.leaf.size[j] -= (uint32_t)size;
+      if (l->n < MEMS_LEAF_CAP) { /* the leaf's first voff stays: slot j keeps the old hole's start */
+        leaf_put(l, j, (uint32_t)voff, (uint32_t)size, main << 1 | 1u);
+        update_shrink(m, &p, old);
+      } else {
+        leaf_insert(m, &p, j, (uint32_t)voff, (uint32_t)size, main << 1 | 1u);
+      }
+      m->mains[main].nsegs++;
       m->segments++;
-      m->processes++;
     }
+    m->processes++;
     m->hole_bytes -= size;
     m->process_bytes += size;
   } else {
-    p = grow(r, m, size);
-    if (!p) return 0;
+    voff = grow(r, m, size);
+    if (voff == UINT64_MAX) return 0;
+    main = (uint32_t)(m->nmains - 1);
   }
-  junk(r, m, p, 0xAB);
+  junk(r, m, main, (uint32_t)voff, (uint32_t)size, 0xAB);
   after_op(r);
-  return (uintptr_t)MEMS_VIRTUAL_BASE + p->voff;
+  return (uintptr_t)MEMS_VIRTUAL_BASE + (uintptr_t)voff;
 }
 
-/* Finds the segment containing vaddr, or NULL (vaddr outside every main node). */
-static mems_seg_t *containing(const struct rmem_mems *m, uintptr_t vaddr) {
-  if (vaddr < MEMS_VIRTUAL_BASE || vaddr - MEMS_VIRTUAL_BASE >= m->vtop) return NULL;
-  return tree_floor(m, vaddr - MEMS_VIRTUAL_BASE);
+/* Descends to the segment containing vaddr; false if vaddr is outside every main node. */
+static bool locate(const struct rmem_mems *m, uintptr_t vaddr, mems_path_t *p) {
+  if (vaddr < MEMS_VIRTUAL_BASE || vaddr - MEMS_VIRTUAL_BASE >= m->vtop) return false;
+  descend_key(m, (uint32_t)(vaddr - MEMS_VIRTUAL_BASE), p);
+  return true;
 }
 
-/* Unlinks s from its sub-chain and the tree and frees it. */
-static void seg_drop(rmem_t *r, struct rmem_mems *m, mems_seg_t *s) {
-  mems_main_t *mn = &m->mains[s->main];
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    mn->head = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
-  else
-    mn->tail = s->prev;
-  mn->nsegs--;
+/* Removes the segment starting at voff (it must exist). */
+static void erase_at(rmem_t *r, struct rmem_mems *m, uint32_t voff) {
+  mems_path_t p;
+  descend_key(m, voff, &p);
+  rmem_assert(p.leaf->u.leaf.voff[p.j] == voff);
+  leaf_erase(r, m, &p);
   m->segments--;
-  tree_remove(m, s);
-  rmem_meta_free(r, s, sizeof *s);
 }
 
 rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
   struct rmem_mems *m = mems_of(r, "mems_free");
   if (!m) return rmem_last_error();
-  mems_seg_t *s = NULL;
-  if (vaddr >= MEMS_VIRTUAL_BASE && vaddr - MEMS_VIRTUAL_BASE < m->vtop) s = tree_find(m, vaddr - MEMS_VIRTUAL_BASE);
-  if (!s || s->kind != MEMS_PROCESS) {
-    mems_seg_t *c = s ? s : containing(m, vaddr);
-    if (c && c->kind == MEMS_HOLE)
-      return rmem_fail(RMEM_EDOUBLEFREE, "mems_free: virtual address %zu is not allocated (it lies in a hole)",
-                       (size_t)vaddr);
-    if (c)
-      return rmem_fail(RMEM_EBADPTR, "mems_free: virtual address %zu is inside the segment at %zu, not its start",
-                       (size_t)vaddr, (size_t)(MEMS_VIRTUAL_BASE + c->voff));
+  mems_path_t p;
+  if (!locate(m, vaddr, &p))
     return rmem_fail(RMEM_EBADPTR, "mems_free: virtual address %zu is not in any main node", (size_t)vaddr);
-  }
-  junk(r, m, s, 0xDF);
+  mems_node_t *l = p.leaf;
+  uint32_t j = p.j, v = (uint32_t)(vaddr - MEMS_VIRTUAL_BASE);
+  uint32_t info = l->u.leaf.info[j], sva = l->u.leaf.voff[j];
+  if (!is_process(info))
+    return rmem_fail(RMEM_EDOUBLEFREE, "mems_free: virtual address %zu is not allocated (it lies in a hole)",
+                     (size_t)vaddr);
+  if (sva != v)
+    return rmem_fail(RMEM_EBADPTR, "mems_free: virtual address %zu is inside the segment at %zu, not its start",
+                     (size_t)vaddr, (size_t)MEMS_VIRTUAL_BASE + sva);
+  uint32_t size = l->u.leaf.size[j], main = main_of(info);
+  junk(r, m, main, sva, size, 0xDF);
   m->processes--;
-  m->process_bytes -= s->size;
-  m->hole_bytes += s->size;
-  mems_seg_t *next = s->next, *prev = s->prev;
-  if (next && next->kind == MEMS_HOLE) { /* absorb the hole after */
-    s->size += next->size;
-    m->holes--;
-    seg_drop(r, m, next);
-  }
-  if (prev && prev->kind == MEMS_HOLE) { /* the hole before absorbs s */
-    prev->size += s->size;
-    seg_drop(r, m, s);
-    retrace(m, prev);
+  m->process_bytes -= size;
+  m->hole_bytes += size;
+
+  /* the neighbours in chain order, possibly in the neighbouring leaves */
+  const mems_node_t *nl = j + 1 < l->n ? l : l->u.leaf.next;
+  uint32_t nj = j + 1 < l->n ? j + 1 : 0;
+  const mems_node_t *pl = j > 0 ? l : l->u.leaf.prev;
+  uint32_t pj = j > 0 ? j - 1 : (pl ? pl->n - 1 : 0);
+  bool merge_next = nl && nl->u.leaf.info[nj] == main << 1; /* a hole of the same main node */
+  bool merge_prev = pl && pl->u.leaf.info[pj] == main << 1;
+  uint32_t next_voff = merge_next ? nl->u.leaf.voff[nj] : 0, next_size = merge_next ? nl->u.leaf.size[nj] : 0;
+  uint32_t prev_voff = merge_prev ? pl->u.leaf.voff[pj] : 0;
+
+  uint32_t total = size + next_size;
+  if ((!merge_next || nl == l) && (!merge_prev || pl == l)) {
+    /* everything happens inside this leaf (the common case): one update of the path */
+    if (merge_next) { /* the hole after is absorbed */
+      leaf_cut(l, j + 1);
+      m->mains[main].nsegs--;
+      m->segments--;
+      m->holes--;
+    }
+    uint32_t hole = total;
+    if (merge_prev) { /* the hole before absorbs this segment */
+      hole = l->u.leaf.size[j - 1] += total;
+      leaf_cut(l, j);
+      m->mains[main].nsegs--;
+      m->segments--;
+    } else {
+      l->u.leaf.size[j] = total;
+      l->u.leaf.info[j] = main << 1;
+      m->holes++;
+    }
+    update_grow(m, &p, hole); /* slot 0 is untouched (j - 1 and j + 1 exist here), holes only grew */
   } else {
-    s->kind = MEMS_HOLE;
-    m->holes++;
-    retrace(m, s);
+    /* a neighbour lives in the next or previous leaf: each structural change
+       kills the path, so re-descend (the inner nodes are in cache) */
+    if (merge_next) {
+      erase_at(r, m, next_voff);
+      m->mains[main].nsegs--;
+      m->holes--;
+    }
+    if (merge_prev) {
+      erase_at(r, m, sva);
+      m->mains[main].nsegs--;
+      descend_key(m, prev_voff, &p);
+      p.leaf->u.leaf.size[p.j] += total;
+    } else {
+      descend_key(m, sva, &p);
+      p.leaf->u.leaf.size[p.j] = total;
+      p.leaf->u.leaf.info[p.j] = main << 1;
+      m->holes++;
+    }
+    update_up(m, &p, m->height);
   }
+  if (merge_next || merge_prev) maybe_compact(r, m);
   after_op(r);
   return RMEM_OK;
 }
@@ -532,12 +842,14 @@ rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
 void *rmem_mems_get(rmem_t *r, uintptr_t vaddr) {
   struct rmem_mems *m = mems_of(r, "mems_get");
   if (!m) return NULL;
-  mems_seg_t *s = containing(m, vaddr);
-  if (!s) return rmem_fail_null(RMEM_EBADPTR, "mems_get: virtual address %zu is not in any main node", (size_t)vaddr);
-  if (s->kind != MEMS_PROCESS)
+  mems_path_t p;
+  if (!locate(m, vaddr, &p))
+    return rmem_fail_null(RMEM_EBADPTR, "mems_get: virtual address %zu is not in any main node", (size_t)vaddr);
+  uint32_t info = p.leaf->u.leaf.info[p.j];
+  if (!is_process(info))
     return rmem_fail_null(RMEM_EBADPTR, "mems_get: virtual address %zu lies in a hole, not an allocated segment",
                           (size_t)vaddr);
-  return (void *)(seg_phys(r, m, s) + (vaddr - MEMS_VIRTUAL_BASE - s->voff));
+  return (void *)phys_of(r, m, main_of(info), vaddr - MEMS_VIRTUAL_BASE);
 }
 
 rmem_status_t rmem_mems_stats(rmem_t *r, rmem_mems_stats_t *out) {
@@ -572,14 +884,20 @@ rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f) {
   if (!m) return rmem_last_error();
   if (!f) f = stdout;
   fputs("MeMS Stats:\n", f);
+  const mems_node_t *l = m->first;
+  uint32_t k = 0;
   for (size_t i = 0; i < m->nmains; i++) {
     const mems_main_t *mn = &m->mains[i];
     uint64_t sva = MEMS_VIRTUAL_BASE + mn->voff;
     fprintf(f, "MAIN[%llu:%llu] -> ", (unsigned long long)sva, (unsigned long long)(sva + main_bytes(mn) - 1));
-    for (const mems_seg_t *s = mn->head; s; s = s->next) {
-      uint64_t ssva = (uint64_t)MEMS_VIRTUAL_BASE + s->voff;
-      fprintf(f, "<%s>[SVA:%llu:EVA:%llu] <-> ", s->kind == MEMS_HOLE ? "H" : "P", (unsigned long long)ssva,
-              (unsigned long long)(ssva + s->size - 1));
+    for (size_t s = 0; s < mn->nsegs && l; s++) {
+      uint64_t ssva = (uint64_t)MEMS_VIRTUAL_BASE + l->u.leaf.voff[k];
+      fprintf(f, "<%s>[SVA:%llu:EVA:%llu] <-> ", is_process(l->u.leaf.info[k]) ? "P" : "H",
+              (unsigned long long)ssva, (unsigned long long)(ssva + l->u.leaf.size[k] - 1));
+      if (++k == l->n) {
+        l = l->u.leaf.next;
+        k = 0;
+      }
     }
     fputs("<NULL>\n", f);
   }
@@ -596,14 +914,15 @@ rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg) {
   struct rmem_mems *m = mems_of(r, "mems_walk");
   if (!m) return rmem_last_error();
   if (!visit) return rmem_fail(RMEM_EINVAL, "mems_walk: visit is NULL");
-  for (size_t i = 0; i < m->nmains; i++) {
-    for (const mems_seg_t *s = m->mains[i].head; s; s = s->next) {
+  for (const mems_node_t *l = m->first; l; l = l->u.leaf.next) {
+    for (uint32_t k = 0; k < l->n; k++) {
+      uint32_t info = l->u.leaf.info[k], voff = l->u.leaf.voff[k];
       rmem_mems_segment_t seg = {
-          .main_index = i,
-          .sva = (size_t)MEMS_VIRTUAL_BASE + s->voff,
-          .eva = (size_t)MEMS_VIRTUAL_BASE + s->voff + s->size - 1,
-          .kind = (rmem_mems_kind_t)s->kind,
-          .physical = (void *)seg_phys(r, m, s),
+          .main_index = main_of(info),
+          .sva = (size_t)MEMS_VIRTUAL_BASE + voff,
+          .eva = (size_t)MEMS_VIRTUAL_BASE + voff + l->u.leaf.size[k] - 1,
+          .kind = is_process(info) ? MEMS_PROCESS : MEMS_HOLE,
+          .physical = (void *)phys_of(r, m, main_of(info), voff),
       };
       if (visit(&seg, arg)) return RMEM_OK;
     }
@@ -624,30 +943,50 @@ void rmem_mems_fini(rmem_t *r) { teardown(r); }
  * The validator
  * ------------------------------------------------------------------------ */
 
-/* Checks M4's structure below n; returns the subtree's height (computed), sets *maxhole. */
-static int32_t check_subtree(const mems_seg_t *n, const mems_seg_t *parent, int depth, uint32_t *maxhole,
-                             size_t *count, size_t *problems) {
-  *maxhole = 0;
-  if (!n) return 0;
-  if (depth > 96) { /* an AVL tree of < 2^32 nodes is at most ~46 deep: this is a cycle */
-    rmem_problem(problems, "mems: the tree is too deep (a cycle?) at %u", n->voff);
-    return 0;
+typedef struct check_state {
+  size_t *problems;
+  const mems_node_t *expect_leaf; /* the leaf list, followed alongside the tree */
+  size_t nodes, leaves;
+  bool stop;
+} check_state_t;
+
+/* Checks M4 below x (at depth `depth`); returns false if the structure cannot be trusted. */
+static bool check_node(const struct rmem_mems *m, const mems_node_t *x, int depth, uint32_t *key, uint32_t *max,
+                       check_state_t *cs) {
+  cs->nodes++;
+  if (depth == m->height) {
+    if (x != cs->expect_leaf) {
+      rmem_problem(cs->problems, "mems: the leaf list and the tree disagree at depth %d", depth);
+      return false;
+    }
+    cs->expect_leaf = x->u.leaf.next;
+    cs->leaves++;
+    if (x->n == 0 || x->n > MEMS_LEAF_CAP) {
+      rmem_problem(cs->problems, "mems: a leaf holds %u segments", x->n);
+      return false;
+    }
+    for (uint32_t k = 1; k < x->n; k++)
+      if (x->u.leaf.voff[k] <= x->u.leaf.voff[k - 1]) rmem_problem(cs->problems, "mems: leaf out of order");
+    *key = x->u.leaf.voff[0];
+    *max = leaf_max(x);
+    return true;
   }
-  if (n->parent != parent) rmem_problem(problems, "mems: segment %u has a wrong parent link", n->voff);
-  if (n->left && n->left->voff >= n->voff) rmem_problem(problems, "mems: tree order broken at %u", n->voff);
-  if (n->right && n->right->voff <= n->voff) rmem_problem(problems, "mems: tree order broken at %u", n->voff);
-  (*count)++;
-  uint32_t ml, mr;
-  int32_t hl = check_subtree(n->left, n, depth + 1, &ml, count, problems);
-  int32_t hr = check_subtree(n->right, n, depth + 1, &mr, count, problems);
-  int32_t h = 1 + (hl > hr ? hl : hr);
-  if (n->height != h) rmem_problem(problems, "mems: segment %u has height %d, expected %d", n->voff, n->height, h);
-  if (hl - hr > 1 || hr - hl > 1) rmem_problem(problems, "mems: tree unbalanced at %u", n->voff);
-  uint32_t m = max_u32(n->kind == MEMS_HOLE ? n->size : 0, max_u32(ml, mr));
-  if (n->maxhole != m)
-    rmem_problem(problems, "mems: segment %u has maxhole %u, expected %u", n->voff, n->maxhole, m);
-  *maxhole = m;
-  return h;
+  if (x->n == 0 || x->n > MEMS_INNER_CAP || depth >= MEMS_MAX_HEIGHT) {
+    rmem_problem(cs->problems, "mems: an inner node holds %u children at depth %d", x->n, depth);
+    return false;
+  }
+  uint32_t mx = 0;
+  for (uint32_t i = 0; i < x->n; i++) {
+    uint32_t ck, cm;
+    if (!x->u.in.child[i] || !check_node(m, x->u.in.child[i], depth + 1, &ck, &cm, cs)) return false;
+    if (x->u.in.key[i] != ck) rmem_problem(cs->problems, "mems: key %u, child starts at %u", x->u.in.key[i], ck);
+    if (x->u.in.max[i] != cm) rmem_problem(cs->problems, "mems: max %u, child's largest hole %u", x->u.in.max[i], cm);
+    if (i > 0 && x->u.in.key[i] <= x->u.in.key[i - 1]) rmem_problem(cs->problems, "mems: keys out of order");
+    mx = max_u32(mx, cm);
+  }
+  *key = x->u.in.key[0];
+  *max = mx;
+  return true;
 }
 
 size_t rmem_mems_validate(rmem_t *r) {
@@ -658,76 +997,92 @@ size_t rmem_mems_validate(rmem_t *r) {
     rmem_problem(&problems, "mems: bad magic");
     return problems;
   }
-  size_t segs = 0, holes = 0, procs = 0, hole_bytes = 0, proc_bytes = 0, pages = 0;
+  /* M1: the main chain */
   uint64_t voff = 0;
-  const mems_seg_t *in = tree_first(m->root); /* in-order walk of the tree, alongside the chains */
+  size_t pages = 0;
   for (size_t i = 0; i < m->nmains; i++) {
     const mems_main_t *mn = &m->mains[i];
-    if (mn->voff != voff) rmem_problem(&problems, "mems: main node %zu starts at %llu, expected %llu", i,
-                                       (unsigned long long)mn->voff, (unsigned long long)voff);
+    if (mn->voff != voff)
+      rmem_problem(&problems, "mems: main node %zu starts at %llu, expected %llu", i, (unsigned long long)mn->voff,
+                   (unsigned long long)voff);
     if (mn->npages == 0 || mn->first_page == 0 || (uint64_t)mn->first_page + mn->npages > r->limit) {
       rmem_problem(&problems, "mems: main node %zu has a bad page run (%u, %u)", i, mn->first_page, mn->npages);
       return problems;
     }
     if (r->pm[mn->first_page].len != mn->npages || !(r->pm[mn->first_page].flags & RMEM_PF_HEAD))
       rmem_problem(&problems, "mems: main node %zu: the pagemap head does not carry its run", i);
-    for (uint32_t p = 0; p < mn->npages; p++) {
-      const rmem_pme_t *e = &r->pm[mn->first_page + p];
+    for (uint32_t pg = 0; pg < mn->npages; pg++) {
+      const rmem_pme_t *e = &r->pm[mn->first_page + pg];
       if (e->kind != RMEM_PK_MEMS || e->owner != i + 1) {
-        rmem_problem(&problems, "mems: page %u of main node %zu is kind %u owner %u", mn->first_page + p, i, e->kind,
-                     e->owner);
+        rmem_problem(&problems, "mems: page %u of main node %zu is kind %u owner %u", mn->first_page + pg, i,
+                     e->kind, e->owner);
         break;
       }
     }
     pages += mn->npages;
-    uint64_t end = voff + main_bytes(mn), at = voff;
-    size_t n = 0;
-    const mems_seg_t *prev = NULL;
-    for (const mems_seg_t *s = mn->head; s; prev = s, s = s->next) {
-      if (s->prev != prev) rmem_problem(&problems, "mems: main node %zu: broken prev link at %u", i, s->voff);
-      if (s->main != i) rmem_problem(&problems, "mems: segment %u says main %u, is in %zu", s->voff, s->main, i);
-      if (s->voff != at || s->size == 0 || at + s->size > end) {
-        rmem_problem(&problems, "mems: main node %zu: segment at %u (size %u) breaks contiguity at %llu", i, s->voff,
-                     s->size, (unsigned long long)at);
-        return problems; /* the rest of the chain cannot be trusted */
-      }
-      if (s->kind != MEMS_HOLE && s->kind != MEMS_PROCESS) rmem_problem(&problems, "mems: segment %u bad kind", s->voff);
-      if (s->kind == MEMS_HOLE && prev && prev->kind == MEMS_HOLE)
-        rmem_problem(&problems, "mems: adjacent holes at %u and %u", prev->voff, s->voff);
-      if (in != s) {
-        rmem_problem(&problems, "mems: the tree and the chain disagree at %u", s->voff);
-        return problems;
-      }
-      in = tree_next((mems_seg_t *)in);
-      if (s->kind == MEMS_HOLE) {
-        holes++;
-        hole_bytes += s->size;
-      } else {
-        procs++;
-        proc_bytes += s->size;
-      }
-      at += s->size;
-      n++;
-      if (n > (size_t)main_bytes(mn)) {
-        rmem_problem(&problems, "mems: main node %zu: sub-chain loops", i);
-        return problems;
-      }
-    }
-    if (at != end) rmem_problem(&problems, "mems: main node %zu: sub-chain ends at %llu, node at %llu", i,
-                                (unsigned long long)at, (unsigned long long)end);
-    if (mn->tail != prev) rmem_problem(&problems, "mems: main node %zu: wrong tail", i);
-    if (mn->nsegs != n) rmem_problem(&problems, "mems: main node %zu: nsegs %zu, chain has %zu", i, mn->nsegs, n);
-    segs += n;
-    voff = end;
+    voff += main_bytes(mn);
   }
-  if (in) rmem_problem(&problems, "mems: the tree holds segments that are in no chain");
-  if (voff != m->vtop) rmem_problem(&problems, "mems: vtop %llu, main nodes end at %llu", (unsigned long long)m->vtop,
-                                    (unsigned long long)voff);
-  uint32_t mh;
-  size_t count = 0;
-  if (m->root && m->root->parent) rmem_problem(&problems, "mems: the root has a parent");
-  check_subtree(m->root, NULL, 0, &mh, &count, &problems);
-  if (count != segs) rmem_problem(&problems, "mems: the tree has %zu segments, the chains %zu", count, segs);
+  if (voff != m->vtop)
+    rmem_problem(&problems, "mems: vtop %llu, main nodes end at %llu", (unsigned long long)m->vtop,
+                 (unsigned long long)voff);
+
+  /* M4: the tree, with the leaf list alongside */
+  check_state_t cs = {.problems = &problems, .expect_leaf = m->first};
+  if (m->root) {
+    uint32_t k, mx;
+    if (!check_node(m, m->root, 0, &k, &mx, &cs)) return problems;
+    if (cs.expect_leaf) rmem_problem(&problems, "mems: the leaf list is longer than the tree");
+  } else if (m->first || m->height != 0) {
+    rmem_problem(&problems, "mems: no root, but leaves");
+  }
+  if (cs.nodes != m->nodes || cs.leaves != m->leaves)
+    rmem_problem(&problems, "mems: %zu nodes and %zu leaves counted, %zu and %zu recorded", cs.nodes, cs.leaves,
+                 m->nodes, m->leaves);
+
+  /* M2, M3, M5: the sub-chains, read in leaf order */
+  size_t segs = 0, holes = 0, procs = 0, hole_bytes = 0, proc_bytes = 0;
+  size_t main = 0, nsegs = 0;
+  uint64_t at = 0;
+  bool prev_hole = false;
+  for (const mems_node_t *l = m->first; l; l = l->u.leaf.next) {
+    for (uint32_t k = 0; k < l->n; k++) {
+      uint32_t info = l->u.leaf.info[k], sz = l->u.leaf.size[k];
+      while (main < m->nmains && at == m->mains[main].voff + main_bytes(&m->mains[main])) {
+        if (m->mains[main].nsegs != nsegs)
+          rmem_problem(&problems, "mems: main node %zu: nsegs %zu, chain has %zu", main, m->mains[main].nsegs, nsegs);
+        main++;
+        nsegs = 0;
+        prev_hole = false;
+      }
+      if (main >= m->nmains || main_of(info) != main || l->u.leaf.voff[k] != at || sz == 0 ||
+          at + sz > m->mains[main].voff + main_bytes(&m->mains[main])) {
+        rmem_problem(&problems, "mems: segment at %u (size %u, main %u) breaks the chain at %llu (main %zu)",
+                     l->u.leaf.voff[k], sz, main_of(info), (unsigned long long)at, main);
+        return problems;
+      }
+      if (!is_process(info) && prev_hole)
+        rmem_problem(&problems, "mems: adjacent holes in main node %zu at %u", main, l->u.leaf.voff[k]);
+      if (is_process(info)) {
+        procs++;
+        proc_bytes += sz;
+      } else {
+        holes++;
+        hole_bytes += sz;
+      }
+      prev_hole = !is_process(info);
+      at += sz;
+      segs++;
+      nsegs++;
+    }
+  }
+  if (main < m->nmains) {
+    if (m->mains[main].nsegs != nsegs)
+      rmem_problem(&problems, "mems: main node %zu: nsegs %zu, chain has %zu", main, m->mains[main].nsegs, nsegs);
+    main++;
+  }
+  if (main != m->nmains || at != m->vtop)
+    rmem_problem(&problems, "mems: the segments end at %llu in main node %zu; %zu main nodes end at %llu",
+                 (unsigned long long)at, main, m->nmains, (unsigned long long)m->vtop);
   if (m->pages != pages || m->segments != segs || m->holes != holes || m->processes != procs ||
       m->hole_bytes != hole_bytes || m->process_bytes != proc_bytes)
     rmem_problem(&problems, "mems: counters disagree with the chains");
