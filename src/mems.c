@@ -66,12 +66,22 @@
 
 #define MEMS_MAGIC 0x4D654D53u /* "MeMS" */
 #define MEMS_NODE_BYTES 512u  /* one node: 8 cache lines, 64-byte aligned */
+/* test/c/test_mems_tree.c builds this file with tiny nodes so that every split,
+   collapse and rebuild happens constantly; hence the #ifndef guards. */
+#ifndef MEMS_LEAF_CAP
 #define MEMS_LEAF_CAP 40u      /* 24 bytes of header + 40 * 12 bytes */
+#endif
+#ifndef MEMS_INNER_CAP
 #define MEMS_INNER_CAP 31u     /* 8 bytes of header + 31 * 16 bytes */
-#define MEMS_FILL 24u          /* entries per node after a rebuild */
+#endif
+#ifndef MEMS_FILL
+#define MEMS_FILL 24u          /* entries per node after a rebuild (<= both caps) */
+#endif
 #define MEMS_CHUNK_NODES 64u   /* nodes are carved from chunks of this many */
 #define MEMS_MAX_HEIGHT 24     /* path arrays; a rebuild keeps the height far below */
+#ifndef MEMS_REBUILD_HEIGHT
 #define MEMS_REBUILD_HEIGHT 12 /* rebuild before an insert once the tree is this tall */
+#endif
 
 /* One node: a leaf (segments) or an inner node (children). Which one is known from the depth. */
 typedef struct mems_node {
