@@ -47,7 +47,7 @@
  *       with owner i + 1, and its head page carries len == npages.
  *   M2  read in leaf order, the segments of main node i cover [mains[i].voff,
  *       mains[i].voff + npages * 4096) exactly, in order, each with size >= 1;
- *       main indices never decrease; mains[i].nsegs counts them.
+ *       main indices never decrease.
  *   M3  no two holes are neighbours within a main node (free merges at once).
  *   M4  every leaf is at depth height; every node holds 1..cap entries; keys
  *       and voffs strictly increase; an inner node's key[i] is the smallest
@@ -118,7 +118,8 @@ typedef struct mems_main {
   uint64_t voff;       /* SVA - MEMS_VIRTUAL_BASE */
   uint32_t first_page; /* page index of the run in the instance */
   uint32_t npages;
-  size_t nsegs;        /* length of its sub-chain */
+  /* No per-node segment count: the hot paths would touch this array (a cache
+     miss per call at 100,000 segments) only to keep it; print counts instead. */
 } mems_main_t;
 
 struct rmem_mems {
@@ -205,19 +206,35 @@ static uint32_t insert_need(const struct rmem_mems *m) { return (uint32_t)m->hei
  * Aggregates and descents
  * ------------------------------------------------------------------------ */
 
+/* A hole's size, 0 for a PROCESS segment, without a branch. */
+static inline uint32_t hole_size(const mems_node_t *l, uint32_t k) {
+  return l->u.leaf.size[k] & ((l->u.leaf.info[k] & 1u) - 1u);
+}
+
+/* The maxima run four independent chains so the compares overlap instead of queueing. */
 static uint32_t leaf_max(const mems_node_t *l) {
-  uint32_t mx = 0;
-  for (uint32_t k = 0; k < l->n; k++) { /* branch-free: a hole's size, 0 for a PROCESS segment */
-    uint32_t hole_size = l->u.leaf.size[k] & ((l->u.leaf.info[k] & 1u) - 1u);
-    mx = max_u32(mx, hole_size);
+  uint32_t a = 0, b = 0, c = 0, d = 0, k = 0, n = l->n;
+  for (; k + 4 <= n; k += 4) {
+    a = max_u32(a, hole_size(l, k));
+    b = max_u32(b, hole_size(l, k + 1));
+    c = max_u32(c, hole_size(l, k + 2));
+    d = max_u32(d, hole_size(l, k + 3));
   }
-  return mx;
+  for (; k < n; k++) a = max_u32(a, hole_size(l, k));
+  return max_u32(max_u32(a, b), max_u32(c, d));
 }
 
 static uint32_t inner_max(const mems_node_t *x) {
-  uint32_t mx = 0;
-  for (uint32_t k = 0; k < x->n; k++) mx = max_u32(mx, x->u.in.max[k]);
-  return mx;
+  const uint32_t *v = x->u.in.max;
+  uint32_t a = 0, b = 0, c = 0, d = 0, k = 0, n = x->n;
+  for (; k + 4 <= n; k += 4) {
+    a = max_u32(a, v[k]);
+    b = max_u32(b, v[k + 1]);
+    c = max_u32(c, v[k + 2]);
+    d = max_u32(d, v[k + 3]);
+  }
+  for (; k < n; k++) a = max_u32(a, v[k]);
+  return max_u32(max_u32(a, b), max_u32(c, d));
 }
 
 static inline uint32_t agg_key(const mems_node_t *x, bool leaf) { return leaf ? x->u.leaf.voff[0] : x->u.in.key[0]; }
@@ -261,8 +278,18 @@ static void update_grow(struct rmem_mems *m, mems_path_t *p, uint32_t hole) {
 
 static void update_shrink(struct rmem_mems *m, mems_path_t *p, uint32_t old) {
   if (m->height == 0) return;
-  if (p->node[m->height - 1]->u.in.max[p->idx[m->height - 1]] > old) return;
-  update_up(m, p, m->height);
+  if (p->node[m->height - 1]->u.in.max[p->idx[m->height - 1]] > old) return; /* a larger hole is still there */
+  /* Walk up while the value that shrank was the one its parent's aggregate came from: only
+     then does the parent need a scan of its children. */
+  uint32_t v = leaf_max(p->leaf);
+  for (int l = m->height - 1; l >= 0; l--) {
+    mems_node_t *x = p->node[l];
+    uint32_t i = p->idx[l], was = x->u.in.max[i];
+    if (was == v) return;
+    x->u.in.max[i] = v;
+    if (l == 0 || was < p->node[l - 1]->u.in.max[p->idx[l - 1]]) return; /* x's aggregate came from elsewhere */
+    v = inner_max(x);
+  }
 }
 
 /*
@@ -325,7 +352,7 @@ static bool descend_fit(const struct rmem_mems *m, uint32_t size, mems_path_t *p
   }
   /* one predictable branch per slot: a PROCESS segment counts as a hole of size 0 */
   uint32_t j = 0;
-  while (j < x->n && (x->u.leaf.size[j] & ((x->u.leaf.info[j] & 1u) - 1u)) < size) j++;
+  while (j < x->n && hole_size(x, j) < size) j++;
   if (j < x->n) {
     p->leaf = x;
     p->j = j;
@@ -671,7 +698,6 @@ static uint64_t grow(rmem_t *r, struct rmem_mems *m, uint64_t size) {
   mn->voff = voff;
   mn->first_page = first;
   mn->npages = (uint32_t)npages;
-  mn->nsegs = bytes > size ? 2 : 1;
   m->nmains++;
   m->vtop += bytes;
   m->pages += npages;
@@ -739,7 +765,6 @@ uintptr_t rmem_mems_malloc(rmem_t *r, size_t size) {
       } else {
         leaf_insert(m, &p, j, (uint32_t)voff, (uint32_t)size, main << 1 | 1u);
       }
-      m->mains[main].nsegs++;
       m->segments++;
     }
     m->processes++;
@@ -807,7 +832,6 @@ rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
     /* everything happens inside this leaf (the common case): one update of the path */
     if (merge_next) { /* the hole after is absorbed */
       leaf_cut(l, j + 1);
-      m->mains[main].nsegs--;
       m->segments--;
       m->holes--;
     }
@@ -815,7 +839,6 @@ rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
     if (merge_prev) { /* the hole before absorbs this segment */
       hole = l->u.leaf.size[j - 1] += total;
       leaf_cut(l, j);
-      m->mains[main].nsegs--;
       m->segments--;
     } else {
       l->u.leaf.size[j] = total;
@@ -828,12 +851,10 @@ rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
        kills the path, so re-descend (the inner nodes are in cache) */
     if (merge_next) {
       erase_at(r, m, next_voff);
-      m->mains[main].nsegs--;
       m->holes--;
     }
     if (merge_prev) {
       erase_at(r, m, sva);
-      m->mains[main].nsegs--;
       descend_key(m, prev_voff, &p);
       p.leaf->u.leaf.size[p.j] += total;
     } else {
@@ -900,7 +921,7 @@ rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f) {
     const mems_main_t *mn = &m->mains[i];
     uint64_t sva = MEMS_VIRTUAL_BASE + mn->voff;
     fprintf(f, "MAIN[%llu:%llu] -> ", (unsigned long long)sva, (unsigned long long)(sva + main_bytes(mn) - 1));
-    for (size_t s = 0; s < mn->nsegs && l; s++) {
+    while (l && main_of(l->u.leaf.info[k]) == i) {
       uint64_t ssva = (uint64_t)MEMS_VIRTUAL_BASE + l->u.leaf.voff[k];
       fprintf(f, "<%s>[SVA:%llu:EVA:%llu] <-> ", is_process(l->u.leaf.info[k]) ? "P" : "H",
               (unsigned long long)ssva, (unsigned long long)(ssva + l->u.leaf.size[k] - 1));
@@ -915,7 +936,19 @@ rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f) {
   fprintf(f, "Space unused: %zu\n", m->hole_bytes);
   fprintf(f, "Main Chain Length: %zu\n", m->nmains);
   fputs("Sub-chain Length array:", f);
-  for (size_t i = 0; i < m->nmains; i++) fprintf(f, " %zu", m->mains[i].nsegs);
+  /* a second pass over the leaves: count each main node's run of segments */
+  size_t run = 0, cur = 0;
+  for (l = m->first; l; l = l->u.leaf.next) {
+    for (k = 0; k < l->n; k++) {
+      if (main_of(l->u.leaf.info[k]) != cur) {
+        fprintf(f, " %zu", run);
+        cur = main_of(l->u.leaf.info[k]);
+        run = 0;
+      }
+      run++;
+    }
+  }
+  if (m->nmains) fprintf(f, " %zu", run);
   fputc('\n', f);
   return ferror(f) ? rmem_fail(RMEM_EINVAL, "mems_print_stats: writing to the stream failed") : RMEM_OK;
 }
@@ -1051,17 +1084,14 @@ size_t rmem_mems_validate(rmem_t *r) {
 
   /* M2, M3, M5: the sub-chains, read in leaf order */
   size_t segs = 0, holes = 0, procs = 0, hole_bytes = 0, proc_bytes = 0;
-  size_t main = 0, nsegs = 0;
+  size_t main = 0;
   uint64_t at = 0;
   bool prev_hole = false;
   for (const mems_node_t *l = m->first; l; l = l->u.leaf.next) {
     for (uint32_t k = 0; k < l->n; k++) {
       uint32_t info = l->u.leaf.info[k], sz = l->u.leaf.size[k];
       while (main < m->nmains && at == m->mains[main].voff + main_bytes(&m->mains[main])) {
-        if (m->mains[main].nsegs != nsegs)
-          rmem_problem(&problems, "mems: main node %zu: nsegs %zu, chain has %zu", main, m->mains[main].nsegs, nsegs);
         main++;
-        nsegs = 0;
         prev_hole = false;
       }
       if (main >= m->nmains || main_of(info) != main || l->u.leaf.voff[k] != at || sz == 0 ||
@@ -1082,14 +1112,9 @@ size_t rmem_mems_validate(rmem_t *r) {
       prev_hole = !is_process(info);
       at += sz;
       segs++;
-      nsegs++;
     }
   }
-  if (main < m->nmains) {
-    if (m->mains[main].nsegs != nsegs)
-      rmem_problem(&problems, "mems: main node %zu: nsegs %zu, chain has %zu", main, m->mains[main].nsegs, nsegs);
-    main++;
-  }
+  if (main < m->nmains && at == m->mains[main].voff + main_bytes(&m->mains[main])) main++;
   if (main != m->nmains || at != m->vtop)
     rmem_problem(&problems, "mems: the segments end at %llu in main node %zu; %zu main nodes end at %llu",
                  (unsigned long long)at, main, m->nmains, (unsigned long long)m->vtop);
