@@ -530,16 +530,49 @@ RMEM_API rmem_status_t slab_cache_destroy(slab_cache_t *c);
  * segments. Virtual addresses start at 1000 and run on across main nodes.
  * Segments are byte-exact; main nodes are page multiples. Metadata is out of
  * band. One MeMS per instance.
+ *
+ * Semantics (the seed's, with its bugs fixed):
+ *   - malloc(size) takes the first hole in chain order (main node by main
+ *     node, then sub-chain order) with at least size bytes and splits it: the
+ *     front becomes the PROCESS segment, the rest stays a hole. If no hole is
+ *     large enough, a new main node of ceil(size / 4096) pages is appended
+ *     after the last one (a PROCESS segment, then a hole if bytes are left).
+ *   - free(v) turns the segment that starts at v into a hole and merges it
+ *     with a hole right before and right after it in the same main node.
+ *     Holes never merge across main nodes, and main nodes are never given
+ *     back before finish (as in the seed).
+ *   - get(v) translates any byte of a PROCESS segment: get(v + k) == get(v) + k.
+ *   - init on an instance whose MeMS is already initialised is a no-op that
+ *     returns RMEM_OK and keeps every live segment (nothing leaks, nothing is
+ *     invalidated). finish gives every page back to the page source and the
+ *     OS and forgets everything; the next init starts again at 1000.
+ *   - Costs: malloc, free and get are O(log n) in the number of segments
+ *     (a B+-tree keyed by virtual address, with the largest hole of each
+ *     subtree); stats is O(1); print, walk and validate are O(n).
+ *
+ * Errors (recorded as the last error; nothing prints, nothing exits):
+ *   RMEM_ENOTINIT    any call but init before init or after finish (NULL or
+ *                    destroyed instance too)
+ *   RMEM_EINVAL      malloc(0); NULL out/visit
+ *   RMEM_ERANGE      malloc of more bytes than the instance could ever hold
+ *                    (including SIZE_MAX, i.e. -1 from JavaScript)
+ *   RMEM_ENOMEM      no run of pages large enough is free, or no metadata
+ *   RMEM_EBADPTR     free/get of an address outside every main node; free of
+ *                    an address inside a segment but not its start; get of an
+ *                    address in a hole
+ *   RMEM_EDOUBLEFREE free of an address that lies in a hole (already freed)
+ * On every error the structure is unchanged.
  * ------------------------------------------------------------------------ */
 
 #define MEMS_PAGE_SIZE 4096u
 #define MEMS_VIRTUAL_BASE 1000u
 
+/** The figures printStats prints, and a few more. */
 typedef struct rmem_mems_stats {
-  size_t pages_used;      /**< pages of all main nodes */
-  size_t space_unused;    /**< bytes in holes */
-  size_t main_chain_length;
-  size_t segments;        /**< all sub-chain nodes */
+  size_t pages_used;      /**< pages of all main nodes ("Page used") */
+  size_t space_unused;    /**< bytes in holes ("Space unused") */
+  size_t main_chain_length; /**< main nodes ("Main Chain Length") */
+  size_t segments;        /**< all sub-chain nodes (the sum of "Sub-chain Length array") */
   size_t process_segments;
   size_t hole_segments;
   size_t bytes_in_use;    /**< bytes in PROCESS segments */
@@ -554,28 +587,47 @@ typedef struct rmem_mems_segment {
   void *physical;         /**< address of byte sva */
 } rmem_mems_segment_t;
 
+/** Visitor: return nonzero to stop the walk. */
 typedef int rmem_mems_fn(const rmem_mems_segment_t *segment, void *arg);
 
+/** Starts MeMS on r (no-op returning RMEM_OK if it is already running). ENOTINIT, ENOMEM. */
 RMEM_API rmem_status_t rmem_mems_init(rmem_t *r);
 /** Virtual address of a new PROCESS segment of exactly size bytes; 0 on failure. */
 RMEM_API uintptr_t rmem_mems_malloc(rmem_t *r, size_t size);
+/** Frees the segment that starts at vaddr. EBADPTR, EDOUBLEFREE, ENOTINIT. */
 RMEM_API rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr);
 /** Physical address of the byte at vaddr (any byte of a PROCESS segment); NULL on failure. */
 RMEM_API void *rmem_mems_get(rmem_t *r, uintptr_t vaddr);
-/** Prints the seed's stats format to f (stdout if NULL). */
+/**
+ * Prints the seed's stats format to f (stdout if NULL), line for line:
+ *   MeMS Stats:
+ *   MAIN[1000:5095] -> <P>[SVA:1000:EVA:1999] <-> <H>[SVA:2000:EVA:5095] <-> <NULL>
+ *   Page used: 1
+ *   Space unused: 3096
+ *   Main Chain Length: 1
+ *   Sub-chain Length array: 2
+ * One MAIN line per main node, any number of them. The sub-chain lengths are
+ * separated by single spaces ("Sub-chain Length array: 5 5 3"), the seed's
+ * separator without the trailing space its loop left, so one node prints
+ * exactly the README's line. With no main node the array is empty
+ * ("Sub-chain Length array:"). The only MeMS function that prints.
+ */
 RMEM_API rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f);
 RMEM_API rmem_status_t rmem_mems_stats(rmem_t *r, rmem_mems_stats_t *out);
 /** Visits every segment of every main node in order (main_index then sva). */
 RMEM_API rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg);
 /** Returns all MeMS pages to the page source and the OS; a later init starts again from 1000. */
 RMEM_API rmem_status_t rmem_mems_finish(rmem_t *r);
+/** MeMS-only validator; returns the number of problems. rmem_validate runs it too. */
 RMEM_API size_t rmem_mems_validate(rmem_t *r);
 
-/* The seed's names, on the default instance. Virtual addresses travel as void*. */
+/* The seed's names, on the default instance (mems_init creates it if needed: 64 MiB).
+   Virtual addresses travel as void*. mems_finish ends MeMS, not the default instance. */
 RMEM_API rmem_status_t mems_init(void);
 RMEM_API void *mems_malloc(size_t size);
 RMEM_API rmem_status_t mems_free(void *v_ptr);
 RMEM_API void *mems_get(void *v_ptr);
+/** Prints to stdout; before mems_init it prints nothing and records RMEM_ENOTINIT. */
 RMEM_API void mems_print_stats(void);
 RMEM_API rmem_status_t mems_finish(void);
 
