@@ -255,6 +255,48 @@ static void test_edges(void) {
   rmem_destroy(r); /* with live segments: rmem_destroy frees MeMS too (no leak under ASan) */
 }
 
+/* get(v + k) == get(v) + k for every byte of random segments, and the bytes are really usable. */
+static void test_translation(void) {
+  rmem_t *r = make(0, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  rng_state = 12345;
+  enum { N = 60 };
+  uintptr_t v[N];
+  size_t sz[N];
+  for (int i = 0; i < N; i++) {
+    sz[i] = 1 + rnd() % 10000;
+    v[i] = rmem_mems_malloc(r, sz[i]);
+    CHECK(v[i] != 0);
+    if (i % 3 == 0 && i > 0) { /* punch holes so later segments land in several main nodes and holes */
+      CHECK(rmem_mems_free(r, v[i - 1]) == RMEM_OK);
+      v[i - 1] = 0;
+    }
+  }
+  size_t bad = 0;
+  for (int i = 0; i < N; i++) {
+    if (!v[i]) continue;
+    unsigned char *base = rmem_mems_get(r, v[i]);
+    if (!base || !in_instance(r, base, sz[i])) {
+      bad++;
+      continue;
+    }
+    for (size_t k = 0; k < sz[i]; k++) {
+      if (rmem_mems_get(r, v[i] + k) != base + k) bad++;
+      base[k] = (unsigned char)(i + k);
+    }
+  }
+  CHECK(bad == 0);
+  for (int i = 0; i < N; i++) { /* no segment's bytes overlap another's */
+    if (!v[i]) continue;
+    unsigned char *base = rmem_mems_get(r, v[i]);
+    for (size_t k = 0; k < sz[i]; k++)
+      if (base[k] != (unsigned char)(i + k)) bad++;
+  }
+  CHECK(bad == 0);
+  CHECK(rmem_mems_validate(r) == 0);
+  rmem_destroy(r);
+}
+
 /* Every bad input: the right code, and the structure unchanged. */
 static void test_bad_input(void) {
   rmem_t *r = make(RMEM_MIN_CAPACITY, 0); /* 1 MiB: 254 usable pages */
@@ -507,6 +549,7 @@ int main(void) {
   test_seed_readme();
   test_seed_example_program();
   test_edges();
+  test_translation();
   test_bad_input();
   test_exhaustion();
   test_validator_detects();
