@@ -171,9 +171,12 @@ RMEM_HIDDEN void rmem_meta_free(rmem_t *r, void *p, size_t size);
  *   S2  summary bit w == (bits[w] != 0).
  *   S3  used == nslots - popcount(bits).
  *   S4  the pagemap marks every page of the slab RMEM_PK_SLAB with owner = the slab's index.
- *   S5  a slab is on its list's partial list iff 0 < free slots and it is not cur;
- *       full slabs are on no list; an empty slab is either cur, on the partial list
- *       (until its list decides to release it) or released.
+ *   S5  occupancy = used + parked. A slab is on its list's partial list iff its
+ *       occupancy < nslots and it is neither cur nor the spare; full slabs are on no
+ *       list; a slab of occupancy 0 is cur, the spare, or released.
+ *   S6  the park ring holds distinct free slots (bit set) of the list's own slabs;
+ *       each slab's parked count equals its entries on the ring; while the ring is
+ *       not empty the bitmap path is not used (so no slot is handed out twice).
  * ------------------------------------------------------------------------ */
 
 #define RMEM_SLAB_MAX_SLOTS 4096u
@@ -199,7 +202,8 @@ typedef struct rmem_slab {
   uint32_t nslots;
   uint32_t used;              /* live slots */
   uint8_t owner_kind;         /* copy of list->owner_kind, so free needs no extra load */
-  uint8_t pad_[3];
+  uint8_t pad_;
+  uint16_t parked;            /* free slots of this slab parked on its list's park ring */
   uint32_t first_page;        /* page index of the run */
   uint32_t npages;
   uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, 0 when released */
@@ -219,7 +223,20 @@ typedef struct rmem_slab {
  * the fast path needs no NULL test. Every slab of the list is on the `all`
  * list; at most one empty slab besides cur is kept as `spare` (S5).
  */
+/*
+ * The park ring: the last RMEM_SLAB_PARK slots freed into a list, handed out
+ * first (newest first) by the next allocations; when it is full a free
+ * evicts the oldest entry, which becomes a plain free slot. A parked slot is free in its slab's
+ * bitmap (a second free of it is still a double free) but its slab keeps it
+ * in its occupancy, so no slab is released under the stack. It takes the
+ * bitmap search off the pointer's critical path: a free followed by an alloc
+ * of the same class hands the same, cache-hot slot back in a few cycles.
+ */
+#define RMEM_SLAB_PARK 16u /* a power of two */
+
 struct rmem_slab_list {
+  uint32_t nparked;           /* entries on the park ring */
+  uint32_t park_top;          /* next entry to write; the newest is park_top - 1 (mod RMEM_SLAB_PARK) */
   rmem_slab_t *cur;
   rmem_slab_t *partial;       /* slabs with free slots other than cur and spare, linked through next/prev */
   rmem_slab_t *spare;         /* one empty slab kept in reserve (keep_spare), or NULL */
@@ -236,6 +253,9 @@ struct rmem_slab_list {
   /* maintained by the list's user if it wants them; the engine's fast paths do not touch them */
   size_t live;
   size_t allocs, frees;
+  uintptr_t park_p[RMEM_SLAB_PARK];      /* parked slot addresses */
+  rmem_slab_t *park_s[RMEM_SLAB_PARK];   /* their slabs */
+  uint16_t park_i[RMEM_SLAB_PARK];       /* their slot indices */
 };
 
 RMEM_HIDDEN extern rmem_slab_t rmem_slab_sentinel;
@@ -251,9 +271,14 @@ RMEM_HIDDEN void rmem_slab_list_init(rmem_slab_list_t *l, rmem_t *r, uint32_t bs
 RMEM_HIDDEN void rmem_slab_list_fini(rmem_slab_list_t *l);
 /* Slow path: find or make a slab with a free slot, then allocate. NULL + ENOMEM on failure. */
 RMEM_HIDDEN void *rmem_slab_alloc_slow(rmem_slab_list_t *l);
-/* Free-side transitions of a slab other than cur that was full or became empty. */
+/* Free-side transitions of a slab other than cur that was full or became empty (occupancy). */
 RMEM_HIDDEN void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full);
-/* Gives empty slabs (spare, an empty cur, empty partials) back to the page source; returns how many. */
+/* The free path when the park ring is full: evict the oldest entry, park the new one. */
+RMEM_HIDDEN rmem_status_t rmem_slab_park_evict(rmem_slab_list_t *l, rmem_slab_t *s, uintptr_t p, uint32_t idx);
+/* Empties the park ring (its slots become plain free slots). */
+RMEM_HIDDEN void rmem_slab_list_unpark(rmem_slab_list_t *l);
+/* Gives empty slabs (spare, an empty cur, empty partials) back to the page source, after
+   emptying the park ring; returns how many. */
 RMEM_HIDDEN size_t rmem_slab_list_shrink(rmem_slab_list_t *l);
 /* Checks S1..S5 for every slab of the list; returns problems. */
 RMEM_HIDDEN size_t rmem_slab_list_check(rmem_slab_list_t *l);
@@ -268,8 +293,23 @@ RMEM_INLINE uint32_t rmem_slab_slot_of(const rmem_slab_t *s, uintptr_t rel) {
   return (uint32_t)(((rmem_u128_t)s->div * (uint64_t)rel) >> 64);
 }
 
-/* The fast allocation path: pop the lowest free slot of cur. */
+/* The fast allocation path: the last parked slot, else the lowest free slot of cur. */
 RMEM_INLINE void *rmem_slab_list_alloc(rmem_slab_list_t *l) {
+  uint32_t n = l->nparked;
+  if (RMEM_LIKELY(n != 0)) {
+    uint32_t t = (l->park_top - 1) & (RMEM_SLAB_PARK - 1);
+    l->park_top = t;
+    l->nparked = n - 1;
+    uintptr_t p = l->park_p[t];
+    rmem_slab_t *ps = l->park_s[t];
+    unsigned i = l->park_i[t], pw = i >> 6;
+    uint64_t pm = ps->bits[pw] & ~((uint64_t)1 << (i & 63));
+    ps->bits[pw] = pm;
+    if (pm == 0) ps->summary &= ~((uint64_t)1 << pw);
+    ps->parked--;
+    ps->used++;
+    return (void *)p;
+  }
   rmem_slab_t *s = l->cur;
   uint64_t sum = s->summary;
   if (RMEM_LIKELY(sum != 0)) {
@@ -299,15 +339,22 @@ RMEM_INLINE rmem_status_t rmem_slab_free_in(rmem_slab_t *s, uintptr_t p) {
   uint64_t bit = (uint64_t)1 << (idx & 63);
   uint64_t m = s->bits[w];
   if (RMEM_UNLIKELY(m & bit)) return rmem_slab_bad_free(s, p, 1);
-  bool was_full = s->summary == 0;
   s->bits[w] = m | bit;
   s->summary |= (uint64_t)1 << w;
-  uint32_t used = --s->used;
-  if (RMEM_UNLIKELY(used == 0 || was_full)) {
-    rmem_slab_list_t *l = s->list;
-    if (s != l->cur) rmem_slab_after_free(l, s, was_full);
+  s->used--;
+  rmem_slab_list_t *l = s->list;
+  uint32_t n = l->nparked;
+  if (RMEM_LIKELY(n < RMEM_SLAB_PARK)) { /* park it: occupancy unchanged, no transition */
+    uint32_t t = l->park_top;
+    l->park_p[t] = p;
+    l->park_s[t] = s;
+    l->park_i[t] = (uint16_t)idx;
+    l->park_top = (t + 1) & (RMEM_SLAB_PARK - 1);
+    l->nparked = n + 1;
+    s->parked++;
+    return RMEM_OK;
   }
-  return RMEM_OK;
+  return rmem_slab_park_evict(l, s, p, idx);
 }
 
 /* ------------------------------------------------------------------------

@@ -22,7 +22,9 @@
  * 64x64->128 multiply, exact for every 32-bit rel), then idx * bsize == rel
  * tells a slot start from an interior pointer.
  *
- * Lists (struct rmem_slab_list, internal.h) keep cur, the slab the fast path
+ * Lists (struct rmem_slab_list, internal.h) keep a small park ring of the
+ * slots freed last (handed out first, so a free followed by an alloc costs a
+ * few cycles and reuses a cache-hot slot); cur, the slab the bitmap path
  * allocates from; partial slabs; one optional spare empty slab; and the list
  * of all slabs for walks and teardown. Full slabs sit on no free list (they
  * come back when a slot is freed), empty slabs beyond the spare go back to
@@ -81,6 +83,7 @@ static bool on_partial(const rmem_slab_list_t *l, const rmem_slab_t *s) {
 
 static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   rmem_t *r = l->r;
+  rmem_assert(s->parked == 0 && "no slab is released under the park ring");
   if (s->aprev) s->aprev->anext = s->anext;
   else l->all = s->anext;
   if (s->anext) s->anext->aprev = s->aprev;
@@ -126,6 +129,7 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
 }
 
 void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
+  rmem_assert(l->nparked == 0 && "the bitmap path runs only with an empty park ring (S6)");
   /* cur is full (or the sentinel): it stays off the lists until a slot comes back. */
   rmem_slab_t *s = l->partial;
   if (s) {
@@ -148,14 +152,47 @@ void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
 void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full) {
   rmem_assert(s != l->cur && "cur needs no transition");
   if (was_full) partial_push(l, s);
-  if (s->used == 0) {
+  if (s->used + s->parked == 0) {
     partial_remove(l, s);
     if (l->keep_spare && !l->spare) l->spare = s;
     else release(l, s);
   }
 }
 
+/* A slot of s stopped counting towards its occupancy (freed unparked, or unparked). */
+static void occupancy_dropped(rmem_slab_list_t *l, rmem_slab_t *s) {
+  uint32_t occ = s->used + s->parked;
+  bool was_full = occ + 1 == s->nslots;
+  if (s != l->cur && (occ == 0 || was_full)) rmem_slab_after_free(l, s, was_full);
+}
+
+rmem_status_t rmem_slab_park_evict(rmem_slab_list_t *l, rmem_slab_t *s, uintptr_t p, uint32_t idx) {
+  /* the ring is full: the entry at park_top is the oldest; it becomes a plain free slot */
+  uint32_t t = l->park_top;
+  rmem_slab_t *old = l->park_s[t];
+  l->park_p[t] = p;
+  l->park_s[t] = s;
+  l->park_i[t] = (uint16_t)idx;
+  l->park_top = (t + 1) & (RMEM_SLAB_PARK - 1);
+  s->parked++;
+  old->parked--;
+  occupancy_dropped(l, old);
+  return RMEM_OK;
+}
+
+void rmem_slab_list_unpark(rmem_slab_list_t *l) {
+  while (l->nparked) {
+    uint32_t t = (l->park_top - 1) & (RMEM_SLAB_PARK - 1);
+    l->park_top = t;
+    l->nparked--;
+    rmem_slab_t *s = l->park_s[t];
+    s->parked--;
+    occupancy_dropped(l, s);
+  }
+}
+
 size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
+  rmem_slab_list_unpark(l);
   size_t n = 0;
   if (l->spare) {
     rmem_slab_t *s = l->spare;
@@ -182,6 +219,8 @@ size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
 }
 
 void rmem_slab_list_fini(rmem_slab_list_t *l) {
+  for (uint32_t k = 0; k < l->nparked; k++) l->park_s[(l->park_top - 1 - k) & (RMEM_SLAB_PARK - 1)]->parked = 0;
+  l->nparked = 0;
   while (l->all) {
     rmem_slab_t *s = l->all;
     if (on_partial(l, s)) partial_remove(l, s);
@@ -268,18 +307,44 @@ size_t rmem_slab_list_check(rmem_slab_list_t *l) {
     if (s->list != l || s->owner_kind != l->owner_kind || s->bsize != l->bsize)
       rmem_problem(&problems, "slab %p does not point back at its list", (const void *)s);
     bool partial = on_partial(l, s);
+    uint32_t occ = s->used + s->parked;
+    uint32_t parked = 0;
+    for (uint32_t k = 0; k < l->nparked && k < RMEM_SLAB_PARK; k++)
+      parked += l->park_s[(l->park_top - 1 - k) & (RMEM_SLAB_PARK - 1)] == s;
+    if (parked != s->parked) rmem_problem(&problems, "slab %p: parked %u but %u on the park ring (S6)", (const void *)s, s->parked, parked);
     if (s == l->cur) {
       cur_seen = true;
       if (partial) rmem_problem(&problems, "slab %p is cur and on the partial list (S5)", (const void *)s);
     } else if (s == l->spare) {
       spare_seen = true;
-      if (s->used != 0 || partial) rmem_problem(&problems, "spare slab %p is not empty and alone (S5)", (const void *)s);
-    } else if (s->used == s->nslots) {
+      if (occ != 0 || partial) rmem_problem(&problems, "spare slab %p is not empty and alone (S5)", (const void *)s);
+    } else if (occ >= s->nslots) {
       if (partial) rmem_problem(&problems, "full slab %p is on the partial list (S5)", (const void *)s);
     } else if (!partial) {
-      rmem_problem(&problems, "slab %p has %u free slots but is on no list (S5)", (const void *)s, s->nslots - s->used);
-    } else if (s->used == 0) {
+      rmem_problem(&problems, "slab %p has %u free slots but is on no list (S5)", (const void *)s, s->nslots - occ);
+    } else if (occ == 0) {
       rmem_problem(&problems, "empty slab %p kept on the partial list (S5)", (const void *)s);
+    }
+  }
+  if (l->nparked > RMEM_SLAB_PARK) {
+    rmem_problem(&problems, "slab list: %u parked, more than the ring holds (S6)", l->nparked);
+  } else {
+    if (l->park_top >= RMEM_SLAB_PARK) rmem_problem(&problems, "park ring top %u out of range (S6)", l->park_top);
+    for (uint32_t k = 0; k < l->nparked; k++) {
+      uint32_t i = (l->park_top - 1 - k) & (RMEM_SLAB_PARK - 1);
+      rmem_slab_t *s = l->park_s[i];
+      if (!rmem_pool_contains(&r->slabs, s) || s->magic != RMEM_SLAB_MAGIC || s->list != l) {
+        rmem_problem(&problems, "park ring entry %u is not a slab of this list (S6)", i);
+        continue;
+      }
+      unsigned idx = l->park_i[i];
+      if (idx >= s->nslots || l->park_p[i] != s->start + (uintptr_t)idx * s->bsize)
+        rmem_problem(&problems, "park ring entry %u does not name a slot (S6)", i);
+      else if (!((s->bits[idx >> 6] >> (idx & 63)) & 1))
+        rmem_problem(&problems, "parked slot %p is not free in its bitmap (S6)", (void *)l->park_p[i]);
+      for (uint32_t k2 = 0; k2 < k; k2++)
+        if (l->park_p[(l->park_top - 1 - k2) & (RMEM_SLAB_PARK - 1)] == l->park_p[i])
+          rmem_problem(&problems, "slot %p parked twice (S6)", (void *)l->park_p[i]);
     }
   }
   if (count != l->slabs) rmem_problem(&problems, "slab list: %zu slabs counted, %zu on the list", l->slabs, count);
