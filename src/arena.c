@@ -441,7 +441,7 @@ static void *inter_alloc(arena_t *a, size_t size, size_t align) {
   if (c >= 0) {
     rmem_slab_list_t *l = &a->cls[c];
     /* a new slab would be made: respect the limit first */
-    if (a->max_size && l->cur->summary == 0 && !l->partial && !l->spare) {
+    if (a->max_size && l->nparked == 0 && l->cur->summary == 0 && !l->partial && !l->spare) {
       size_t need = (size_t)l->slab_pages << RMEM_PAGE_SHIFT;
       size_t held = a->reserved + inter_slab_bytes(a);
       if (held > a->max_size || need > a->max_size - held)
