@@ -30,7 +30,7 @@
 
 #include <stddef.h>
 
-#define CACHE_RECORD 256u
+#define CACHE_RECORD 512u
 #define CACHE_MAX ((uint32_t)1 << 14)
 #define CACHE_MAX_OBJ RMEM_SLAB_MAX_OBJ
 
