@@ -616,6 +616,12 @@ RMEM_API rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f);
 RMEM_API rmem_status_t rmem_mems_stats(rmem_t *r, rmem_mems_stats_t *out);
 /** Visits every segment of every main node in order (main_index then sva). */
 RMEM_API rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg);
+/**
+ * The segment (PROCESS or HOLE) that contains the byte at vaddr, in O(log n):
+ * its range, kind, main node and physical start. EBADPTR if vaddr lies
+ * outside every main node, EINVAL for a NULL out, ENOTINIT.
+ */
+RMEM_API rmem_status_t rmem_mems_find(rmem_t *r, uintptr_t vaddr, rmem_mems_segment_t *out);
 /** Returns all MeMS pages to the page source and the OS; a later init starts again from 1000. */
 RMEM_API rmem_status_t rmem_mems_finish(rmem_t *r);
 /** MeMS-only validator; returns the number of problems. rmem_validate runs it too. */

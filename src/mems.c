@@ -973,6 +973,23 @@ rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg) {
   return RMEM_OK;
 }
 
+rmem_status_t rmem_mems_find(rmem_t *r, uintptr_t vaddr, rmem_mems_segment_t *out) {
+  struct rmem_mems *m = mems_of(r, "mems_find");
+  if (!m) return rmem_last_error();
+  if (!out) return rmem_fail(RMEM_EINVAL, "mems_find: out is NULL");
+  mems_path_t p;
+  if (!locate(m, vaddr, &p))
+    return rmem_fail(RMEM_EBADPTR, "mems_find: virtual address %zu is not in any main node", (size_t)vaddr);
+  const mems_node_t *l = p.leaf;
+  uint32_t info = l->u.leaf.info[p.j], voff = l->u.leaf.voff[p.j];
+  out->main_index = main_of(info);
+  out->sva = (size_t)MEMS_VIRTUAL_BASE + voff;
+  out->eva = (size_t)MEMS_VIRTUAL_BASE + voff + l->u.leaf.size[p.j] - 1;
+  out->kind = is_process(info) ? MEMS_PROCESS : MEMS_HOLE;
+  out->physical = (void *)phys_of(r, m, main_of(info), voff);
+  return RMEM_OK;
+}
+
 rmem_status_t rmem_mems_finish(rmem_t *r) {
   if (!mems_of(r, "mems_finish")) return rmem_last_error();
   teardown(r);

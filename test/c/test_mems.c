@@ -255,6 +255,24 @@ static void test_edges(void) {
   rmem_destroy(r); /* with live segments: rmem_destroy frees MeMS too (no leak under ASan) */
 }
 
+typedef struct find_state {
+  rmem_t *r;
+  size_t n, bad;
+} find_state_t;
+
+static int find_visit(const rmem_mems_segment_t *s, void *arg) {
+  find_state_t *fs = arg;
+  size_t probes[3] = {s->sva, s->sva + (s->eva - s->sva) / 2, s->eva};
+  for (int k = 0; k < 3; k++) {
+    rmem_mems_segment_t f;
+    if (rmem_mems_find(fs->r, probes[k], &f) != RMEM_OK || f.sva != s->sva || f.eva != s->eva || f.kind != s->kind ||
+        f.main_index != s->main_index || f.physical != s->physical)
+      fs->bad++;
+  }
+  fs->n++;
+  return 0;
+}
+
 /* get(v + k) == get(v) + k for every byte of random segments, and the bytes are really usable. */
 static void test_translation(void) {
   rmem_t *r = make(0, 0);
@@ -293,6 +311,15 @@ static void test_translation(void) {
       if (base[k] != (unsigned char)(i + k)) bad++;
   }
   CHECK(bad == 0);
+  /* find agrees with walk for every segment, at its first, a middle and its last byte */
+  find_state_t fs = {.r = r};
+  CHECK(rmem_mems_walk(r, find_visit, &fs) == RMEM_OK);
+  CHECK(fs.n > N / 2 && fs.bad == 0);
+  rmem_mems_segment_t seg;
+  CHECK(rmem_mems_find(r, 999, &seg) == RMEM_EBADPTR);
+  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK(rmem_mems_find(r, 1000, NULL) == RMEM_EINVAL);
+  CHECK_ERR(r, RMEM_EINVAL);
   CHECK(rmem_mems_validate(r) == 0);
   rmem_destroy(r);
 }
