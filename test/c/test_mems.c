@@ -358,8 +358,10 @@ static void test_bad_input(void) {
   CHECK_ERR(r, RMEM_ERANGE);
   CHECK(rmem_mems_malloc(r, (size_t)1 << 40) == 0);
   CHECK_ERR(r, RMEM_ERANGE);
-  CHECK(rmem_mems_malloc(r, RMEM_MIN_CAPACITY) == 0); /* more than the usable pages */
+  CHECK(rmem_mems_malloc(r, RMEM_MAX_CAPACITY + 1) == 0); /* no instance could hold it */
   CHECK_ERR(r, RMEM_ERANGE);
+  CHECK(rmem_mems_malloc(r, RMEM_MIN_CAPACITY) == 0); /* more than this instance's usable pages */
+  CHECK_ERR(r, RMEM_ENOMEM);
   CHECK(rmem_mems_malloc(r, 254 * 4096) == 0); /* would fit an empty instance, not this one */
   CHECK_ERR(r, RMEM_ENOMEM);
 
