@@ -71,7 +71,6 @@ static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
   if (slot >= 0) {
     rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
     atomic_store_explicit(&e->span, (uintptr_t)pool->max * pool->size, memory_order_relaxed);
-    atomic_store_explicit(&e->shift, (uintptr_t)__builtin_ctzll(pool->size), memory_order_relaxed);
     atomic_store_explicit(&e->r, r, memory_order_relaxed);
     atomic_store_explicit(&e->base, (uintptr_t)pool->base, memory_order_release);
     if ((uint32_t)slot == hwm) atomic_store_explicit(&rmem_hreg_hwm[kind], hwm + 1, memory_order_release);
@@ -100,13 +99,12 @@ void *rmem_handle_refused(unsigned kind, const void *h, size_t off) {
     uintptr_t base = atomic_load_explicit(&e->base, memory_order_acquire);
     uintptr_t rel = p - base;
     if (base == 0 || rel >= atomic_load_explicit(&e->span, memory_order_relaxed)) continue;
-    uintptr_t shift = atomic_load_explicit(&e->shift, memory_order_relaxed);
-    if ((rel & (((uintptr_t)1 << shift) - 1)) != 0 || rel == 0)
+    if ((rel & (RMEM_HSLOT_RECORD - 1)) != 0 || rel == 0)
       return rmem_fail_null(RMEM_EBADPTR, "%p points into the %s table but not at a %s", h, what, what);
     const rmem_hslot_t *s = (const rmem_hslot_t *)(p + off);
     if (s->generation == 0) return rmem_fail_null(RMEM_EBADPTR, "%p is not a %s that was ever created", h, what);
     if (s->alive != RMEM_HSLOT_ALIVE) return rmem_fail_null(RMEM_ESTALE, "the %s %p was destroyed", what, h);
-    return rmem_fail_null(RMEM_EBADPTR, "%s %p: its record does not match its instance", what, h);
+    return rmem_fail_null(RMEM_EBADPTR, "%p: %s refused", h, what); /* unreachable: resolve accepts these */
   }
   return rmem_fail_null(RMEM_EBADPTR, "%p is not a %s of any live rmem instance", h, what);
 }
@@ -140,10 +138,10 @@ static void *fifo_pop(rmem_htable_t *t) {
   return rec;
 }
 
-void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, size_t record_size, uint32_t max) {
+void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max) {
   const char *what = kind_name(t->kind);
+  const size_t record_size = RMEM_HSLOT_RECORD;
   if (t->pool->base == NULL) {
-    rmem_assert((record_size & (record_size - 1)) == 0 && "records are a power of two in size");
     if (rmem_pool_init(t->pool, record_size, max) != 0)
       return rmem_fail_null(RMEM_ENOMEM, "cannot reserve the %s table", what);
     int slot = hreg_add(t->kind, t->pool, r);
@@ -245,7 +243,6 @@ static RMEM_NOINLINE void validate_after(rmem_t *r) {
  * Arena records
  * ------------------------------------------------------------------------ */
 
-#define ARENA_RECORD 256u
 #define ARENA_MAX ((uint32_t)1 << 16)
 #define DEFAULT_CHUNK ((size_t)64 << 10)
 #define RMEM_ARENA_CLASSES 18
@@ -281,7 +278,7 @@ struct arena {
   size_t vslabs;               /* validator scratch: slabs seen in the pagemap */
 };
 
-_Static_assert(sizeof(struct arena) <= ARENA_RECORD, "arena record fits its slot");
+_Static_assert(sizeof(struct arena) <= RMEM_HSLOT_RECORD, "arena record fits its slot");
 _Static_assert(offsetof(struct arena, slot) == sizeof(struct rmem_arena_head), "slot header offset (handle.h)");
 
 static const uint32_t class_size[RMEM_ARENA_CLASSES] = {8,   16,  24,  32,   48,   64,   96,   128,  192,
@@ -544,7 +541,7 @@ arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_o
     return rmem_fail_null(RMEM_EINVAL, "chunk size %zu exceeds max_size %zu", pages << RMEM_PAGE_SHIFT, max_size);
   struct rmem_arena_table *t = rmem_arena_table(r);
   if (!t) return NULL;
-  arena_t *a = rmem_hslot_new(r, &t->arenas, ARENA_RECORD, ARENA_MAX);
+  arena_t *a = rmem_hslot_new(r, &t->arenas, ARENA_MAX);
   if (!a) return NULL;
   a->lifetime = (uint8_t)lifetime;
   a->chunk_pages = (uint32_t)pages;

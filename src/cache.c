@@ -20,7 +20,9 @@
  * Invariants (rmem_caches_validate):
  *   C1  a live cache's list passes rmem_slab_list_check, has owner_kind
  *       RMEM_SO_CACHE, owner_id == the cache's index, bsize == obj_size.
- *   C2  list.live == the sum of used slots over its slabs.
+ *   C2  list.allocs - list.frees == the sum of used slots over its slabs (the
+ *       fast paths keep one counter each, not a shared live count: two
+ *       read-modify-writes of one word per alloc/free pair would chain them).
  *   C3  every slab with owner_kind RMEM_SO_CACHE belongs to the list of a
  *       live cache, and each cache's list counts exactly the slabs that point
  *       at it.
@@ -30,22 +32,25 @@
 
 #include <stddef.h>
 
-#define CACHE_RECORD 512u
 #define CACHE_MAX ((uint32_t)1 << 14)
 #define CACHE_MAX_OBJ RMEM_SLAB_MAX_OBJ
 
 struct slab_cache {
-  size_t obj_size;           /* the caller's size (the slot size is list.bsize) */
-  uint32_t flags;            /* RMEM_SLAB_* */
+  uint32_t obj_size;         /* the caller's size (the slot size is list.bsize) */
   uint32_t align;
+  uint16_t flags;            /* RMEM_SLAB_* */
+  uint16_t debug;            /* the instance's RMEM_OPT_* flags (fixed at creation): one load less on the fast paths */
+  uint32_t unused_;
   rmem_hslot_t slot;         /* at offset 16 (handle.h) */
   rmem_slab_list_t list;
   size_t vslabs;             /* validator scratch */
   char name[32];
 };
 
-_Static_assert(sizeof(struct slab_cache) <= CACHE_RECORD, "cache record fits its slot");
+_Static_assert(sizeof(struct slab_cache) <= RMEM_HSLOT_RECORD, "cache record fits its slot");
 _Static_assert(offsetof(struct slab_cache, slot) == sizeof(struct rmem_arena_head), "slot header offset (handle.h)");
+
+static inline size_t live_of(const slab_cache_t *c) { return c->list.allocs - c->list.frees; }
 
 static inline slab_cache_t *cache_check(slab_cache_t *c) {
   return rmem_handle_resolve(RMEM_HK_CACHE, c, offsetof(struct slab_cache, slot));
@@ -74,10 +79,11 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   size_t bsize = (obj_size + align - 1) & ~(align - 1);
   struct rmem_arena_table *t = rmem_arena_table(r);
   if (!t) return NULL;
-  slab_cache_t *c = rmem_hslot_new(r, &t->caches, CACHE_RECORD, CACHE_MAX);
+  slab_cache_t *c = rmem_hslot_new(r, &t->caches, CACHE_MAX);
   if (!c) return NULL;
-  c->obj_size = obj_size;
-  c->flags = flags;
+  c->obj_size = (uint32_t)obj_size;
+  c->flags = (uint16_t)flags;
+  c->debug = (uint16_t)r->flags;
   c->align = (uint32_t)align;
   if (name) {
     size_t n = strnlen(name, sizeof c->name - 1);
@@ -95,10 +101,9 @@ void *rmem_slab_alloc(slab_cache_t *c) {
   if (RMEM_UNLIKELY(!c)) return NULL;
   void *p = rmem_slab_list_alloc(&c->list);
   if (RMEM_UNLIKELY(!p)) return NULL; /* ENOMEM recorded by the engine */
-  c->list.live++;
   c->list.allocs++;
-  rmem_t *r = c->slot.r;
-  if (RMEM_UNLIKELY(r->flags)) {
+  if (RMEM_UNLIKELY(c->debug)) {
+    rmem_t *r = c->slot.r;
     if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, c->list.bsize);
     if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
   }
@@ -124,9 +129,7 @@ static RMEM_NOINLINE rmem_status_t foreign(const rmem_t *r, uintptr_t p) {
   }
 }
 
-rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
-  c = cache_check(c);
-  if (RMEM_UNLIKELY(!c)) return rmem_last_error();
+static RMEM_NOINLINE rmem_status_t free_slow(slab_cache_t *c, void *ptr) {
   if (ptr == NULL) return RMEM_OK;
   rmem_t *r = c->slot.r;
   uintptr_t p = (uintptr_t)ptr;
@@ -143,21 +146,36 @@ rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
   }
   rmem_status_t st = rmem_slab_free_in(s, p);
   if (RMEM_LIKELY(st == RMEM_OK)) {
-    c->list.live--;
     c->list.frees++;
   }
   if (RMEM_UNLIKELY(r->flags & RMEM_OPT_VALIDATE)) validate_after(r);
   return st;
 }
 
+rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
+  c = cache_check(c);
+  if (RMEM_UNLIKELY(!c)) return rmem_last_error();
+  /* Fast path: p lies in the current slab, which is this cache's by construction, so the
+     pagemap lookup can be skipped (NULL and the sentinel's empty range fail the test). */
+  uintptr_t p = (uintptr_t)ptr;
+  rmem_slab_t *s = c->list.cur;
+  if (RMEM_LIKELY(p - s->start < ((uintptr_t)s->npages << RMEM_PAGE_SHIFT) && !c->debug)) {
+    rmem_status_t st = rmem_slab_free_in(s, p);
+    if (RMEM_LIKELY(st == RMEM_OK)) {
+      c->list.frees++;
+    }
+    return st;
+  }
+  return free_slow(c, ptr);
+}
+
 rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c) {
   c = cache_check(c);
   if (!c) return rmem_last_error();
-  if ((c->flags & RMEM_SLAB_STRICT) && c->list.live > 0)
-    return rmem_fail(RMEM_EBUSY, "slab cache '%s' still has %zu live objects", c->name, c->list.live);
+  if ((c->flags & RMEM_SLAB_STRICT) && live_of(c) > 0)
+    return rmem_fail(RMEM_EBUSY, "slab cache '%s' still has %zu live objects", c->name, live_of(c));
   rmem_t *r = c->slot.r;
   rmem_slab_list_fini(&c->list);
-  c->list.live = 0;
   rmem_hslot_kill(&r->arena_state->caches, c);
   if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
   return RMEM_OK;
@@ -179,11 +197,11 @@ rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out) {
   memset(out, 0, sizeof *out);
   out->name = c->name;
   out->obj_size = l->bsize;
-  out->objects_in_use = l->live;
+  out->objects_in_use = live_of(c);
   out->slots = l->slabs * l->nslots;
   out->slabs = l->slabs;
   out->slab_bytes = l->slabs * ((size_t)l->slab_pages << RMEM_PAGE_SHIFT);
-  out->utilisation = out->slab_bytes ? (double)(l->live * l->bsize) / (double)out->slab_bytes : 0.0;
+  out->utilisation = out->slab_bytes ? (double)(live_of(c) * l->bsize) / (double)out->slab_bytes : 0.0;
   out->allocs = l->allocs;
   out->frees = l->frees;
   return RMEM_OK;
@@ -251,7 +269,8 @@ size_t rmem_caches_validate(rmem_t *r) {
     problems += rmem_slab_list_check(l);
     size_t used = 0;
     for (const rmem_slab_t *s = l->all; s; s = s->anext) used += s->used;
-    if (used != l->live) rmem_problem(&problems, "slab cache %u: %zu slots used, live says %zu (C2)", i, used, l->live);
+    if (used != live_of(c))
+      rmem_problem(&problems, "slab cache %u: %zu slots used, counters say %zu (C2)", i, used, live_of(c));
   }
   for (uint32_t p = 1; p < r->top;) {
     const rmem_pme_t *h = &r->pm[p];

@@ -9,7 +9,7 @@
  *
  *   1. a process-wide registry of pool mappings says whether the pointer lies
  *      inside some live instance's pool of the right kind, on a slot boundary
- *      (records are a power of two in size, so that is a mask), and which
+ *      (records are RMEM_HSLOT_RECORD bytes, so that is a mask), and which
  *      instance that is -- all without dereferencing the pointer;
  *   2. the slot's header (rmem_hslot_t) then says whether the object is alive
  *      (alive == RMEM_HSLOT_ALIVE), dead (generation != 0: RMEM_ESTALE) or was
@@ -29,7 +29,7 @@
  *
  * Invariants:
  *   H1  a registry entry with base != 0 describes exactly one pool of a live
- *       instance: [base, base + (max << shift)), record size 1 << shift.
+ *       instance: [base, base + span), records of RMEM_HSLOT_RECORD bytes.
  *   H2  slot i (1 <= i < pool bump) has index == i and r == its instance once
  *       it has been created at least once (generation >= 1).
  *   H3  alive slots are not on the dead FIFO; dead slots are on it exactly
@@ -47,6 +47,8 @@ enum rmem_handle_kind { RMEM_HK_ARENA = 0, RMEM_HK_CACHE = 1 };
 #define RMEM_HSLOT_ALIVE 0xA11CEu
 #define RMEM_HSLOT_QUARANTINE 1024u
 #define RMEM_HREG_MAX 256u
+/* Every arena and cache record is this big: a constant, so a boundary check is one mask. */
+#define RMEM_HSLOT_RECORD 512u
 
 /* The common header of every arena and cache record, at a fixed offset in the record. */
 typedef struct rmem_hslot {
@@ -77,7 +79,7 @@ struct rmem_arena_table {
 /* The table of r, created on first use (NULL + ENOMEM on failure). */
 RMEM_HIDDEN struct rmem_arena_table *rmem_arena_table(rmem_t *r);
 /* A fresh record (zeroed but for its header) of the table's kind; NULL + ENOMEM when full. */
-RMEM_HIDDEN void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, size_t record_size, uint32_t max);
+RMEM_HIDDEN void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max);
 /* Marks a record dead and queues its slot for (delayed) reuse. */
 RMEM_HIDDEN void rmem_hslot_kill(rmem_htable_t *t, void *rec);
 /* Unregisters the table's pool (the instance is going away). */
@@ -92,9 +94,9 @@ RMEM_HIDDEN RMEM_NOINLINE void *rmem_handle_refused(unsigned kind, const void *h
 
 typedef struct rmem_hreg_entry {
   _Atomic uintptr_t base; /* 0 = unused entry */
-  _Atomic uintptr_t span; /* max << shift */
-  _Atomic uintptr_t shift;
+  _Atomic uintptr_t span; /* max * RMEM_HSLOT_RECORD */
   _Atomic(rmem_t *) r;
+  uintptr_t pad_;
 } rmem_hreg_entry_t;
 
 RMEM_HIDDEN extern rmem_hreg_entry_t rmem_hreg[2][RMEM_HREG_MAX];
@@ -116,12 +118,10 @@ static inline void *rmem_handle_resolve(unsigned kind, const void *h, size_t off
     uintptr_t base = atomic_load_explicit(&e->base, memory_order_acquire);
     uintptr_t rel = p - base;
     if (rel < atomic_load_explicit(&e->span, memory_order_relaxed) && base != 0) {
-      uintptr_t shift = atomic_load_explicit(&e->shift, memory_order_relaxed);
-      if (RMEM_LIKELY((rel & (((uintptr_t)1 << shift) - 1)) == 0 && rel != 0)) {
-        rmem_hslot_t *s = (rmem_hslot_t *)(p + off);
-        if (RMEM_LIKELY(s->alive == RMEM_HSLOT_ALIVE && s->r == atomic_load_explicit(&e->r, memory_order_relaxed)))
-          return (void *)p;
-      }
+      /* on a record boundary, not the unused record 0, alive (H2 makes its r the entry's instance) */
+      if (RMEM_LIKELY((rel & (RMEM_HSLOT_RECORD - 1)) == 0 && rel != 0 &&
+                      ((const rmem_hslot_t *)(p + off))->alive == RMEM_HSLOT_ALIVE))
+        return (void *)p;
       break;
     }
   }
