@@ -1,0 +1,192 @@
+/*
+ * test_pages.c - the page source of an instance (instance.c): runs of pages,
+ * alignment, immediate coalescing, shrink and grow in place, decommit to the
+ * OS, exhaustion, and a deterministic randomized stress against a shadow
+ * model of every page, with the validator (P1..P5) after every step.
+ */
+#include "check.h"
+#include "internal.h"
+
+static rmem_t *fresh(size_t capacity) {
+  rmem_options_t o = {.capacity = capacity};
+  rmem_t *r = rmem_create(&o);
+  CHECK(r != NULL);
+  return r;
+}
+
+static void test_runs_and_coalescing(void) {
+  rmem_t *r = fresh(RMEM_MIN_CAPACITY); /* 256 pages: 0 and 255 reserved */
+  CHECK_EQ(r->npages, 256);
+  uint32_t a = rmem_pages_alloc(r, 10, 1, RMEM_PK_USER, 7);
+  uint32_t b = rmem_pages_alloc(r, 20, 1, RMEM_PK_USER, 8);
+  uint32_t c = rmem_pages_alloc(r, 30, 1, RMEM_PK_USER, 9);
+  CHECK_EQ(a, 1); /* page 0 is never handed out */
+  CHECK_EQ(b, 11);
+  CHECK_EQ(c, 31);
+  CHECK_EQ(r->pm[b + 5].owner, 8);
+  CHECK_EQ(r->pm[b].len, 20);
+  CHECK_EQ(r->pm[b + 19].len, 20);
+  CHECK_EQ(rmem_validate(r), 0);
+
+  rmem_pages_free(r, a);
+  rmem_pages_free(r, c); /* c touched top: stays a free run below top */
+  CHECK_EQ(r->free_pages, 40);
+  size_t merges = r->merges;
+  rmem_pages_free(r, b); /* merges with both neighbours at once */
+  CHECK_EQ(r->merges - merges, 2);
+  CHECK_EQ(r->pm[1].kind, RMEM_PK_FREE);
+  CHECK_EQ(r->pm[1].len, 60);
+  CHECK_EQ(r->free_pages, 60);
+  CHECK_EQ(rmem_validate(r), 0);
+
+  /* the merged run is reused from its bin, best fit first */
+  uint32_t d = rmem_pages_alloc(r, 60, 1, RMEM_PK_USER, 1);
+  CHECK_EQ(d, 1);
+  CHECK_EQ(r->free_pages, 0);
+  rmem_pages_free(r, d);
+
+  /* alignment: the first page is a multiple of align_pages */
+  for (uint32_t al = 1; al <= 64; al *= 2) {
+    uint32_t p = rmem_pages_alloc(r, 3, al, RMEM_PK_USER, al);
+    CHECK(p != 0 && p % al == 0);
+    CHECK_EQ(rmem_validate(r), 0);
+    rmem_pages_free(r, p);
+  }
+  CHECK_EQ(rmem_validate(r), 0);
+
+  /* exhaustion: 254 usable pages */
+  rmem_clear_error();
+  CHECK_EQ(rmem_pages_alloc(r, 255, 1, RMEM_PK_USER, 1), 0);
+  CHECK_EQ(rmem_last_error(), RMEM_ENOMEM);
+  uint32_t all = rmem_pages_alloc(r, 254, 1, RMEM_PK_USER, 1);
+  CHECK_EQ(all, 1);
+  CHECK_EQ(rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1), 0);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_pages_free(r, all);
+  CHECK_EQ(rmem_pages_largest_free(r), 254);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
+static void test_shrink_grow(void) {
+  rmem_t *r = fresh(RMEM_MIN_CAPACITY);
+  uint32_t a = rmem_pages_alloc(r, 10, 1, RMEM_PK_USER, 2);
+  uint32_t b = rmem_pages_alloc(r, 10, 1, RMEM_PK_USER, 3);
+  rmem_pages_shrink(r, a, 4);
+  CHECK_EQ(r->pm[a].len, 4);
+  CHECK_EQ(r->pm[a + 3].len, 4);
+  CHECK_EQ(r->pm[a + 4].kind, RMEM_PK_FREE);
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK(rmem_pages_grow(r, a, 10));   /* back into its own freed tail */
+  CHECK(!rmem_pages_grow(r, a, 11));  /* b is in the way */
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK(rmem_pages_grow(r, b, 200)); /* into the never-used pages above top */
+  CHECK_EQ(r->top, b + 200);
+  CHECK(!rmem_pages_grow(r, b, 250)); /* past the last page */
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_pages_free(r, a);
+  rmem_pages_free(r, b);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
+static void test_decommit(void) {
+  rmem_t *r = fresh((size_t)64 << 20);
+  uint32_t a = rmem_pages_alloc(r, 1024, 1, RMEM_PK_USER, 1); /* 4 MiB */
+  memset((void *)rmem_page_addr(r, a), 1, (size_t)1024 << RMEM_PAGE_SHIFT);
+  rmem_stats_t st;
+  rmem_stats(r, &st);
+  CHECK(st.resident >= ((size_t)1024 << RMEM_PAGE_SHIFT));
+  rmem_pages_free(r, a); /* a big run goes back to the OS at once */
+  rmem_stats(r, &st);
+  CHECK(st.resident < ((size_t)16 << RMEM_PAGE_SHIFT));
+  CHECK_EQ(r->dirty_pages, 0);
+  /* small dirty runs wait for rmem_pages_release */
+  uint32_t s = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1);
+  uint32_t t = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1); /* keeps s from merging with the big run */
+  memset((void *)rmem_page_addr(r, s), 1, (size_t)8 << RMEM_PAGE_SHIFT);
+  rmem_pages_free(r, s);
+  CHECK(r->dirty_pages >= 8);
+  CHECK(rmem_pages_release(r) >= 8);
+  CHECK_EQ(r->dirty_pages, 0);
+  /* released pages read as zero and stay usable */
+  uint32_t u = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1);
+  CHECK_EQ(u, s);
+  CHECK_EQ(*(unsigned char *)rmem_page_addr(r, u), 0);
+  rmem_pages_free(r, u);
+  rmem_pages_free(r, t);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
+/* Randomized: the pagemap must agree with a shadow owner per page after every step. */
+static void test_stress(void) {
+  rmem_t *r = fresh((size_t)8 << 20); /* 2048 pages */
+  enum { LIVE = 64, STEPS = 60000 };
+  uint32_t first[LIVE] = {0}, len[LIVE] = {0};
+  static uint32_t shadow[2048];
+  uint64_t rng = 7;
+  size_t mismatches = 0, problems = 0, failures = 0;
+  for (int step = 0; step < STEPS; step++) {
+    uint64_t x = check_rand(&rng);
+    unsigned i = (unsigned)(x % LIVE);
+    if (first[i]) {
+      if (x & 0x100) {
+        rmem_pages_free(r, first[i]);
+        for (uint32_t k = 0; k < len[i]; k++) shadow[first[i] + k] = 0;
+        first[i] = 0;
+      } else if (x & 0x200) {
+        uint32_t n = 1 + (uint32_t)((x >> 12) % len[i]);
+        rmem_pages_shrink(r, first[i], n);
+        for (uint32_t k = n; k < len[i]; k++) shadow[first[i] + k] = 0;
+        len[i] = n;
+      } else {
+        uint32_t n = len[i] + 1 + (uint32_t)((x >> 12) % 16);
+        if (rmem_pages_grow(r, first[i], n)) {
+          for (uint32_t k = len[i]; k < n; k++) shadow[first[i] + k] = i + 1;
+          len[i] = n;
+        }
+      }
+    } else {
+      uint32_t n = 1 + (uint32_t)((x >> 12) % ((x >> 40) % 8 == 0 ? 200 : 12));
+      uint32_t al = (uint32_t)1 << ((x >> 30) % 4);
+      uint32_t p = rmem_pages_alloc(r, n, al, RMEM_PK_USER, i + 1);
+      if (!p) {
+        if (rmem_last_error() != RMEM_ENOMEM) failures++;
+        continue;
+      }
+      if (p % al) failures++;
+      for (uint32_t k = 0; k < n; k++) {
+        if (shadow[p + k]) mismatches++; /* handed out twice */
+        shadow[p + k] = i + 1;
+      }
+      first[i] = p;
+      len[i] = n;
+    }
+    for (uint32_t pg = 1; pg < r->limit; pg++) {
+      uint32_t want = shadow[pg];
+      rmem_pme_t *e = &r->pm[pg];
+      bool ok = want ? (e->kind == RMEM_PK_USER && e->owner == want)
+                     : (e->kind == RMEM_PK_FREE || e->kind == RMEM_PK_NEVER);
+      if (!ok) mismatches++;
+    }
+    problems += rmem_pages_check(r);
+  }
+  CHECK_EQ(mismatches, 0);
+  CHECK_EQ(problems, 0);
+  CHECK_EQ(failures, 0);
+  for (unsigned i = 0; i < LIVE; i++)
+    if (first[i]) rmem_pages_free(r, first[i]);
+  CHECK_EQ(r->used_pages, 0);
+  CHECK_EQ(rmem_pages_largest_free(r), r->limit - 1); /* all merged into one run */
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
+int main(void) {
+  test_runs_and_coalescing();
+  test_shrink_grow();
+  test_decommit();
+  test_stress();
+  return check_report("test_pages");
+}
