@@ -147,7 +147,7 @@ static inline bool is_process(uint32_t info) { return (info & 1u) != 0; }
 static inline uint32_t main_of(uint32_t info) { return info >> 1; }
 
 /* ------------------------------------------------------------------------
- * Nodes: a small spare list in front of the metadata allocator
+ * Nodes: 64-byte aligned chunks from the metadata allocator, and a free list
  * ------------------------------------------------------------------------ */
 
 /*
@@ -1056,7 +1056,8 @@ static bool check_node(const struct rmem_mems *m, const mems_node_t *x, int dept
 
 size_t rmem_mems_validate(rmem_t *r) {
   size_t problems = 0;
-  if (!r || !r->mems) return 0;
+  if (!rmem_check_instance(r)) return 1; /* as the heap's validator: no instance is one problem */
+  if (!r->mems) return 0;                /* MeMS not running: nothing to check */
   const struct rmem_mems *m = r->mems;
   if (m->magic != MEMS_MAGIC) {
     rmem_problem(&problems, "mems: bad magic");

@@ -344,6 +344,8 @@ static void test_bad_input(void) {
   CHECK(rmem_mems_malloc(NULL, 10) == 0 && rmem_last_error() == RMEM_ENOTINIT);
   CHECK(rmem_mems_free(NULL, 1000) == RMEM_ENOTINIT);
   CHECK(rmem_mems_get(NULL, 1000) == NULL && rmem_last_error() == RMEM_ENOTINIT);
+  CHECK(rmem_mems_validate(NULL) == 1 && rmem_last_error() == RMEM_ENOTINIT);
+  rmem_clear_error();
 
   CHECK(rmem_mems_init(r) == RMEM_OK);
   uintptr_t a = rmem_mems_malloc(r, 1000), b = rmem_mems_malloc(r, 1000);
