@@ -89,6 +89,13 @@ static void hreg_remove(unsigned kind, uint32_t slot) {
 
 static const char *kind_name(unsigned kind) { return kind == RMEM_HK_ARENA ? "arena" : "slab cache"; }
 
+void *rmem_handle_resolve_slow(unsigned kind, const void *h, size_t off) {
+  uint32_t n = atomic_load_explicit(&rmem_hreg_hwm[kind], memory_order_acquire);
+  for (uint32_t i = 1; i < n; i++)
+    if (rmem_hreg_accepts(&rmem_hreg[kind][i], (uintptr_t)h, off)) return (void *)h;
+  return rmem_handle_refused(kind, h, off);
+}
+
 void *rmem_handle_refused(unsigned kind, const void *h, size_t off) {
   const char *what = kind_name(kind);
   if (h == NULL) return rmem_fail_null(RMEM_EINVAL, "NULL %s handle", what);

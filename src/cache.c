@@ -52,9 +52,9 @@ _Static_assert(offsetof(struct slab_cache, slot) == sizeof(struct rmem_arena_hea
 
 static inline size_t live_of(const slab_cache_t *c) { return c->list.allocs - c->list.frees; }
 
-static inline slab_cache_t *cache_check(slab_cache_t *c) {
-  return rmem_handle_resolve(RMEM_HK_CACHE, c, offsetof(struct slab_cache, slot));
-}
+#define CACHE_SLOT_OFF offsetof(struct slab_cache, slot)
+
+static inline slab_cache_t *cache_check(slab_cache_t *c) { return rmem_handle_resolve(RMEM_HK_CACHE, c, CACHE_SLOT_OFF); }
 
 static RMEM_NOINLINE void validate_after(rmem_t *r) {
   rmem_status_t saved = rmem_last_error();
@@ -96,11 +96,11 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   return c;
 }
 
-void *rmem_slab_alloc(slab_cache_t *c) {
+static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
   c = cache_check(c);
-  if (RMEM_UNLIKELY(!c)) return NULL;
+  if (!c) return NULL;
   void *p = rmem_slab_list_alloc(&c->list);
-  if (RMEM_UNLIKELY(!p)) return NULL; /* ENOMEM recorded by the engine */
+  if (!p) return NULL; /* ENOMEM recorded by the engine */
   c->list.allocs++;
   if (RMEM_UNLIKELY(c->debug)) {
     rmem_t *r = c->slot.r;
@@ -108,6 +108,23 @@ void *rmem_slab_alloc(slab_cache_t *c) {
     if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
   }
   return p;
+}
+
+/*
+ * The fast path: a live cache of the first registered instance, no debugging option, and a
+ * slot at hand (parked or in cur). Everything else -- and every error -- goes through
+ * alloc_checked, so this stays a leaf with no frame.
+ */
+void *rmem_slab_alloc(slab_cache_t *c) {
+  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && !c->debug)) {
+    rmem_slab_list_t *l = &c->list;
+    if (RMEM_LIKELY(l->nparked != 0 || l->cur->summary != 0)) {
+      void *p = rmem_slab_list_alloc(l);
+      l->allocs++;
+      return p;
+    }
+  }
+  return alloc_checked(c);
 }
 
 static RMEM_NOINLINE rmem_status_t foreign(const rmem_t *r, uintptr_t p) {
@@ -152,21 +169,26 @@ static RMEM_NOINLINE rmem_status_t free_slow(slab_cache_t *c, void *ptr) {
   return st;
 }
 
-rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
+static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
   c = cache_check(c);
-  if (RMEM_UNLIKELY(!c)) return rmem_last_error();
+  if (!c) return rmem_last_error();
+  return free_slow(c, ptr);
+}
+
+rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
   /* Fast path: p lies in the current slab, which is this cache's by construction, so the
      pagemap lookup can be skipped (NULL and the sentinel's empty range fail the test). */
-  uintptr_t p = (uintptr_t)ptr;
-  rmem_slab_t *s = c->list.cur;
-  if (RMEM_LIKELY(p - s->start < ((uintptr_t)s->npages << RMEM_PAGE_SHIFT) && !c->debug)) {
-    rmem_status_t st = rmem_slab_free_in(s, p);
-    if (RMEM_LIKELY(st == RMEM_OK)) {
+  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && !c->debug)) {
+    uintptr_t p = (uintptr_t)ptr;
+    rmem_slab_t *s = c->list.cur;
+    if (RMEM_LIKELY(p - s->start < ((uintptr_t)s->npages << RMEM_PAGE_SHIFT))) {
       c->list.frees++;
+      rmem_status_t st = rmem_slab_free_in(s, p);
+      if (RMEM_UNLIKELY(st != RMEM_OK)) c->list.frees--;
+      return st;
     }
-    return st;
   }
-  return free_slow(c, ptr);
+  return free_checked(c, ptr);
 }
 
 rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c) {

@@ -110,22 +110,28 @@ static inline rmem_hslot_t *rmem_hslot_of(void *rec, size_t off) { return (rmem_
  * (RMEM_EINVAL for NULL, RMEM_ESTALE for a destroyed object, RMEM_EBADPTR for
  * anything else). Never dereferences h unless it lies inside a registered pool.
  */
+static inline bool rmem_hreg_accepts(const rmem_hreg_entry_t *e, uintptr_t p, size_t off) {
+  uintptr_t base = atomic_load_explicit(&e->base, memory_order_acquire);
+  uintptr_t rel = p - base;
+  /* inside the pool, on a record boundary, not the unused record 0, alive (H2 makes its r the
+     entry's instance); the record is read only once all the address tests passed */
+  return base != 0 && rel < atomic_load_explicit(&e->span, memory_order_relaxed) &&
+         (rel & (RMEM_HSLOT_RECORD - 1)) == 0 && rel != 0 &&
+         ((const rmem_hslot_t *)(p + off))->alive == RMEM_HSLOT_ALIVE;
+}
+
+/* The fast test: h is a live record of the first registered pool of its kind (the common
+   case: one instance). False means "ask rmem_handle_resolve", not "bad". */
+static inline bool rmem_handle_ok(unsigned kind, const void *h, size_t off) {
+  return rmem_hreg_accepts(&rmem_hreg[kind][0], (uintptr_t)h, off);
+}
+
+/* Every registry entry, then the error; out of line. */
+RMEM_HIDDEN RMEM_NOINLINE void *rmem_handle_resolve_slow(unsigned kind, const void *h, size_t off);
+
 static inline void *rmem_handle_resolve(unsigned kind, const void *h, size_t off) {
-  uintptr_t p = (uintptr_t)h;
-  uint32_t n = atomic_load_explicit(&rmem_hreg_hwm[kind], memory_order_acquire);
-  for (uint32_t i = 0; i < n; i++) {
-    rmem_hreg_entry_t *e = &rmem_hreg[kind][i];
-    uintptr_t base = atomic_load_explicit(&e->base, memory_order_acquire);
-    uintptr_t rel = p - base;
-    if (rel < atomic_load_explicit(&e->span, memory_order_relaxed) && base != 0) {
-      /* on a record boundary, not the unused record 0, alive (H2 makes its r the entry's instance) */
-      if (RMEM_LIKELY((rel & (RMEM_HSLOT_RECORD - 1)) == 0 && rel != 0 &&
-                      ((const rmem_hslot_t *)(p + off))->alive == RMEM_HSLOT_ALIVE))
-        return (void *)p;
-      break;
-    }
-  }
-  return rmem_handle_refused(kind, h, off);
+  if (RMEM_LIKELY(rmem_handle_ok(kind, h, off))) return (void *)h;
+  return rmem_handle_resolve_slow(kind, h, off);
 }
 
 #endif /* RMEM_HANDLE_H */
