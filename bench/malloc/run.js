@@ -1,0 +1,183 @@
+'use strict';
+// bench/malloc/run.js - the malloc benchmark: every workload under every
+// allocator, in the same run, interleaved (run k of every allocator before run
+// k+1 of any), so machine noise hits all allocators alike. Reports medians of
+// wall time and peak RSS and their ratios against the best of the run.
+//
+//   node bench/malloc/run.js --bin build/bench-malloc [--runs 5] [--scale 1]
+//        [--only cfrac,larson] [--allocators glibc,rmem] [--json out.json]
+//
+// --bin holds the workload executables, measure and librmem-malloc.so (the CMake
+// build of malloc/). The outputs of every run are compared with glibc's: an
+// allocator that changes a program's output is reported as WRONG, whatever its
+// speed. Lower is better for both time and RSS.
+const { spawnSync, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..', '..');
+const args = process.argv.slice(2);
+function opt(name, def) {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+}
+const bin = path.resolve(root, opt('bin', 'build/bench-malloc'));
+const runs = Math.max(1, parseInt(opt('runs', '5'), 10));
+const scale = opt('scale', '1');
+const libdir = '/usr/lib/x86_64-linux-gnu';
+const allAllocators = {
+  glibc: '',
+  jemalloc: path.join(libdir, 'libjemalloc.so.2'),
+  mimalloc: path.join(libdir, 'libmimalloc.so.2'),
+  tcmalloc: path.join(libdir, 'libtcmalloc_minimal.so.4'),
+  rmem: path.join(bin, 'librmem-malloc.so'),
+};
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmem-bench-malloc-'));
+
+// The real programs get generated inputs (deterministic, so outputs compare).
+function sqliteInput() {
+  const f = path.join(tmp, 'bench.sql');
+  const lines = ['CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL, tag TEXT);', 'BEGIN;'];
+  for (let i = 0; i < 60000; i++) {
+    lines.push(`INSERT INTO t(name, v, tag) VALUES('name-${(i * 7919) % 100003}', ${(i * 31) % 977}.5, '${'x'.repeat(i % 40)}');`);
+  }
+  lines.push('COMMIT;', 'CREATE INDEX t_name ON t(name);', 'CREATE INDEX t_v ON t(v);');
+  lines.push("SELECT count(*), sum(v), max(length(tag)) FROM t WHERE name LIKE 'name-1%';");
+  lines.push('SELECT tag, count(*) FROM t GROUP BY tag ORDER BY 2 DESC LIMIT 5;');
+  lines.push('SELECT a.id FROM t a JOIN t b ON a.v = b.v AND a.id < b.id WHERE a.id % 97 = 0 ORDER BY a.id LIMIT 3;');
+  lines.push("UPDATE t SET tag = upper(tag) || name WHERE id % 3 = 0;");
+  lines.push('SELECT sum(length(tag)) FROM t;');
+  lines.push('DELETE FROM t WHERE id % 2 = 0;', 'VACUUM;', 'SELECT count(*) FROM t;');
+  fs.writeFileSync(f, lines.join('\n') + '\n');
+  return f;
+}
+function pythonScript() {
+  const f = path.join(tmp, 'bench.py');
+  fs.writeFileSync(f, `
+import json, re, collections
+data = [{"id": i, "name": "item%d" % i, "tags": ["t%d" % (i % 17), "u%d" % (i % 5)], "v": i * 0.5} for i in range(60000)]
+s = json.dumps(data)
+back = json.loads(s)
+idx = collections.defaultdict(list)
+for d in back:
+    for t in d["tags"]:
+        idx[t].append(d["id"])
+words = re.findall(r"item(\\d+)7", s)
+acc = 0
+for k in range(20):
+    tmp = {str(i): [i] * (i % 7) for i in range(20000)}
+    acc += sum(len(v) for v in tmp.values())
+print(len(s), len(idx), len(words), acc, sum(len(v) for v in idx.values()))
+`);
+  return f;
+}
+function gccInput() {
+  return path.join(root, 'src', 'instance.c');
+}
+
+const which = (p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
+const workloads = [
+  { name: 'cfrac', cmd: [path.join(bin, 'wl_cfrac'), scale] },
+  { name: 'espresso', cmd: [path.join(bin, 'wl_espresso'), scale] },
+  { name: 'larson', cmd: [path.join(bin, 'wl_larson'), scale, '4'] },
+  { name: 'xmalloc', cmd: [path.join(bin, 'wl_xmalloc'), scale] },
+  { name: 'realloc', cmd: [path.join(bin, 'wl_realloc'), scale] },
+];
+if (which('sqlite3')) workloads.push({ name: 'sqlite3', cmd: ['sqlite3', ':memory:'], stdin: sqliteInput() });
+if (which('python3')) workloads.push({ name: 'python3', cmd: ['python3', pythonScript()] });
+if (which('gcc')) {
+  workloads.push({
+    name: 'gcc',
+    cmd: ['gcc', '-O2', '-std=c11', '-D_GNU_SOURCE', `-I${path.join(root, 'include')}`, '-c', gccInput(), '-o', path.join(tmp, 'x.o')],
+  });
+}
+
+const only = opt('only', '');
+const selected = only ? workloads.filter((w) => only.split(',').includes(w.name)) : workloads;
+const allocNames = opt('allocators', Object.keys(allAllocators).join(',')).split(',');
+const allocators = allocNames.filter((a) => {
+  if (!(a in allAllocators)) throw new Error(`unknown allocator ${a}`);
+  if (allAllocators[a] && !fs.existsSync(allAllocators[a])) {
+    console.warn(`skipping ${a}: ${allAllocators[a]} not found`);
+    return false;
+  }
+  return true;
+});
+
+const measure = path.join(bin, 'measure');
+function runOnce(w, alloc) {
+  const out = path.join(tmp, `out-${w.name}-${alloc}.txt`);
+  const margs = ['--preload', allAllocators[alloc], '--stdout', out];
+  if (w.stdin) margs.push('--stdin', w.stdin);
+  margs.push('--', ...w.cmd);
+  const r = spawnSync(measure, margs, { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } });
+  if (r.status !== 0) throw new Error(`measure failed for ${w.name}/${alloc}: ${r.stderr}`);
+  const m = JSON.parse(r.stdout.trim().split('\n').pop());
+  m.output = fs.readFileSync(out, 'utf8');
+  return m;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+const results = {};
+console.log(`malloc benchmark: ${runs} runs, scale ${scale}, ${os.cpus().length} CPUs, allocators ${allocators.join(' ')}`);
+for (const w of selected) {
+  results[w.name] = {};
+  const samples = Object.fromEntries(allocators.map((a) => [a, []]));
+  let reference = null;
+  for (let k = 0; k < runs; k++) {
+    for (const a of allocators) {
+      const m = runOnce(w, a);
+      if (a === allocators[0] && reference === null) reference = m.output;
+      samples[a].push(m);
+    }
+  }
+  const rows = [];
+  for (const a of allocators) {
+    const ms = samples[a];
+    const bad = ms.find((m) => m.status !== 0) || ms.find((m) => m.output !== reference);
+    results[w.name][a] = {
+      wall: median(ms.map((m) => m.wall)),
+      maxrss_kb: median(ms.map((m) => m.maxrss_kb)),
+      ok: !bad,
+      status: bad ? bad.status : 0,
+    };
+  }
+  const ok = allocators.filter((a) => results[w.name][a].ok);
+  const bestT = Math.min(...ok.map((a) => results[w.name][a].wall));
+  const bestR = Math.min(...ok.map((a) => results[w.name][a].maxrss_kb));
+  for (const a of allocators) {
+    const r = results[w.name][a];
+    r.time_ratio = r.wall / bestT;
+    r.rss_ratio = r.maxrss_kb / bestR;
+    rows.push({
+      allocator: a,
+      'time s': r.wall.toFixed(3),
+      'x fastest': r.time_ratio.toFixed(2),
+      'peak RSS MB': (r.maxrss_kb / 1024).toFixed(1),
+      'x smallest': r.rss_ratio.toFixed(2),
+      output: r.ok ? 'same' : `WRONG (status ${r.status})`,
+    });
+  }
+  console.log(`\n${w.name}  (medians of ${runs}; cmd: ${w.cmd.map((c) => path.basename(c)).join(' ')})`);
+  console.table(rows);
+}
+
+if (allocators.includes('rmem')) {
+  console.log('\nrmem against the targets (time <= 1.10 x fastest, peak RSS <= 1.10 x smallest):');
+  for (const w of selected) {
+    const r = results[w.name].rmem;
+    const t = r.time_ratio <= 1.1 ? 'met' : 'MISSED';
+    const m = r.rss_ratio <= 1.1 ? 'met' : 'MISSED';
+    console.log(`  ${w.name.padEnd(9)} time ${r.time_ratio.toFixed(2)}x (${t})  RSS ${r.rss_ratio.toFixed(2)}x (${m})${r.ok ? '' : '  OUTPUT WRONG'}`);
+  }
+}
+const json = opt('json', '');
+if (json) fs.writeFileSync(json, JSON.stringify({ runs, scale, results }, null, 2));
+fs.rmSync(tmp, { recursive: true, force: true });
