@@ -38,6 +38,10 @@ const DEFAULT_CHUNK = 64 * 1024;
 
 // A private token: the classes below are made by their factories, not by `new`.
 const TOKEN = Symbol('rmem.internal');
+// Set by Rmem's static block.
+let nativeOf;
+let frontOf;
+let forgetArena;
 
 function checkFunction(fn, name) {
   if (typeof fn !== 'function') throw invalidArgType(name, 'of type function', fn);
@@ -157,6 +161,13 @@ class Arena {
     this.#ptr = this.#end = 0;
     this.#n.arenaDestroy(this.#h);
     this.#dead = true;
+    forgetArena(this.#owner, this);
+  }
+
+  /** @internal the instance is being destroyed: end the lease (C refuses the handle from now on). */
+  static endLease(a) {
+    a.#ptr = a.#end = 0;
+    a.#dead = true;
   }
 
   /**
@@ -536,6 +547,7 @@ const VIEW_TYPES = {
 class Rmem {
   #n;
   #f;
+  #arenas = new Set(); // live arenas, so destroy() can end their JS leases
   #views = null;
   #heap;
   #mems = null;
@@ -558,10 +570,13 @@ class Rmem {
     this.#heap = new Heap(TOKEN, this.#n, this.#f);
   }
 
-  /** @internal the native functions, for the seed API's hot paths in index.js. */
-  static native(rm) { return rm.#n; }
-  /** @internal the heap front (alloc/free closures), for the seed API's rAlloc/rFree. */
-  static front(rm) { return rm.#f; }
+  // Module-private accessors (not reachable from the package's exports): the
+  // native functions, the heap front, and the arena registry.
+  static {
+    nativeOf = (rm) => rm.#n;
+    frontOf = (rm) => rm.#f;
+    forgetArena = (rm, arena) => rm.#arenas.delete(arena);
+  }
 
   get memory() { return this.#n.memory; }
   get capacity() { return this.#n.capacity; }
@@ -632,7 +647,9 @@ class Rmem {
     const lt = toLifetime(lifetime);
     const n = this.#n;
     const h = n.arenaCreate(size, lt, lt === LIFETIME.INTERMEDIATE ? 0 : 8);
-    return new Arena(TOKEN, this, n, h, lt, n.scratch[0], n.scratch[1]);
+    const a = new Arena(TOKEN, this, n, h, lt, n.scratch[0], n.scratch[1]);
+    this.#arenas.add(a);
+    return a;
   }
 
   /** A slab cache of objects of objSize bytes. options: { align, strict } */
@@ -667,7 +684,11 @@ class Rmem {
    * pointer and handle of the instance dies; later calls throw ERR_RMEM_DESTROYED.
    */
   destroy() {
-    if (!this.#destroyed) this.#f.kill();
+    if (!this.#destroyed) {
+      this.#f.kill();
+      for (const a of this.#arenas) Arena.endLease(a);
+      this.#arenas.clear();
+    }
     this.#n.destroy();
     this.#destroyed = true;
     this.#views = null;
@@ -686,6 +707,8 @@ if (typeof Symbol.dispose === 'symbol') {
 }
 
 module.exports = {
+  nativeOf: (rm) => nativeOf(rm), // internal: the seed API, tests and benchmarks only
+  frontOf: (rm) => frontOf(rm),
   Rmem,
   Arena,
   SlabCache,

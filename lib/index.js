@@ -43,7 +43,7 @@ function need(what = 'init()') {
 function init(options) {
   if (D !== null) return;
   D = new Rmem(options === undefined ? {} : options);
-  F = Rmem.front(D);
+  F = core.frontOf(D);
 }
 
 /** size bytes from the heap; returns the byte offset of the block. */

@@ -31,7 +31,7 @@ const rmem = H.loadRmem();
 rmem.init();
 const u8 = rmem.HEAPU8;
 const { TRANSIENT } = rmem.LIFETIME;
-const nativeHeap = rmem.Rmem.native(rmem.instance()); // one Node-API call per op, for comparison
+const nativeHeap = require('../../lib/core.js').nativeOf(rmem.instance()); // one Node-API call per op, for comparison
 const keep = new Array(PER); // V8: the request's buffers stay alive until the request ends, as its blocks do
 const ptrs = new Int32Array(PER);
 let sink = 0;
