@@ -324,6 +324,32 @@ static void test_translation(void) {
   rmem_destroy(r);
 }
 
+/* The largest instance: offsets and sizes reach just below 2^32 and still add up. */
+static void test_largest_instance(void) {
+  rmem_t *r = make(RMEM_MAX_CAPACITY, 0);
+  CHECK(rmem_mems_init(r) == RMEM_OK);
+  size_t most = rmem_capacity(r) - 2 * RMEM_PAGE_SIZE; /* every page but the two reserved ones */
+  CHECK(rmem_mems_malloc(r, most + 1) == 0);
+  CHECK_ERR(r, RMEM_ENOMEM);
+  uintptr_t a = rmem_mems_malloc(r, most - 10);
+  CHECK(a == 1000);
+  uintptr_t b = rmem_mems_malloc(r, 10); /* the last 10 bytes of the range */
+  CHECK(b == 1000 + most - 10);
+  char *pa = rmem_mems_get(r, a), *pb = rmem_mems_get(r, b + 9);
+  CHECK(pa && pb && pb == pa + most - 1);
+  CHECK(in_instance(r, pb, 1));
+  if (pb) *pb = 1; /* touches one page only */
+  CHECK(rmem_mems_malloc(r, 1) == 0);
+  CHECK_ERR(r, RMEM_ENOMEM);
+  CHECK(rmem_mems_free(r, a) == RMEM_OK);
+  CHECK(rmem_mems_free(r, b) == RMEM_OK);
+  rmem_mems_stats_t ms;
+  CHECK(rmem_mems_stats(r, &ms) == RMEM_OK && ms.space_unused == most && ms.segments == 1);
+  CHECK(rmem_mems_validate(r) == 0);
+  CHECK(rmem_mems_finish(r) == RMEM_OK);
+  rmem_destroy(r);
+}
+
 /* Every bad input: the right code, and the structure unchanged. */
 static void test_bad_input(void) {
   rmem_t *r = make(RMEM_MIN_CAPACITY, 0); /* 1 MiB: 254 usable pages */
@@ -604,6 +630,7 @@ int main(void) {
   test_seed_example_program();
   test_edges();
   test_translation();
+  test_largest_instance();
   test_bad_input();
   test_exhaustion();
   test_finish_releases();
