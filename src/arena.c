@@ -269,6 +269,7 @@ struct arena {
   struct rmem_arena_head head; /* must be first: r_arena_fast reads it */
   rmem_hslot_t slot;           /* at offset sizeof(head) (handle.h) */
   uint8_t lifetime;
+  uint8_t debug;               /* the instance's RMEM_OPT_* flags (fixed at creation): one load less */
   uint32_t chunk_pages;
   uint32_t resets;             /* the mark generation */
   uint32_t vcount;             /* validator scratch: runs seen in the pagemap */
@@ -551,6 +552,7 @@ arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_o
   arena_t *a = rmem_hslot_new(r, &t->arenas, ARENA_MAX);
   if (!a) return NULL;
   a->lifetime = (uint8_t)lifetime;
+  a->debug = (uint8_t)r->flags;
   a->chunk_pages = (uint32_t)pages;
   a->max_size = max_size;
   if (lifetime == LIFETIME_INTERMEDIATE) {
@@ -583,18 +585,22 @@ arena_t *rmem_arena_create(rmem_t *r, size_t chunk_size, lifetime_t lifetime) {
   return rmem_arena_create_ex(r, lifetime, &o);
 }
 
+/*
+ * The checked call: the same bump as r_arena_fast plus the handle check and the counter, as
+ * a leaf; a full chunk, an intermediate arena, a debugging option and every error take
+ * rmem_arena_alloc_slow.
+ */
 void *rmem_arena_alloc(arena_t *a, size_t size) {
-  a = arena_check(a);
-  if (RMEM_UNLIKELY(!a)) return NULL;
-  /* the common case inline: the same bump as r_arena_fast, plus the counter */
-  uintptr_t p = a->head.ptr;
-  size_t n = (size + 7) & ~(size_t)7;
-  if (RMEM_LIKELY(n - 1 < a->head.end - p && !a->slot.r->flags)) {
-    a->head.ptr = p + n;
-    a->allocs++;
-    return (void *)p;
+  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)) && !a->debug)) {
+    uintptr_t p = a->head.ptr;
+    size_t n = (size + 7) & ~(size_t)7;
+    if (RMEM_LIKELY(n - 1 < a->head.end - p)) {
+      a->head.ptr = p + n;
+      a->allocs++;
+      return (void *)p;
+    }
   }
-  return arena_alloc(a, size, 8);
+  return rmem_arena_alloc_slow(a, size);
 }
 
 void *rmem_arena_alloc_slow(arena_t *a, size_t size) {
