@@ -15,7 +15,9 @@
  * spends descheduled on a shared machine is not charged to the allocator.
  *
  * Usage: bench_mems [runs] [live] [steps]   (defaults 5 100000 200000;
- * RMEM_BENCH_SMOKE=1 makes it tiny, for the smoke test)
+ * RMEM_BENCH_SMOKE=1 makes it tiny, for the smoke test). Besides the table on
+ * stdout it writes c-mems.json to $RMEM_BENCH_RESULTS or bench/results/ (run
+ * from the repository root, as scripts/bench-c.sh does).
  */
 #include "rmem.h"
 
@@ -216,7 +218,27 @@ int main(int argc, char **argv) {
   printf("  %-14s %9.2fx %9.2fx\n", "MeMS / glibc", m_malloc / g_malloc, m_free / g_free);
   printf("  wall clock per free + malloc pair: MeMS %.1f ns, glibc %.1f ns (includes time descheduled)\n", m_wall,
          g_wall);
+  bool met = m_malloc <= TARGET_NS && m_free <= TARGET_NS;
   printf("MeMS target <= %.0f ns per malloc and per free: malloc %.1f ns %s, free %.1f ns %s\n", TARGET_NS, m_malloc,
          m_malloc <= TARGET_NS ? "MET" : "MISSED", m_free, m_free <= TARGET_NS ? "MET" : "MISSED");
+
+  const char *dir = getenv("RMEM_BENCH_RESULTS");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/c-mems.json", dir && *dir ? dir : "bench/results");
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "bench_mems: cannot write %s (results printed above)\n", path);
+    return 0;
+  }
+  fprintf(f,
+          "{\"bench\": \"mems\", \"mode\": \"%s\", \"clock\": \"thread-cpu\", \"live\": %zu, \"steps\": %zu, "
+          "\"runs\": %d, \"max_size\": %d, \"target_ns\": %.0f, \"met\": %s,\n"
+          " \"mems\": {\"malloc_ns\": %.1f, \"free_ns\": %.1f, \"get_ns\": %.1f, \"wall_pair_ns\": %.1f, "
+          "\"main_nodes\": %zu, \"pages\": %zu},\n"
+          " \"glibc\": {\"malloc_ns\": %.1f, \"free_ns\": %.1f, \"wall_pair_ns\": %.1f},\n"
+          " \"ratio\": {\"malloc\": %.3f, \"free\": %.3f}}\n",
+          smoke ? "smoke" : "full", live, steps, runs, MAX_SIZE, TARGET_NS, met ? "true" : "false", m_malloc, m_free,
+          m_get, m_wall, last.mains, last.pages, g_malloc, g_free, g_wall, m_malloc / g_malloc, m_free / g_free);
+  fclose(f);
   return 0;
 }
