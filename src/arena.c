@@ -36,7 +36,8 @@
  *       end(cur); for every chunk c before cur, start(c) <= c->stop <= end(c)
  *       and used_prev == sum over those chunks of (c->stop - start(c)).
  *   A4  nchunks and reserved count the chunks (and large runs) held; reserved
- *       <= max_size when a limit is set.
+ *       plus the bytes of an intermediate arena's slabs <= max_size when a
+ *       limit is set.
  *   A5  intermediate: head.ptr == head.end == 0, every class list passes
  *       rmem_slab_list_check, and every slab with owner_kind RMEM_SO_ARENA
  *       belongs to a class list of a live intermediate arena.
@@ -320,15 +321,27 @@ static inline uintptr_t chunk_end(const rmem_t *r, const chunk_t *c) {
 
 static bool is_valid_lifetime(int lt) { return lt >= LIFETIME_TRANSIENT && lt <= LIFETIME_PERSISTENT; }
 
+/* Bytes of an intermediate arena's slabs (0 for bump arenas, which have no class lists). */
+static size_t inter_slab_bytes(const arena_t *a) {
+  size_t b = 0;
+  if (a->cls)
+    for (int c = 0; c < RMEM_ARENA_CLASSES; c++) b += a->cls[c].slabs * ((size_t)a->cls[c].slab_pages << RMEM_PAGE_SHIFT);
+  return b;
+}
+
+/* Everything the arena holds, as max_size counts it. */
+static size_t held_bytes(const arena_t *a) { return a->reserved + inter_slab_bytes(a); }
+
 /* A new run of at least bytes (align-aligned) for the arena, within its limit. NULL + error on failure. */
 static chunk_t *chunk_new(arena_t *a, size_t bytes, size_t align) {
   rmem_t *r = a->slot.r;
   if (bytes > r->capacity) return rmem_fail_null(RMEM_ENOMEM, "%zu bytes exceed the instance's capacity", bytes);
   size_t pages = (bytes + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT;
   size_t size = pages << RMEM_PAGE_SHIFT;
-  if (a->max_size && size > a->max_size - a->reserved)
+  size_t held = a->max_size ? held_bytes(a) : 0;
+  if (a->max_size && (held > a->max_size || size > a->max_size - held))
     return rmem_fail_null(RMEM_ENOMEM, "arena limit: %zu more bytes would exceed max_size %zu (%zu held)", size,
-                          a->max_size, a->reserved);
+                          a->max_size, held);
   chunk_t *c = rmem_meta_alloc(r, sizeof *c);
   if (!c) return rmem_fail_null(RMEM_ENOMEM, "cannot allocate a chunk record");
   uint32_t align_pages = align > RMEM_PAGE_SIZE ? (uint32_t)(align >> RMEM_PAGE_SHIFT) : 1;
@@ -433,12 +446,6 @@ static void *arena_alloc(arena_t *a, size_t size, size_t align) {
  * Intermediate arenas: size classes on the slab engine + large runs
  * ------------------------------------------------------------------------ */
 
-static size_t inter_slab_bytes(const arena_t *a) {
-  size_t b = 0;
-  for (int c = 0; c < RMEM_ARENA_CLASSES; c++) b += a->cls[c].slabs * ((size_t)a->cls[c].slab_pages << RMEM_PAGE_SHIFT);
-  return b;
-}
-
 static void *inter_alloc(arena_t *a, size_t size, size_t align) {
   rmem_t *r = a->slot.r;
   int c = size <= SLAB_MAX && align <= RMEM_PAGE_SIZE ? class_for(size, align) : -1;
@@ -448,7 +455,7 @@ static void *inter_alloc(arena_t *a, size_t size, size_t align) {
     /* a new slab would be made: respect the limit first */
     if (a->max_size && l->nparked == 0 && l->cur->summary == 0 && !l->partial && !l->spare) {
       size_t need = (size_t)l->slab_pages << RMEM_PAGE_SHIFT;
-      size_t held = a->reserved + inter_slab_bytes(a);
+      size_t held = held_bytes(a);
       if (held > a->max_size || need > a->max_size - held)
         return rmem_fail_null(RMEM_ENOMEM, "arena limit: a new %zu-byte slab would exceed max_size %zu", need,
                               a->max_size);
@@ -850,8 +857,8 @@ static size_t check_arena(rmem_t *r, arena_t *a) {
   }
   if (n != a->nchunks) rmem_problem(&problems, "arena %u: %zu chunks held, counted %zu (A4)", id, n, a->nchunks);
   if (reserved != a->reserved) rmem_problem(&problems, "arena %u: reserved %zu, chunks say %zu (A4)", id, a->reserved, reserved);
-  if (a->max_size && a->lifetime != LIFETIME_INTERMEDIATE && a->reserved > a->max_size)
-    rmem_problem(&problems, "arena %u: holds %zu bytes over its limit %zu (A4)", id, a->reserved, a->max_size);
+  if (a->max_size && held_bytes(a) > a->max_size)
+    rmem_problem(&problems, "arena %u: holds %zu bytes over its limit %zu (A4)", id, held_bytes(a), a->max_size);
   return problems;
 }
 

@@ -375,6 +375,9 @@ static void test_intermediate(void) {
   CHECK_EQ(rmem_last_error(), RMEM_ENOMEM);
   CHECK(n >= 64 && n <= 128);
   CHECK_EQ(rmem_validate(r), 0);
+  /* large objects count against the same limit as the slabs */
+  CHECK_NULL_ERR(rmem_arena_alloc(lim, 100000), RMEM_ENOMEM);
+  CHECK_EQ(rmem_validate(r), 0);
   CHECK_EQ(rmem_arena_reset(lim), RMEM_OK);
   check_intact(r, lim);
   /* reset releases everything */
