@@ -128,7 +128,9 @@ class RmemStore {
     this.f64[f + 2] = now;
     this.u32[w + 6] = userId;
     this.u32[w + 7] = 0;
-    this.u8.set(token, p + 32);
+    // a plain loop: TypedArray#set costs more than 32 stores at this size
+    const u8 = this.u8;
+    for (let j = 0; j < TOKEN; j++) u8[p + 32 + j] = token[j];
     const keys = this.keys;
     let i = this.home(id);
     while (keys[i] !== 0) i = (i + 1) & this.mask;
