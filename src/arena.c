@@ -372,6 +372,7 @@ static void chunk_release(arena_t *a, chunk_t *c) {
 /* Gives back every bump chunk after c; c becomes cur with its bump pointer at ptr. */
 static void bump_cut(arena_t *a, chunk_t *c, uintptr_t ptr) {
   rmem_t *r = a->slot.r;
+  uintptr_t top = a->cur == c ? a->head.ptr : c->stop; /* how far c was used */
   while (a->cur != c) {
     chunk_t *last = a->cur;
     a->cur = last->prev;
@@ -379,7 +380,7 @@ static void bump_cut(arena_t *a, chunk_t *c, uintptr_t ptr) {
     a->used_prev -= a->cur->stop - chunk_start(r, a->cur);
     chunk_release(a, last);
   }
-  if (r->flags & RMEM_OPT_JUNK && a->head.ptr > ptr) memset((void *)ptr, 0xDF, a->head.ptr - ptr);
+  if ((r->flags & RMEM_OPT_JUNK) && top > ptr) memset((void *)ptr, 0xDF, top - ptr);
   a->cur->stop = 0;
   a->head.ptr = ptr;
   a->head.end = chunk_end(r, c);

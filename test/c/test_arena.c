@@ -612,6 +612,21 @@ static void test_options(void) {
   CHECK_EQ(rmem_arena_free(im, s, 40), RMEM_OK);
   CHECK(s[0] == 0xDF);
   CHECK_ERR(rmem_arena_free(im, s, 40), RMEM_EDOUBLEFREE); /* the validator run keeps the caller's error */
+  /* junking a rewind or reset across chunks touches only the arena's own memory */
+  arena_t *b = rmem_arena_create(r, 4096, LIFETIME_PERSISTENT);
+  unsigned char *keep = rmem_arena_alloc(b, 64);
+  memset(keep, 0x3C, 64);
+  rmem_arena_mark_t m2 = rmem_arena_mark(a);
+  for (int i = 0; i < 50; i++) {
+    CHECK(rmem_arena_alloc(a, 3000) != NULL);
+    CHECK(rmem_arena_alloc(b, 8) != NULL); /* b's chunks interleave with a's */
+  }
+  CHECK_EQ(rmem_arena_rewind(a, m2), RMEM_OK);
+  for (int i = 0; i < 50; i++) CHECK(rmem_arena_alloc(a, 3000) != NULL);
+  CHECK_EQ(rmem_arena_reset(a), RMEM_OK);
+  bool intact = true;
+  for (int i = 0; i < 64; i++) intact &= keep[i] == 0x3C;
+  CHECK(intact);
   CHECK_EQ(rmem_validate(r), 0);
   CHECK_EQ(rmem_destroy(r), RMEM_OK);
 }
