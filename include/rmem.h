@@ -494,7 +494,7 @@ RMEM_API rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c);
 RMEM_API rmem_status_t rmem_slab_cache_shrink(slab_cache_t *c);
 
 typedef struct rmem_slab_stats {
-  const char *name;
+  const char *name;       /**< the cache's copy of its name ("" if none); valid while the cache lives */
   size_t obj_size;        /**< slot size */
   size_t objects_in_use;
   size_t slots;           /**< slots in all slabs */
