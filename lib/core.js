@@ -41,7 +41,7 @@ const TOKEN = Symbol('rmem.internal');
 // Set by Rmem's static block.
 let nativeOf;
 let frontOf;
-let forgetArena;
+let setArenaHead;
 
 function checkFunction(fn, name) {
   if (typeof fn !== 'function') throw invalidArgType(name, 'of type function', fn);
@@ -86,6 +86,10 @@ class Arena {
   #leases = 0;
   #dead = false;
   #owner;
+  // Links of the owner's list of live arenas (intrusive: O(1), no hashing), so
+  // that destroying the instance can end every lease.
+  #prev = null;
+  #next = null;
 
   constructor(token, owner, n, h, lifetime, ptr, len) {
     if (token !== TOKEN) throw new TypeError('Illegal constructor: use rmem.createArena() or Rmem#createArena()');
@@ -161,13 +165,29 @@ class Arena {
     this.#ptr = this.#end = 0;
     this.#n.arenaDestroy(this.#h);
     this.#dead = true;
-    forgetArena(this.#owner, this);
+    const prev = this.#prev;
+    const next = this.#next;
+    if (next !== null) next.#prev = prev;
+    if (prev !== null) prev.#next = next;
+    else setArenaHead(this.#owner, next);
+    this.#prev = this.#next = null;
   }
 
-  /** @internal the instance is being destroyed: end the lease (C refuses the handle from now on). */
-  static endLease(a) {
-    a.#ptr = a.#end = 0;
-    a.#dead = true;
+  /** @internal links a new arena in front of the owner's list (head: the old first). */
+  static link(a, head) {
+    a.#next = head;
+    if (head !== null) head.#prev = a;
+  }
+
+  /** @internal the instance is being destroyed: end every lease of the list (C refuses the handles from now on). */
+  static endLeases(head) {
+    for (let a = head; a !== null;) {
+      const next = a.#next;
+      a.#ptr = a.#end = 0;
+      a.#dead = true;
+      a.#prev = a.#next = null;
+      a = next;
+    }
   }
 
   /**
@@ -547,7 +567,7 @@ const VIEW_TYPES = {
 class Rmem {
   #n;
   #f;
-  #arenas = new Set(); // live arenas, so destroy() can end their JS leases
+  #arenas = null; // first live arena (a list through the arenas), so destroy() can end their JS leases
   #views = null;
   #heap;
   #mems = null;
@@ -575,7 +595,9 @@ class Rmem {
   static {
     nativeOf = (rm) => rm.#n;
     frontOf = (rm) => rm.#f;
-    forgetArena = (rm, arena) => rm.#arenas.delete(arena);
+    setArenaHead = (rm, head) => {
+      rm.#arenas = head;
+    };
   }
 
   get memory() { return this.#n.memory; }
@@ -648,7 +670,8 @@ class Rmem {
     const n = this.#n;
     const h = n.arenaCreate(size, lt, lt === LIFETIME.INTERMEDIATE ? 0 : 8);
     const a = new Arena(TOKEN, this, n, h, lt, n.scratch[0], n.scratch[1]);
-    this.#arenas.add(a);
+    Arena.link(a, this.#arenas);
+    this.#arenas = a;
     return a;
   }
 
@@ -686,8 +709,8 @@ class Rmem {
   destroy() {
     if (!this.#destroyed) {
       this.#f.kill();
-      for (const a of this.#arenas) Arena.endLease(a);
-      this.#arenas.clear();
+      Arena.endLeases(this.#arenas);
+      this.#arenas = null;
     }
     this.#n.destroy();
     this.#destroyed = true;
