@@ -9,7 +9,9 @@
  * Peak RSS comes from wait4's rusage, which covers the child and every
  * descendant it waited for (gcc's cc1 and as count), as /usr/bin/time does.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
