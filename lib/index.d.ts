@@ -85,6 +85,8 @@ export interface Stats {
   arenas: number;
   /** live slab caches of the instance */
   slabCaches: number;
+  /** bytes announced to V8 with napi_adjust_external_memory (follows pagesInUse) */
+  externalReported: number;
   heap: HeapStats;
 }
 

@@ -27,12 +27,12 @@
  *   range outlives it (it holds a ref) or dies with the env.
  *
  * Handles
- *   Arenas and slab caches are named in JS by a number h = gen * 2^24 + index
- *   into a per-instance table of {pointer, generation}. A handle is looked up
- *   and its generation compared before the C pointer is touched; a destroyed
- *   handle (generation bumped) throws ERR_RMEM_DESTROYED, a forged one
- *   ERR_RMEM_INVALID_HANDLE. Invariant: table[i].ptr != NULL iff the arena /
- *   cache is alive; index 0 is never used.
+ *   Arenas and slab caches are named in JS by a number h = generation * 2^16 +
+ *   index: the library's own checkable handle (rmem_arena_index /
+ *   rmem_arena_from_index, rmem_slab_cache_index / _from_index). A handle is
+ *   resolved by C against the instance before any pointer is touched: a
+ *   destroyed one throws ERR_RMEM_DESTROYED, a forged one
+ *   ERR_RMEM_INVALID_HANDLE. No arena_t * ever reaches JS.
  *
  * Errors
  *   Every napi_status is checked (NODE_API_CALL). Every rmem failure becomes a
@@ -148,24 +148,6 @@ static napi_value throw_last(napi_env env, rmem_status_t fallback_status) {
  * Per-environment and per-instance state
  * ------------------------------------------------------------------------ */
 
-typedef struct rmem_js_slot {
-  void *ptr;     /* arena_t * or slab_cache_t *; NULL when free */
-  uint32_t gen;  /* bumped when the object dies, so old handles are refused */
-  uint32_t next_free;
-  uint8_t lifetime;
-} rmem_js_slot_t;
-
-typedef struct rmem_js_table {
-  rmem_js_slot_t *slots; /* slots[0] unused */
-  uint32_t n, cap;
-  uint32_t free_head;    /* 0 = none */
-  uint32_t live;
-} rmem_js_table_t;
-
-#define HANDLE_INDEX_BITS 24
-#define HANDLE_INDEX_LIMIT (1u << HANDLE_INDEX_BITS)
-#define HANDLE_GEN_LIMIT (1u << 28)
-
 typedef struct rmem_js_env rmem_js_env_t;
 
 typedef struct rmem_js_inst {
@@ -180,7 +162,7 @@ typedef struct rmem_js_inst {
   uint8_t *tags;             /* one byte per 8-byte granule of the range */
   size_t ntags;
   int64_t reported;          /* bytes announced to V8 with napi_adjust_external_memory */
-  rmem_js_table_t arenas, caches;
+  size_t narenas, ncaches;     /* live arenas and slab caches made through this bridge */
 } rmem_js_inst_t;
 
 struct rmem_js_env {
@@ -189,53 +171,11 @@ struct rmem_js_env {
 
 #define SCRATCH_WORDS 1024u /* also the largest batch of offsets one call moves */
 
-static void table_free(rmem_js_table_t *t) {
-  free(t->slots);
-  memset(t, 0, sizeof *t);
-}
-
-/* Returns the new handle, or 0 if the table cannot grow (caller throws). */
-static double table_put(rmem_js_table_t *t, void *ptr, uint8_t lifetime) {
-  uint32_t i = t->free_head;
-  if (i) {
-    t->free_head = t->slots[i].next_free;
-  } else {
-    if (t->n == 0) t->n = 1;
-    if (t->n >= HANDLE_INDEX_LIMIT) return 0;
-    if (t->n == t->cap) {
-      uint32_t cap = t->cap ? t->cap * 2 : 64;
-      rmem_js_slot_t *s = realloc(t->slots, (size_t)cap * sizeof *s);
-      if (!s) return 0;
-      memset(s + t->cap, 0, (size_t)(cap - t->cap) * sizeof *s);
-      t->slots = s;
-      t->cap = cap;
-    }
-    i = t->n++;
-  }
-  t->slots[i].ptr = ptr;
-  t->slots[i].lifetime = lifetime;
-  t->slots[i].next_free = 0;
-  t->live++;
-  return (double)t->slots[i].gen * (double)HANDLE_INDEX_LIMIT + (double)i;
-}
-
-static void table_remove(rmem_js_table_t *t, uint32_t i) {
-  t->slots[i].ptr = NULL;
-  t->slots[i].gen = (t->slots[i].gen + 1) % HANDLE_GEN_LIMIT;
-  t->slots[i].next_free = t->free_head;
-  t->free_head = i;
-  t->live--;
-}
-
 static void inst_destroy_range(rmem_js_inst_t *inst) {
   if (!inst->r) return;
-  rmem_destroy(inst->r);
+  rmem_destroy(inst->r); /* every arena and cache dies with it; their handles are refused by get_call */
   inst->r = NULL;
-  /* Every arena and cache died with the range: kill their handles. */
-  for (uint32_t i = 1; i < inst->arenas.n; i++)
-    if (inst->arenas.slots[i].ptr) table_remove(&inst->arenas, i);
-  for (uint32_t i = 1; i < inst->caches.n; i++)
-    if (inst->caches.slots[i].ptr) table_remove(&inst->caches, i);
+  inst->narenas = inst->ncaches = 0;
 }
 
 static void inst_unlink(rmem_js_inst_t *inst) {
@@ -250,8 +190,6 @@ static void inst_unlink(rmem_js_inst_t *inst) {
 
 static void inst_free(rmem_js_inst_t *inst) {
   inst_destroy_range(inst);
-  table_free(&inst->arenas);
-  table_free(&inst->caches);
   free(inst);
 }
 
@@ -469,28 +407,53 @@ static bool set_str(napi_env env, napi_value obj, const char *name, const char *
   return true;
 }
 
-/* Handle lookup: h = gen * 2^24 + index. */
-static void *arg_handle(call_t *c, size_t i, rmem_js_table_t *t, const char *what, uint32_t *index) {
+/* Handles: h = generation * 2^16 + index (the library's checkable pairs). */
+#define HANDLE_INDEX_LIMIT 65536.0
+
+static double handle_of(uint32_t index, uint32_t generation) {
+  return (double)generation * HANDLE_INDEX_LIMIT + (double)index;
+}
+
+static bool arg_handle_pair(call_t *c, size_t i, const char *what, uint32_t *index, uint32_t *gen) {
   double d;
-  if (!arg_number(c, i, what, &d)) return NULL;
-  if (!(d >= 1 && d < (double)HANDLE_INDEX_LIMIT * HANDLE_GEN_LIMIT) || d != floor(d)) {
-    throw_code(c->env, KIND_ERROR, "ERR_RMEM_INVALID_HANDLE", "rmem: not a handle of this instance");
-    return NULL;
+  if (!arg_number(c, i, what, &d)) return false;
+  if (!(d >= 0 && d < HANDLE_INDEX_LIMIT * 4294967296.0) || d != floor(d)) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "rmem: not a %s handle of this instance", what);
+    throw_code(c->env, KIND_ERROR, "ERR_RMEM_INVALID_HANDLE", msg);
+    return false;
   }
   uint64_t h = (uint64_t)d;
-  uint32_t idx = (uint32_t)(h % HANDLE_INDEX_LIMIT), gen = (uint32_t)(h / HANDLE_INDEX_LIMIT);
-  if (idx == 0 || idx >= t->n) {
-    throw_code(c->env, KIND_ERROR, "ERR_RMEM_INVALID_HANDLE", "rmem: not a handle of this instance");
-    return NULL;
-  }
-  if (t->slots[idx].gen != gen || !t->slots[idx].ptr) {
+  *index = (uint32_t)(h & 0xffffu);
+  *gen = (uint32_t)(h >> 16);
+  return true;
+}
+
+/* A handle that C refuses: destroyed (ESTALE) or never issued (anything else). */
+static void *bad_handle(call_t *c, const char *what) {
+  if (rmem_last_error() == RMEM_ESTALE) {
+    throw_last_c(c, RMEM_ESTALE);
+  } else {
     char msg[96];
-    snprintf(msg, sizeof msg, "rmem: this %s was destroyed", what);
-    throw_code(c->env, KIND_ERROR, "ERR_RMEM_DESTROYED", msg);
-    return NULL;
+    snprintf(msg, sizeof msg, "rmem: not a %s handle of this instance", what);
+    rmem_clear_error();
+    throw_code(c->env, KIND_ERROR, "ERR_RMEM_INVALID_HANDLE", msg);
   }
-  *index = idx;
-  return t->slots[idx].ptr;
+  return NULL;
+}
+
+static arena_t *arg_arena(call_t *c, size_t i) {
+  uint32_t index, gen;
+  if (!arg_handle_pair(c, i, "arena", &index, &gen)) return NULL;
+  arena_t *a = rmem_arena_from_index(c->inst->r, index, gen);
+  return a ? a : bad_handle(c, "arena");
+}
+
+static slab_cache_t *arg_cache(call_t *c, size_t i) {
+  uint32_t index, gen;
+  if (!arg_handle_pair(c, i, "slab cache", &index, &gen)) return NULL;
+  slab_cache_t *sc = rmem_slab_cache_from_index(c->inst->r, index, gen);
+  return sc ? sc : bad_handle(c, "slab cache");
 }
 
 /* ------------------------------------------------------------------------
@@ -582,6 +545,7 @@ static napi_value js_alloc_batch(napi_env env, napi_callback_info info) {
   }
   if (i == 0) return throw_last_c(&c, RMEM_ENOMEM);
   rmem_clear_error();
+  sync_external(env, c.inst); /* once per batch: the front's small blocks count too */
   return num(env, (double)i);
 }
 
@@ -606,6 +570,7 @@ static napi_value js_free_batch(napi_env env, napi_callback_info info) {
       snprintf(msg, sizeof msg, "rmem: batch free of offset %zu: %s", off, rmem_last_error_message());
     }
   }
+  sync_external(env, c.inst);
   if (first != RMEM_OK) {
     int kind;
     const char *code = rmem_js_code(first, &kind);
@@ -654,8 +619,9 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
       !set_num(env, heap, "slabs", (double)h.slabs) || !set_num(env, heap, "largeBlocks", (double)h.large_blocks) ||
       !set_num(env, heap, "largestFree", (double)h.largest_free) ||
       !set_num(env, heap, "fragmentation", h.fragmentation) || !set_num(env, heap, "allocs", (double)h.allocs) ||
-      !set_num(env, heap, "frees", (double)h.frees) || !set_num(env, o, "arenas", (double)c.inst->arenas.live) ||
-      !set_num(env, o, "slabCaches", (double)c.inst->caches.live))
+      !set_num(env, heap, "frees", (double)h.frees) || !set_num(env, o, "arenas", (double)c.inst->narenas) ||
+      !set_num(env, o, "externalReported", (double)c.inst->reported) ||
+      !set_num(env, o, "slabCaches", (double)c.inst->ncaches))
     return NULL;
   NODE_API_CALL(env, napi_set_named_property(env, o, "heap", heap));
   return o;
@@ -809,11 +775,14 @@ static napi_value js_arena_create(napi_env env, napi_callback_info info) {
   if (c.argc > 2 && !arg_offset(&c, 2, "leaseMin", &lease_min)) return NULL;
   arena_t *a = rmem_arena_create(c.inst->r, chunk, lt);
   if (!a) return throw_last_c(&c, RMEM_ENOMEM);
-  double h = table_put(&c.inst->arenas, a, (uint8_t)lt);
-  if (h == 0) {
+  uint32_t index, gen;
+  rmem_status_t st = rmem_arena_index(a, &index, &gen);
+  if (st != RMEM_OK) {
     rmem_arena_destroy(a);
-    return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: too many arenas");
+    return throw_status_c(&c, st);
   }
+  double h = handle_of(index, gen);
+  c.inst->narenas++;
   c.inst->scratch[0] = c.inst->scratch[1] = 0;
   if (lease_min && lt != LIFETIME_INTERMEDIATE) {
     size_t len = 0;
@@ -836,14 +805,13 @@ static napi_value js_arena_create(napi_env env, napi_callback_info info) {
 static napi_value js_arena_alloc(napi_env env, napi_callback_info info) {
   call_t c;
   size_t size;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  arena_t *a = arg_handle(&c, 0, &c.inst->arenas, "arena", &idx);
+  arena_t *a = arg_arena(&c, 0);
   if (!a || !arg_size(&c, 1, "size", &size)) return NULL;
   bool lease = false;
   if (c.argc > 2) NODE_API_CALL(env, napi_get_value_bool(env, c.argv[2], &lease));
   void *p;
-  if (lease && c.inst->arenas.slots[idx].lifetime != LIFETIME_INTERMEDIATE) {
+  if (lease) { /* bump arenas only: C refuses a lease of an intermediate arena */
     size_t len = 0;
     p = rmem_arena_lease(a, (size + 7) & ~(size_t)7, &len);
     if (!p) return throw_last_c(&c, RMEM_ENOMEM);
@@ -859,10 +827,9 @@ static napi_value js_arena_alloc(napi_env env, napi_callback_info info) {
 static napi_value js_arena_free(napi_env env, napi_callback_info info) {
   call_t c;
   size_t off, size;
-  uint32_t idx;
   void *p;
   if (!get_call(env, info, &c, true)) return NULL;
-  arena_t *a = arg_handle(&c, 0, &c.inst->arenas, "arena", &idx);
+  arena_t *a = arg_arena(&c, 0);
   if (!a || !arg_offset(&c, 1, "ptr", &off) || !offset_ptr(&c, off, &p) || !arg_size(&c, 2, "size", &size)) return NULL;
   rmem_status_t st = rmem_arena_free(a, p, size);
   if (st != RMEM_OK) return throw_status_c(&c, st);
@@ -871,9 +838,8 @@ static napi_value js_arena_free(napi_env env, napi_callback_info info) {
 
 static napi_value js_arena_reset(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  arena_t *a = arg_handle(&c, 0, &c.inst->arenas, "arena", &idx);
+  arena_t *a = arg_arena(&c, 0);
   if (!a) return NULL;
   rmem_status_t st = rmem_arena_reset(a);
   if (st != RMEM_OK) return throw_status_c(&c, st);
@@ -883,22 +849,20 @@ static napi_value js_arena_reset(napi_env env, napi_callback_info info) {
 
 static napi_value js_arena_destroy(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  arena_t *a = arg_handle(&c, 0, &c.inst->arenas, "arena", &idx);
+  arena_t *a = arg_arena(&c, 0);
   if (!a) return NULL;
   rmem_status_t st = rmem_arena_destroy(a);
   if (st != RMEM_OK) return throw_status_c(&c, st);
-  table_remove(&c.inst->arenas, idx);
+  c.inst->narenas--;
   sync_external(env, c.inst);
   return undefined(env);
 }
 
 static napi_value js_arena_stats(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  arena_t *a = arg_handle(&c, 0, &c.inst->arenas, "arena", &idx);
+  arena_t *a = arg_arena(&c, 0);
   if (!a) return NULL;
   rmem_arena_stats_t s;
   rmem_status_t st = rmem_arena_stats(a, &s);
@@ -935,19 +899,21 @@ static napi_value js_cache_create(napi_env env, napi_callback_info info) {
   if (c.argc > 3 && !arg_offset(&c, 3, "flags", &flags)) return NULL;
   slab_cache_t *sc = rmem_slab_cache_create(c.inst->r, t == napi_string ? name : NULL, size, align, (unsigned)flags);
   if (!sc) return throw_last_c(&c, RMEM_ENOMEM);
-  double h = table_put(&c.inst->caches, sc, 0);
-  if (h == 0) {
+  uint32_t index, gen;
+  rmem_status_t st = rmem_slab_cache_index(sc, &index, &gen);
+  if (st != RMEM_OK) {
     rmem_slab_cache_destroy(sc);
-    return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: too many slab caches");
+    return throw_status_c(&c, st);
   }
+  double h = handle_of(index, gen);
+  c.inst->ncaches++;
   return num(env, h);
 }
 
 static napi_value js_cache_alloc(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  slab_cache_t *sc = arg_handle(&c, 0, &c.inst->caches, "slab cache", &idx);
+  slab_cache_t *sc = arg_cache(&c, 0);
   if (!sc) return NULL;
   void *p = rmem_slab_alloc(sc);
   if (!p) return throw_last_c(&c, RMEM_ENOMEM);
@@ -956,11 +922,10 @@ static napi_value js_cache_alloc(napi_env env, napi_callback_info info) {
 
 static napi_value js_cache_free(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   size_t off;
   void *p;
   if (!get_call(env, info, &c, true)) return NULL;
-  slab_cache_t *sc = arg_handle(&c, 0, &c.inst->caches, "slab cache", &idx);
+  slab_cache_t *sc = arg_cache(&c, 0);
   if (!sc || !arg_offset(&c, 1, "ptr", &off) || !offset_ptr(&c, off, &p)) return NULL;
   rmem_status_t st = rmem_slab_free(sc, p);
   if (st != RMEM_OK) return throw_status_c(&c, st);
@@ -969,22 +934,20 @@ static napi_value js_cache_free(napi_env env, napi_callback_info info) {
 
 static napi_value js_cache_destroy(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  slab_cache_t *sc = arg_handle(&c, 0, &c.inst->caches, "slab cache", &idx);
+  slab_cache_t *sc = arg_cache(&c, 0);
   if (!sc) return NULL;
   rmem_status_t st = rmem_slab_cache_destroy(sc);
   if (st != RMEM_OK) return throw_status_c(&c, st);
-  table_remove(&c.inst->caches, idx);
+  c.inst->ncaches--;
   sync_external(env, c.inst);
   return undefined(env);
 }
 
 static napi_value js_cache_shrink(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  slab_cache_t *sc = arg_handle(&c, 0, &c.inst->caches, "slab cache", &idx);
+  slab_cache_t *sc = arg_cache(&c, 0);
   if (!sc) return NULL;
   rmem_status_t st = rmem_slab_cache_shrink(sc);
   if (st != RMEM_OK) return throw_status_c(&c, st);
@@ -994,9 +957,8 @@ static napi_value js_cache_shrink(napi_env env, napi_callback_info info) {
 
 static napi_value js_cache_stats(napi_env env, napi_callback_info info) {
   call_t c;
-  uint32_t idx;
   if (!get_call(env, info, &c, true)) return NULL;
-  slab_cache_t *sc = arg_handle(&c, 0, &c.inst->caches, "slab cache", &idx);
+  slab_cache_t *sc = arg_cache(&c, 0);
   if (!sc) return NULL;
   rmem_slab_stats_t s;
   rmem_status_t st = rmem_slab_cache_stats(sc, &s);
