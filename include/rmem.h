@@ -554,10 +554,10 @@ RMEM_API rmem_status_t slab_cache_destroy(slab_cache_t *c);
  *   RMEM_ENOTINIT    any call but init before init or after finish (NULL or
  *                    destroyed instance too)
  *   RMEM_EINVAL      malloc(0); NULL out/visit
- *   RMEM_ERANGE      malloc of more than RMEM_MAX_CAPACITY bytes (no instance
- *                    could hold it; SIZE_MAX, i.e. -1 from JavaScript, included)
- *   RMEM_ENOMEM      malloc of more than this instance's usable pages, no run
- *                    of pages large enough is free, or no metadata
+ *   RMEM_ERANGE      malloc of more bytes than this instance can ever hold (all
+ *                    its usable pages; SIZE_MAX, i.e. -1 from JavaScript, included)
+ *   RMEM_ENOMEM      malloc that would fit if pages were free: no free run of
+ *                    pages is large enough now, or no metadata
  *   RMEM_EBADPTR     free/get of an address outside every main node; free of
  *                    an address inside a segment but not its start; get of an
  *                    address in a hole
