@@ -46,7 +46,10 @@ if (!nodedir) {
     process.execPath + '; install the nodejs package that provides them.');
   process.exit(1);
 }
-run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--jobs=max']);
+// configure + build, not rebuild: rebuild starts by deleting all of build/,
+// which would take the CMake trees (build/release, build/test-*) with it.
+run(process.execPath, [gyp, 'configure', `--nodedir=${nodedir}`]);
+run(process.execPath, [gyp, 'build', `--nodedir=${nodedir}`, '--jobs=max']);
 
 const haveCmake = spawnSync('cmake', ['--version'], { stdio: 'ignore' }).status === 0;
 if (haveCmake && !process.env.RMEM_SKIP_CMAKE) {

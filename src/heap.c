@@ -42,8 +42,10 @@ static void build_classes(void) {
   uint32_t n = 0;
   class_sizes[n++] = 8;
   for (uint32_t s = 16; s <= 128; s += 16) class_sizes[n++] = s;
-  for (uint32_t base = 128; base < 4096; base *= 2)
+  for (uint32_t base = 128; base < 1024; base *= 2)
     for (uint32_t i = 1; i <= 8; i++) class_sizes[n++] = base + i * (base / 8);
+  for (uint32_t base = 1024; base < 4096; base *= 2)
+    for (uint32_t i = 1; i <= 16; i++) class_sizes[n++] = base + i * (base / 16);
   for (uint32_t base = 4096; base < RMEM_SMALL_MAX; base *= 2)
     for (uint32_t i = 1; i <= 4; i++) class_sizes[n++] = base + i * (base / 4);
   rmem_assert(n <= RMEM_HEAP_CLASSES && class_sizes[n - 1] == RMEM_SMALL_MAX && "class table");
@@ -72,6 +74,29 @@ void rmem_heap_init(rmem_t *r) {
 void rmem_heap_fini(rmem_t *r) {
   /* Slab descriptors and pages die with the instance's pool and range. */
   (void)r;
+}
+
+/*
+ * Before class c makes a new slab, take a free slot of class c+1 if that
+ * class has one at hand (parked, in cur or in a partial slab) and is at most
+ * 25% bigger. Each class's live count wanders up and down under a random mix
+ * of sizes; without borrowing every class grows slabs to its own peak, with
+ * it the peaks of one class are served from the dips of its neighbour. The
+ * block costs at most one class step of extra waste; free and usable_size
+ * need nothing special (the slot belongs to c+1's slab).
+ */
+void *rmem_heap_borrow(rmem_slab_list_t *l) {
+  rmem_t *r = l->r;
+  uint32_t c = l->owner_id;
+  if (r->heap.no_borrow) return NULL;
+  for (uint32_t k = c + 1; k < r->heap.nclasses && k <= c + 2; k++) {
+    rmem_slab_list_t *n = &r->heap.cls[k];
+    if ((uint64_t)n->bsize * 4 > (uint64_t)l->bsize * 5) break;
+    if (n->nparked == 0 && n->cur->summary == 0 && n->partial == NULL) continue;
+    r->heap.borrowed++;
+    return rmem_slab_list_alloc(n);
+  }
+  return NULL;
 }
 
 size_t rmem_heap_reclaim(rmem_t *r) {
@@ -164,7 +189,9 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
     for (uint32_t c = class_search(size); c < r->heap.nclasses; c++) {
       if (class_sizes[c] % alignment == 0) {
         r->heap.allocs++;
+        r->heap.no_borrow = 1; /* the next class up may not be aligned */
         void *p = rmem_slab_list_alloc(&r->heap.cls[c]);
+        r->heap.no_borrow = 0;
         if (RMEM_UNLIKELY(r->flags)) debug_after(r, p, true);
         return p;
       }

@@ -192,8 +192,9 @@ enum rmem_slab_owner {
 typedef struct rmem_slab_list rmem_slab_list_t;
 
 typedef struct rmem_slab {
-  /* sizeof is a multiple of 8, so the slab pool's stride is exactly sizeof(rmem_slab_t) (rmem_slab_of) */
-  /* first cache line: everything the fast paths touch */
+  /* sizeof is a multiple of 8, so the slab pool's stride is exactly sizeof(rmem_slab_t) (rmem_slab_of).
+     The first 48 bytes hold everything the fast paths touch, and the bitmap follows at once: a slab
+     of up to 128 slots (every class from 512 bytes up) has its header and bitmap in one cache line. */
   uint64_t summary;
   uintptr_t start;            /* address of slot 0 (== first page) */
   uint64_t div;               /* fast division by bsize: floor((2^64 - 1) / bsize) + 1 */
@@ -204,14 +205,14 @@ typedef struct rmem_slab {
   uint8_t owner_kind;         /* copy of list->owner_kind, so free needs no extra load */
   uint8_t pad_;
   uint16_t parked;            /* free slots of this slab parked on its list's park ring */
+  uint64_t bits[RMEM_SLAB_WORDS];
+  /* cold: slow paths only */
   uint32_t first_page;        /* page index of the run */
   uint32_t npages;
   uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, 0 when released */
   uint32_t pad2_;
-  /* list links (slow paths only) */
   struct rmem_slab *next, *prev;   /* partial list */
   struct rmem_slab *anext, *aprev; /* every slab of the list */
-  uint64_t bits[RMEM_SLAB_WORDS];
 } rmem_slab_t;
 
 #define RMEM_SLAB_MAGIC 0x51AB51ABu
@@ -285,6 +286,8 @@ RMEM_HIDDEN size_t rmem_slab_list_check(rmem_slab_list_t *l);
 RMEM_HIDDEN size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s);
 /* Called by the engine when the page source is exhausted: the heap gives back its empty slabs. */
 RMEM_HIDDEN size_t rmem_heap_reclaim(rmem_t *r);
+/* Called by the engine before a heap class makes a new slab: a free slot of the next class up, or NULL. */
+RMEM_HIDDEN void *rmem_heap_borrow(rmem_slab_list_t *l);
 
 __extension__ typedef unsigned __int128 rmem_u128_t;
 
@@ -361,12 +364,14 @@ RMEM_INLINE rmem_status_t rmem_slab_free_in(rmem_slab_t *s, uintptr_t p) {
  * The general heap (heap.c)
  * ------------------------------------------------------------------------ */
 
-#define RMEM_HEAP_CLASSES 64
+#define RMEM_HEAP_CLASSES 96
 #define RMEM_HEAP_TABLE_MAX 4096 /* sizes up to this find their class by one table load */
 
 typedef struct rmem_heap {
   uint8_t class_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) / 8 -> class, for size <= RMEM_HEAP_TABLE_MAX */
   uint32_t nclasses;
+  uint32_t no_borrow;         /* set while an aligned allocation needs exactly its class */
+  size_t borrowed;            /* allocations served by the next class up (rmem_heap_borrow) */
   size_t large_blocks;        /* live page-run blocks */
   size_t large_pages;
   size_t allocs, frees;

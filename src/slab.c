@@ -138,6 +138,10 @@ void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
     s = l->spare;
     l->spare = NULL;
   } else {
+    if (l->owner_kind == RMEM_SO_HEAP) {
+      void *p = rmem_heap_borrow(l);
+      if (p) return p;
+    }
     s = new_slab(l);
     if (!s) {
       l->cur = &rmem_slab_sentinel;
