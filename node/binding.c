@@ -682,10 +682,12 @@ static napi_value js_validate(napi_env env, napi_callback_info info) {
 
 /*
  * How many bytes from offset `off` belong to one live block, or 0. Covers
- * every allocator: heap blocks (rmem_usable_size), slab-cache and
- * intermediate-arena slots (the slab's out-of-band bitmap), arena chunks and
- * MeMS main nodes (the page run, through the pagemap). Nothing here trusts
- * user memory: all of it is metadata.
+ * every allocator but MeMS: heap blocks (rmem_usable_size), slab-cache and
+ * intermediate-arena slots (the slab's out-of-band bitmap), bump-arena chunks
+ * (to the end of the chunk's page run, through the pagemap: which bytes of a
+ * chunk were handed out only the arena knows). MeMS segments are named by
+ * virtual address and viewed through memsExtent. Nothing here trusts user
+ * memory: all of it is metadata.
  */
 static size_t block_extent(rmem_t *r, size_t off) {
   if (off == 0 || off >= r->capacity) return 0;
@@ -709,8 +711,7 @@ static size_t block_extent(rmem_t *r, size_t off) {
       rmem_clear_error();
       return n;
     }
-    case RMEM_PK_ARENA:
-    case RMEM_PK_MEMS: {
+    case RMEM_PK_ARENA: {
       /* Walk back to the head of the run (bounded by the run's length). */
       uint32_t h = page;
       while (h > 1 && !(r->pm[h].flags & RMEM_PF_HEAD) && r->pm[h - 1].kind == e->kind) h--;

@@ -155,3 +155,12 @@ test('Rmem#mems is per instance and its finish() is silent', () => {
   rm.mems.finish();
   rm.destroy();
 });
+
+test('rmem.view() does not open MeMS pages by offset (holes included): mems.view() does, by virtual address', () => {
+  mems.init();
+  const v = mems.malloc(100);
+  const off = Number(mems.get(v));
+  assert.throws(() => rmem.view(off, 8), (e) => e.code === 'ERR_RMEM_INVALID_POINTER');
+  assert.equal(mems.view(v, 100).length, 100);
+  mems.finish();
+});
