@@ -179,6 +179,26 @@ function churnSection(doc, targets) {
   return out.join('\n');
 }
 
+function threeWaySection(doc, targets) {
+  const rows = doc.table || [];
+  const p = doc.params || {};
+  const out = [`<h2 id="three-way">The seed's three-way benchmark (issue 5)</h2>`, header(doc)];
+  out.push(`<p>${f2(p.requests, 0)} requests × ${p.per} allocations of ${p.size} B (${esc(p.written || '')}); medians of ${p.rounds} rounds.</p>`);
+  out.push(bars({
+    title: 'Time per run (median, whisker = min–max)', unit: 'ms',
+    groups: [{ label: 'time', bars: rows.map((r) => ({ label: r.side, value: r.ms.median, min: r.ms.min, max: r.ms.max })) }],
+  }));
+  out.push(htmlTable(rows, [
+    { label: 'side', get: (r) => r.side },
+    { label: 'time ms (median)', get: (r) => f2(r.ms.median), cls: 'n' },
+    { label: 'min–max', get: (r) => spread(r.ms), cls: 'n' },
+    { label: 'ns/alloc', get: (r) => f2(r.nsPerAlloc), cls: 'n' },
+    { label: '× V8 speed', get: (r) => f2(r.speedVsV8), cls: 'n' },
+  ]));
+  for (const t of doc.targets || []) targets.push({ bench: 'three-way (issue 5)', ...t });
+  return out.join('\n');
+}
+
 function cSection(doc) {
   const out = [`<h2 id="c">C benchmarks (<code>npm run bench:c</code>)</h2>`, header(doc)];
   if (doc.skipped) out.push(`<p class="na">${esc(doc.skipped)}</p>`);
@@ -212,6 +232,7 @@ const KNOWN = [
   ['http', httpSection],
   ['session-store', sessionSection],
   ['churn', churnSection],
+  ['seed-three-way', threeWaySection],
   ['c-bench', cSection],
 ];
 
@@ -261,7 +282,7 @@ nav a{margin-right:1em}
 </style></head><body>
 <h1>rmem benchmark report</h1>
 <p class="meta">Generated ${esc(new Date().toISOString())} from ${esc(path.relative(process.cwd(), dir) || dir)}. Every comparison ran both sides in the same run, after a warm-up, with the order of sides alternated; figures are medians, with min–max beside them.</p>
-<nav>${KNOWN.filter(([k]) => results[k]).map(([k]) => `<a href="#${{ tour: 'tour', 'backend-sim': 'backend', http: 'http', 'session-store': 'sessions', churn: 'churn', 'c-bench': 'c' }[k]}">${esc(k)}</a>`).join('')}</nav>
+<nav>${KNOWN.filter(([k]) => results[k]).map(([k]) => `<a href="#${{ tour: 'tour', 'backend-sim': 'backend', http: 'http', 'session-store': 'sessions', churn: 'churn', 'seed-three-way': 'three-way', 'c-bench': 'c' }[k]}">${esc(k)}</a>`).join('')}</nav>
 <h2>Every figure beside its target</h2>
 ${summary}
 ${missing.length ? `<p class="na">Not run: ${missing.map(esc).join(', ')}.</p>` : ''}

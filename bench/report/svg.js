@@ -17,6 +17,28 @@ function num(x) {
   return Number.isFinite(x) ? Number(x.toFixed(2)) : 0;
 }
 
+/** Legend entries laid out in rows that fit the width; returns { rows, items: [{x, row, text, colour}] }. */
+function legendLayout(labels, width, x0) {
+  const items = [];
+  let x = x0;
+  let row = 0;
+  labels.forEach((text, i) => {
+    const w = 28 + String(text).length * 6.5;
+    if (x + w > width && x > x0) {
+      row++;
+      x = x0;
+    }
+    items.push({ x, row, text, colour: PALETTE[i % PALETTE.length] });
+    x += w;
+  });
+  return { rows: row + 1, items };
+}
+
+function legendSvg(layout, top) {
+  return layout.items.map((it) => `<rect x="${num(it.x)}" y="${top + it.row * 18}" width="12" height="12" fill="${it.colour}"/>` +
+    `<text x="${num(it.x + 16)}" y="${top + it.row * 18 + 10}" class="ax">${esc(it.text)}</text>`).join('');
+}
+
 /** A "nice" axis maximum and tick step for values up to max. */
 function niceScale(max, ticks = 5) {
   if (!(max > 0)) return { top: 1, step: 0.2 };
@@ -42,7 +64,9 @@ function bars({ title, unit, groups, width = 720, height = 300, note = '' }) {
   const padL = 64;
   const padR = 16;
   const padT = 40;
-  const padB = 56;
+  const lay = legendLayout(legend, width - padR, padL);
+  height += (lay.rows - 1) * 18;
+  const padB = 38 + lay.rows * 18;
   const plotW = width - padL - padR;
   const plotH = height - padT - padB;
   const maxV = Math.max(0, ...groups.flatMap((g) => g.bars.map((b) => Math.max(b.value || 0, b.max || 0))));
@@ -74,12 +98,7 @@ function bars({ title, unit, groups, width = 720, height = 300, note = '' }) {
     });
     out.push(`<text x="${num(padL + gi * gw + gw / 2)}" y="${padT + plotH + 18}" class="ax" text-anchor="middle">${esc(g.label)}</text>`);
   });
-  let lx = padL;
-  legend.forEach((l, i) => {
-    out.push(`<rect x="${lx}" y="${height - 22}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`);
-    out.push(`<text x="${lx + 16}" y="${height - 12}" class="ax">${esc(l)}</text>`);
-    lx += 28 + l.length * 7;
-  });
+  out.push(legendSvg(lay, height - lay.rows * 18 - 4));
   out.push('</svg>');
   return `<figure>${out.join('')}${note ? `<figcaption>${esc(note)}</figcaption>` : ''}</figure>`;
 }
@@ -89,7 +108,9 @@ function lines({ title, series, xLabel, yLabel, xScale = 1, yScale = 1, width = 
   const padL = 64;
   const padR = 16;
   const padT = 40;
-  const padB = 64;
+  const lay = legendLayout(series.map((x) => x.label), width - padR, padL);
+  height += (lay.rows - 1) * 18;
+  const padB = 46 + lay.rows * 18;
   const plotW = width - padL - padR;
   const plotH = height - padT - padB;
   const pts = series.map((s) => s.points.map(([a, b]) => [a / xScale, b / yScale]));
@@ -117,12 +138,7 @@ function lines({ title, series, xLabel, yLabel, xScale = 1, yScale = 1, width = 
     const d = p.map(([a, b], j) => `${j ? 'L' : 'M'}${num(X(a))},${num(Y(b))}`).join('');
     out.push(`<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${esc(series[i].label)}</title></path>`);
   });
-  let lx = padL;
-  series.forEach((s, i) => {
-    out.push(`<rect x="${lx}" y="${height - 18}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`);
-    out.push(`<text x="${lx + 16}" y="${height - 8}" class="ax">${esc(s.label)}</text>`);
-    lx += 28 + s.label.length * 7;
-  });
+  out.push(legendSvg(lay, height - lay.rows * 18 - 2));
   out.push('</svg>');
   return `<figure>${out.join('')}${note ? `<figcaption>${esc(note)}</figcaption>` : ''}</figure>`;
 }
