@@ -1,8 +1,8 @@
 'use strict';
 /*
  * c-bench.js - benchmark e: runs the C benchmarks (`npm run bench:c`, that is
- * scripts/bench-c.sh, owned by the C library) and keeps their output and any
- * JSON they leave in bench/results/c/ for the report. If the script does not
+ * scripts/bench-c.sh, owned by the C library) and keeps their output and the
+ * files they leave in bench/results/ (c-*.json, c-*.txt) for the report. If the script does not
  * exist yet the result says so instead of pretending. Not run in smoke mode
  * (it builds the C library, which takes longer than the smoke test allows).
  *
@@ -34,11 +34,11 @@ function main() {
   bar.done(`exit ${r.status ?? r.signal}`);
   const output = `${r.stdout || ''}${r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''}`;
   process.stdout.write(r.stdout || '');
-  // JSON the C benchmarks may have written
+  // what the C benchmarks wrote (scripts/bench-c.sh writes into bench/results/ itself)
   const json = {};
-  const dir = path.join(H.RESULTS, 'c');
+  const dir = path.join(H.ROOT, 'bench', 'results');
   if (fs.existsSync(dir)) {
-    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+    for (const f of fs.readdirSync(dir).filter((x) => /^c-.*\.json$/.test(x) && x !== 'c-bench.json')) {
       try {
         json[f] = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
       } catch {

@@ -254,6 +254,7 @@ function makeReport(dir, file = path.join(dir, 'report.html')) {
   }
   for (const name of Object.keys(results).sort()) {
     if (KNOWN.some(([k]) => k === name)) continue;
+    if (name.startsWith('c-')) continue; // the C benchmarks' own files: shown in the c-bench section
     sections.push(`<h2 id="${esc(name)}">${esc(results[name].title || name)}</h2>${header(results[name])}${genericBody(results[name])}`);
   }
   const summary = targets.length
