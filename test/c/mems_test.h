@@ -1,6 +1,6 @@
 /*
- * mems_test.h - shared by the MeMS tests (test_mems.c, test_mems_tree.c): a
- * tiny CHECK helper, a naive reference model of the seed's semantics (every
+ * mems_test.h - shared by the MeMS tests (test_mems.c, test_mems_tree.c): on
+ * top of check.h, a string check, a naive reference model of the seed's semantics (every
  * segment in chain order in one array, O(n) per operation), and the
  * deterministic randomized stress that runs MeMS against the model and the
  * validator. Test-only; never part of the library.
@@ -16,35 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-static int checks;
-
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    checks++;                                                                       \
-    if (!(cond)) {                                                                  \
-      failures++;                                                                   \
-      fprintf(stderr, "%s:%d: CHECK failed: %s (last error %s: %s)\n", __FILE__,  \
-              __LINE__, #cond, rmem_status_name(rmem_last_error()),                 \
-              rmem_last_error_message());                                           \
-    }                                                                               \
-  } while (0)
+/* CHECK, CHECK_EQ, check_rand, check_report: the shared helper of the C tests. */
+#include "check.h"
 
 #define CHECK_EQ_STR(a, b)                                                          \
   do {                                                                              \
-    checks++;                                                                       \
     const char *a_ = (a), *b_ = (b);                                                \
-    if (strcmp(a_, b_) != 0) {                                                      \
-      failures++;                                                                   \
+    if (strcmp(a_, b_) == 0) check_passed++;                                        \
+    else {                                                                          \
+      check_failed++;                                                               \
       fprintf(stderr, "%s:%d: strings differ\n--- got:\n%s--- expected:\n%s---\n", \
               __FILE__, __LINE__, a_, b_);                                          \
     }                                                                               \
   } while (0)
 
-/* The call failed with exactly this code, and the structure is still valid. */
-#define CHECK_ERR(r, code)                                                          \
+/* The call just made failed with exactly this code, and MeMS is still valid. */
+#define CHECK_FAILED(r, code)                                                       \
   do {                                                                              \
-    CHECK(rmem_last_error() == (code));                                             \
+    CHECK_EQ(rmem_last_error(), (code));                                            \
     CHECK(rmem_mems_validate(r) == 0);                                              \
     rmem_clear_error();                                                             \
   } while (0)
@@ -64,13 +53,7 @@ static rmem_t *make(size_t capacity, unsigned flags) {
  * ------------------------------------------------------------------------ */
 
 static uint64_t rng_state;
-static uint64_t rnd(void) {
-  uint64_t x = rng_state;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return rng_state = x;
-}
+static uint64_t rnd(void) { return check_rand(&rng_state); }
 
 /* The model: every segment in chain order in one array (O(n) per operation, fine for a few thousand). */
 typedef struct model_seg {
@@ -227,10 +210,11 @@ static void mems_stress(const stress_opts_t *o) {
   rng_state = o->seed;
   live_t *live = calloc(o->max_live, sizeof *live);
   model_t model = {0};
-  size_t nlive = 0, failures_before = (size_t)failures;
+  size_t nlive = 0;
+  int failures_before = check_failed;
   size_t target = o->max_live / 2;
   int op = 0;
-  for (; op < o->ops && (size_t)failures == failures_before; op++) {
+  for (; op < o->ops && check_failed == failures_before; op++) {
     if (op % o->vary_every == 0) target = 1 + rnd() % o->max_live; /* vary the population */
     uint64_t dice = rnd() % 100;
     bool do_alloc = nlive == 0 || (nlive < o->max_live && dice < (nlive < target ? 60u : 40u));
@@ -269,7 +253,7 @@ static void mems_stress(const stress_opts_t *o) {
   CHECK(op == o->ops);
   /* drain in random order: every merge, empty leaf and shrinking of the index happens here */
   size_t drained = 0;
-  while (nlive > 0 && (size_t)failures == failures_before) {
+  while (nlive > 0 && check_failed == failures_before) {
     size_t i = rnd() % nlive;
     CHECK(intact(r, &live[i]));
     CHECK(rmem_mems_free(r, live[i].v) == RMEM_OK);
@@ -293,16 +277,6 @@ static void mems_stress(const stress_opts_t *o) {
   free(model.s);
   free(live);
   rmem_destroy(r);
-}
-
-/* Prints the summary and returns the process status. */
-static int mems_test_report(const char *name) {
-  if (failures) {
-    fprintf(stderr, "%s: %d of %d checks failed\n", name, failures, checks);
-    return 1;
-  }
-  printf("%s: all %d checks passed\n", name, checks);
-  return 0;
 }
 
 #endif /* MEMS_TEST_H */

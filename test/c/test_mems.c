@@ -30,9 +30,10 @@ static char *stats_of(rmem_t *r) {
 
 static void check_stats(rmem_t *r, const char *expected, int line) {
   char *s = stats_of(r);
-  checks++;
-  if (strcmp(s, expected) != 0) {
-    failures++;
+  if (strcmp(s, expected) == 0) {
+    check_passed++;
+  } else {
+    check_failed++;
     fprintf(stderr, "%s:%d: stats differ\n--- got:\n%s--- expected:\n%s---\n", __FILE__, line, s, expected);
   }
   free(s);
@@ -317,9 +318,9 @@ static void test_translation(void) {
   CHECK(fs.n > N / 2 && fs.bad == 0);
   rmem_mems_segment_t seg;
   CHECK(rmem_mems_find(r, 999, &seg) == RMEM_EBADPTR);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_find(r, 1000, NULL) == RMEM_EINVAL);
-  CHECK_ERR(r, RMEM_EINVAL);
+  CHECK_FAILED(r, RMEM_EINVAL);
   CHECK(rmem_mems_validate(r) == 0);
   rmem_destroy(r);
 }
@@ -330,7 +331,7 @@ static void test_largest_instance(void) {
   CHECK(rmem_mems_init(r) == RMEM_OK);
   size_t most = rmem_capacity(r) - 2 * RMEM_PAGE_SIZE; /* every page but the two reserved ones */
   CHECK(rmem_mems_malloc(r, most + 1) == 0); /* one byte more than the instance can ever hold */
-  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK_FAILED(r, RMEM_ERANGE);
   uintptr_t a = rmem_mems_malloc(r, most - 10);
   CHECK(a == 1000);
   uintptr_t b = rmem_mems_malloc(r, 10); /* the last 10 bytes of the range */
@@ -340,7 +341,7 @@ static void test_largest_instance(void) {
   CHECK(in_instance(r, pb, 1));
   if (pb) *pb = 1; /* touches one page only */
   CHECK(rmem_mems_malloc(r, 1) == 0);
-  CHECK_ERR(r, RMEM_ENOMEM);
+  CHECK_FAILED(r, RMEM_ENOMEM);
   CHECK(rmem_mems_free(r, a) == RMEM_OK);
   CHECK(rmem_mems_free(r, b) == RMEM_OK);
   rmem_mems_stats_t ms;
@@ -381,56 +382,56 @@ static void test_bad_input(void) {
 
   rmem_clear_error();
   CHECK(rmem_mems_malloc(r, 0) == 0);
-  CHECK_ERR(r, RMEM_EINVAL);
+  CHECK_FAILED(r, RMEM_EINVAL);
   CHECK(rmem_mems_malloc(r, SIZE_MAX) == 0); /* a size of -1 from JS: refused, nothing mapped */
-  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK_FAILED(r, RMEM_ERANGE);
   CHECK(rmem_mems_malloc(r, (size_t)1 << 40) == 0);
-  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK_FAILED(r, RMEM_ERANGE);
   CHECK(rmem_mems_malloc(r, RMEM_MAX_CAPACITY + 1) == 0); /* no instance could hold it */
-  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK_FAILED(r, RMEM_ERANGE);
   CHECK(rmem_mems_malloc(r, RMEM_MIN_CAPACITY) == 0); /* more than this instance's usable pages: never fits */
-  CHECK_ERR(r, RMEM_ERANGE);
+  CHECK_FAILED(r, RMEM_ERANGE);
   CHECK(rmem_mems_malloc(r, 254 * 4096) == 0); /* would fit an empty instance, not this one */
-  CHECK_ERR(r, RMEM_ENOMEM);
+  CHECK_FAILED(r, RMEM_ENOMEM);
 
   CHECK(rmem_mems_free(r, 0) == RMEM_EBADPTR);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_free(r, 999) == RMEM_EBADPTR);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_free(r, 5096) == RMEM_EBADPTR); /* just past the last main node */
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_free(r, UINTPTR_MAX) == RMEM_EBADPTR);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_free(r, b + 1) == RMEM_EBADPTR); /* interior */
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_free(r, b + 999) == RMEM_EBADPTR);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_free(r, a) == RMEM_EDOUBLEFREE); /* double free */
-  CHECK_ERR(r, RMEM_EDOUBLEFREE);
+  CHECK_FAILED(r, RMEM_EDOUBLEFREE);
   CHECK(rmem_mems_free(r, a + 10) == RMEM_EDOUBLEFREE); /* inside a hole */
-  CHECK_ERR(r, RMEM_EDOUBLEFREE);
+  CHECK_FAILED(r, RMEM_EDOUBLEFREE);
   CHECK(rmem_mems_free(r, 3000) == RMEM_EDOUBLEFREE); /* the hole after b */
-  CHECK_ERR(r, RMEM_EDOUBLEFREE);
+  CHECK_FAILED(r, RMEM_EDOUBLEFREE);
 
   CHECK(rmem_mems_get(r, a) == NULL); /* freed: in a hole */
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_get(r, 4000) == NULL);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_get(r, 5096) == NULL);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_get(r, 0) == NULL);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
   CHECK(rmem_mems_get(r, b + 999) != NULL); /* the last byte is fine */
 
   CHECK(rmem_mems_stats(r, NULL) == RMEM_EINVAL);
-  CHECK_ERR(r, RMEM_EINVAL);
+  CHECK_FAILED(r, RMEM_EINVAL);
   CHECK(rmem_mems_walk(r, NULL, NULL) == RMEM_EINVAL);
-  CHECK_ERR(r, RMEM_EINVAL);
+  CHECK_FAILED(r, RMEM_EINVAL);
 
   /* MeMS pages are not the heap's: rmem_free refuses them */
   void *phys = rmem_mems_get(r, b);
   CHECK(rmem_free(r, phys) == RMEM_EBADPTR);
-  CHECK_ERR(r, RMEM_EBADPTR);
+  CHECK_FAILED(r, RMEM_EBADPTR);
 
   char *after = stats_of(r);
   CHECK_EQ_STR(after, before);
@@ -638,5 +639,5 @@ int main(void) {
   test_walk_and_flags();
   test_stress();
   test_seed_names();
-  return mems_test_report("test_mems");
+  return check_report("test_mems");
 }

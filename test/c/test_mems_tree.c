@@ -81,5 +81,5 @@ int main(void) {
                        .capacity = (size_t)64 << 20};
     mems_stress(&o);
   }
-  return mems_test_report("test_mems_tree");
+  return check_report("test_mems_tree");
 }
