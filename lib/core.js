@@ -585,7 +585,10 @@ class Rmem {
       throw invalidArgType('options.capacity', 'of type number', capacity);
     }
     const flags = (junk ? C.OPT_JUNK : 0) | (validate ? C.OPT_VALIDATE : 0);
-    this.#n = native.createInstance(capacity, flags);
+    // The addon builds the object property by property, which leaves it in
+    // V8's dictionary mode (a hash lookup per call); a spread copy is a
+    // fast-mode object, so every n.alloc / n.arenaCreate is a plain load.
+    this.#n = { ...native.createInstance(capacity, flags) };
     this.#f = makeHeapFront(this.#n);
     this.#heap = new Heap(TOKEN, this.#n, this.#f);
   }
