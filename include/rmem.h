@@ -277,7 +277,7 @@ RMEM_API size_t r_usable_size(const void *ptr);
  * instance lives, and every rmem_arena_* call checks the handle before use
  * (is it an arena of a live instance, is it alive), so a destroyed arena is
  * reported (RMEM_ESTALE) instead of followed. Guarantee: a destroyed arena's
- * slot is reused only after more than 1024 other arenas of the instance were
+ * slot is reused only once at least 1024 other arenas of the instance were
  * destroyed after it (FIFO), or when the table (65535 arenas) is full; until
  * then its arena_t* reads RMEM_ESTALE. After reuse a stale pointer names the
  * new arena -- code that must be exact (the Node bridge) keeps
@@ -477,7 +477,8 @@ typedef struct slab_slot {
  * flags: 0 or RMEM_SLAB_STRICT.
  *
  * Handles are checked like arena handles (see Arenas): a destroyed cache
- * reads RMEM_ESTALE until more than 1024 other caches were destroyed after it.
+ * reads RMEM_ESTALE until at least 1024 other caches were destroyed after it
+ * (or the table of 16383 caches is full).
  */
 RMEM_API slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_size, size_t align,
                                               unsigned flags);

@@ -9,6 +9,7 @@
  */
 #include "check.h"
 #include "internal.h"
+#include "handle.h"
 
 #include <stdbool.h>
 
@@ -465,6 +466,7 @@ static void test_handles(void) {
   for (int i = 0; i < 3000 && !reused; i++) {
     arena_t *x = rmem_arena_create(r, 4096, LIFETIME_TRANSIENT);
     if (x == a) {
+      CHECK_EQ(1000 + i, RMEM_HSLOT_QUARANTINE); /* exactly after 1024 other destroys (rmem.h) */
       uint32_t i2, g2;
       CHECK_EQ(rmem_arena_index(x, &i2, &g2), RMEM_OK);
       CHECK(i2 == idx && g2 == gen + 1);
