@@ -330,7 +330,7 @@ function makeHeapFront(n) {
     if (dead) return n.alloc(size); // throws ERR_RMEM_DESTROYED
     let st = stacks[b];
     if (st === null) st = stacks[b] = new Uint32Array(caps[b]);
-    const k = n.allocBatch(b * 8, caps[b] >>> 1);
+    const k = retryAfterFlush(() => n.allocBatch(b * 8, caps[b] >>> 1));
     for (let i = 0; i < k; i++) {
       const p = scratch[i];
       st[i] = p;
@@ -370,7 +370,18 @@ function makeHeapFront(n) {
       }
       return refill(b, size);
     }
-    return n.alloc(size); // C checks the argument
+    return retryAfterFlush(() => n.alloc(size)); // C checks the argument
+  }
+
+  // Out of memory while the front caches blocks of other sizes: give them back and try once more.
+  function retryAfterFlush(fn) {
+    try {
+      return fn();
+    } catch (e) {
+      if (e.code !== 'ERR_RMEM_OUT_OF_MEMORY' || cached() === 0) throw e;
+      flush();
+      return fn();
+    }
   }
 
   function free(ptr) {

@@ -176,3 +176,23 @@ test('JS writes anywhere in memory never break the heap', () => {
   for (const p of ptrs) rmem.rFree(p);
   assert.equal(rmem.validate(), 0);
 });
+
+test('out of memory with blocks cached in the JS front: the front gives them back and the allocation succeeds', () => {
+  const rm = new rmem.Rmem({ capacity: 1 << 20 });
+  // fill the instance with small blocks, free them all (they stay cached in the front or in slabs)
+  const ptrs = [];
+  try {
+    for (;;) ptrs.push(rm.alloc(64));
+  } catch (e) {
+    assert.equal(e.code, 'ERR_RMEM_OUT_OF_MEMORY');
+  }
+  // Free so that the last frees, which the front keeps cached (live in C), are
+  // one block in every 64: each cached block pins a different slab.
+  for (let i = 0; i < ptrs.length; i++) if (i % 64 !== 0) rm.free(ptrs[i]);
+  for (let i = 0; i < ptrs.length; i += 64) rm.free(ptrs[i]);
+  const big = rm.alloc(512 << 10);
+  assert.ok(big > 0);
+  rm.free(big);
+  assert.equal(rm.validate(), 0);
+  rm.destroy();
+});
