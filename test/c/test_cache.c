@@ -371,6 +371,30 @@ static void test_options(void) {
   CHECK_EQ(rmem_destroy(r), RMEM_OK);
 }
 
+/* A full table: ENOMEM, nothing changes; a destroyed slot is then reused at once. */
+static void test_table_full(void) {
+  rmem_t *r = new_instance(4 << 20);
+  static slab_cache_t *cs[1 << 14];
+  int n = 0;
+  while (n < (1 << 14)) {
+    slab_cache_t *c = rmem_slab_cache_create(r, NULL, 8, 0, 0);
+    if (!c) break;
+    cs[n++] = c;
+  }
+  CHECK_EQ(n, (1 << 14) - 1); /* index 0 is never used */
+  CHECK_EQ(rmem_last_error(), RMEM_ENOMEM);
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK_EQ(rmem_slab_cache_destroy(cs[100]), RMEM_OK);
+  slab_cache_t *again = rmem_slab_cache_create(r, "again", 8, 0, 0);
+  CHECK(again == cs[100]); /* the table is full: the dead slot is reused before the quarantine ends */
+  uint32_t idx, gen;
+  CHECK_EQ(rmem_slab_cache_index(again, &idx, &gen), RMEM_OK);
+  CHECK_EQ(gen, 2);
+  CHECK_NULL_ERR(rmem_slab_cache_from_index(r, idx, 1), RMEM_ESTALE);
+  check_intact(r, again);
+  CHECK_EQ(rmem_destroy(r), RMEM_OK);
+}
+
 int main(void) {
   test_seed_names();
   test_create();
@@ -379,5 +403,6 @@ int main(void) {
   test_handles();
   test_stress();
   test_options();
+  test_table_full();
   return check_report("test_cache");
 }
