@@ -370,7 +370,13 @@ function makeHeapFront(n) {
       }
       return refill(b, size);
     }
-    return retryAfterFlush(() => n.alloc(size)); // C checks the argument
+    try {
+      return n.alloc(size); // C checks the argument
+    } catch (e) {
+      if (e.code !== 'ERR_RMEM_OUT_OF_MEMORY' || cached() === 0) throw e;
+      flush(); // out of memory while blocks are cached here: give them back, try once more
+      return n.alloc(size);
+    }
   }
 
   // Out of memory while the front caches blocks of other sizes: give them back and try once more.
@@ -682,7 +688,16 @@ class Rmem {
     }
     const lt = toLifetime(lifetime);
     const n = this.#n;
-    const h = n.arenaCreate(size, lt, lt === LIFETIME.INTERMEDIATE ? 0 : 8);
+    const leaseMin = lt === LIFETIME.INTERMEDIATE ? 0 : 8;
+    let h;
+    try {
+      h = n.arenaCreate(size, lt, leaseMin);
+    } catch (e) {
+      // out of memory while the heap front caches blocks: give them back, try once more
+      if (e.code !== 'ERR_RMEM_OUT_OF_MEMORY' || this.#f.cached() === 0) throw e;
+      this.#f.flush();
+      h = n.arenaCreate(size, lt, leaseMin);
+    }
     const a = new Arena(TOKEN, this, n, h, lt, n.scratch[0], n.scratch[1]);
     Arena.link(a, this.#arenas);
     this.#arenas = a;
