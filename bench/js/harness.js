@@ -213,6 +213,9 @@ function machine() {
     cpu: cpus.length ? cpus[0].model : 'unknown',
     cores: cpus.length,
     memory: os.totalmem(),
+    // the 1/5/15-minute load averages when the result was written: on a shared
+    // machine, a load above the core count means other work competed with the run
+    loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
   };
 }
 

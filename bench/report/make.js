@@ -38,7 +38,12 @@ function htmlTable(rows, cols) {
 
 const mark = (met) => (met === null || met === undefined ? '<span class="na">—</span>' : met ? '<span class="ok">✓ met</span>' : '<span class="no">✗ missed</span>');
 const spread = (s) => (s && Number.isFinite(s.min) ? `${f2(s.min)}–${f2(s.max)}` : '');
-const header = (doc) => `<p class="meta">${esc(doc.mode || '')} run, ${esc(doc.date || '')}; ${esc(doc.machine ? `${doc.machine.cpu}, ${doc.machine.cores} cores, Node ${doc.machine.node}` : '')}</p>`;
+function loadNote(m) {
+  if (!m || !m.loadavg) return '';
+  const busy = m.loadavg[0] > m.cores;
+  return `; load average ${m.loadavg.join(' / ')}${busy ? ' — the machine was busy with other work, expect a wide spread' : ''}`;
+}
+const header = (doc) => `<p class="meta">${esc(doc.mode || '')} run, ${esc(doc.date || '')}; ${esc(doc.machine ? `${doc.machine.cpu}, ${doc.machine.cores} cores, Node ${doc.machine.node}${loadNote(doc.machine)}` : '')}</p>`;
 
 /* ------------------------------------------------------------------ sections */
 
