@@ -3,11 +3,11 @@
 // RMEM_ADDON may name another build of it (e.g. a sanitizer build).
 const path = require('node:path');
 
-const candidates = [
-  process.env.RMEM_ADDON,
-  path.join(__dirname, '..', 'build', 'Release', 'rmem.node'),
-  path.join(__dirname, '..', 'build', 'Debug', 'rmem.node'),
-].filter(Boolean);
+// An explicit RMEM_ADDON is the only candidate: a test run meant for a
+// sanitizer build must not fall back silently to the release build.
+const candidates = process.env.RMEM_ADDON
+  ? [path.resolve(process.env.RMEM_ADDON)]
+  : [path.join(__dirname, '..', 'build', 'Release', 'rmem.node'), path.join(__dirname, '..', 'build', 'Debug', 'rmem.node')];
 
 let addon = null;
 let firstError = null;
