@@ -417,6 +417,43 @@ static inline bool rm_trylock(rm_heap_t *h) {
 
 static inline void rm_unlock(rm_heap_t *h) { atomic_store_explicit(&h->lock, 0, memory_order_release); }
 
+/*
+ * Remote frees are batched per thread: up to RM_PENDING_MAX blocks for one
+ * owner heap are linked locally (through their first word, as on the stack)
+ * and pushed with a single CAS. A thread keeps batches for RM_PENDING_SLOTS
+ * owners at once (slot = owner index mod slots) and flushes them when a batch
+ * is full, when a slot changes owner, at its allocation slow path and at exit,
+ * so a freed block waits for at most one of those events.
+ */
+#define RM_PENDING_SLOTS 4
+#define RM_PENDING_MAX 32
+
+typedef struct rm_pending {
+  rm_heap_t *to;
+  void *head, *tail;
+  uint32_t n;
+} rm_pending_t;
+
+static _Thread_local rm_pending_t rm_pend[RM_PENDING_SLOTS] RM_TLS;
+static _Thread_local bool rm_exit_hook_set RM_TLS;
+
+static void rm_flush(rm_pending_t *q) {
+  if (q->n == 0) return;
+  rm_heap_t *owner = q->to;
+  void *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
+  do {
+    *(void **)q->tail = head;
+  } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, q->head, memory_order_release,
+                                                  memory_order_relaxed));
+  atomic_fetch_add_explicit(&st_remote, q->n, memory_order_relaxed);
+  q->head = q->tail = NULL;
+  q->n = 0;
+}
+
+static void rm_flush_all(void) {
+  for (int k = 0; k < RM_PENDING_SLOTS; k++) rm_flush(&rm_pend[k]);
+}
+
 static void rm_set_cur(rm_heap_t *h, rm_inst_t *i) {
   h->cur = i;
   h->cur_r = i->r;
@@ -484,12 +521,14 @@ static RMEM_NOINLINE rm_heap_t *rm_heap_acquire(void) {
   if (!h) return NULL;
   rm_tls_heap = h;
   if (rm_key_ok) pthread_setspecific(rm_key, h);
+  rm_exit_hook_set = true;
   rm_drain(h);
   return h;
 }
 
 /* Thread exit: drain, give free pages back, and leave the heap for adoption. */
 static void rm_heap_release(rm_heap_t *h) {
+  rm_flush_all();
   rm_drain(h);
   for (uint32_t k = 0; k < h->ninst; k++) rmem_defrag(h->inst[k]->r, NULL);
   rm_tls_heap = NULL;
@@ -498,6 +537,8 @@ static void rm_heap_release(rm_heap_t *h) {
 }
 
 static void rm_thread_exit(void *arg) {
+  rm_flush_all();
+  rm_exit_hook_set = false;
   rm_heap_t *h = arg;
   if (h && h == rm_tls_heap) rm_heap_release(h);
 }
@@ -537,6 +578,7 @@ static RMEM_NOINLINE void *rm_alloc_slow(size_t size, size_t align) {
     errno = ENOMEM;
     return NULL;
   }
+  rm_flush_all();
   if (atomic_load_explicit(&h->remote, memory_order_relaxed)) rm_drain(h);
   void *p = rm_inst_alloc(h->cur, size, align);
   if (RMEM_LIKELY(p != NULL)) return p;
@@ -609,12 +651,21 @@ static void rm_free_remote(rm_inst_t *i, void *p, const char *fn) {
     rm_unlock(owner);
     return;
   }
-  void *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
-  do {
-    *(void **)p = head;
-  } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, p, memory_order_release,
-                                                  memory_order_relaxed));
-  atomic_fetch_add_explicit(&st_remote, 1, memory_order_relaxed);
+  /* Batch: one CAS on the owner's stack per RM_PENDING_MAX frees instead of one each. */
+  rm_pending_t *q = &rm_pend[owner->index & (RM_PENDING_SLOTS - 1)];
+  if (q->to != owner) {
+    rm_flush(q);
+    q->to = owner;
+    if (RMEM_UNLIKELY(!rm_exit_hook_set) && rm_tls_heap == NULL && rm_key_ok) {
+      /* a thread that frees but never allocates: its exit must still flush */
+      pthread_setspecific(rm_key, &rm_pend);
+      rm_exit_hook_set = true;
+    }
+  }
+  *(void **)p = q->head;
+  if (!q->head) q->tail = p;
+  q->head = p;
+  if (++q->n >= RM_PENDING_MAX) rm_flush(q);
 }
 
 static RMEM_NOINLINE void rm_free_slow(void *p, const char *fn) {
