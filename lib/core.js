@@ -131,10 +131,17 @@ class Arena {
     if (this.#lifetime === LIFETIME.INTERMEDIATE || this.#dead || !(size < 0x7ffffff0)) {
       return n.arenaAlloc(this.#h, size, false); // C checks the handle and the size and throws
     }
+    const used = ((size | 0) + 7) & ~7;
+    if (used > 4096 && this.#end - this.#ptr >= 256) {
+      // A big block while the lease still has room: C serves it from its own
+      // bump pointer (past the lease), and the lease stays for the small ones.
+      this.#jsAllocs++;
+      this.#leases++; // counted by C as one of its allocations, like a lease
+      return n.arenaAlloc(this.#h, size, false);
+    }
     // Lease the rest of the current chunk (at least size bytes) and bump size past its start.
     const p = n.arenaAlloc(this.#h, size, true);
     const len = n.scratch[1];
-    const used = ((size | 0) + 7) & ~7;
     this.#ptr = p + used;
     this.#end = p + len;
     this.#leases++;

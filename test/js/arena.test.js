@@ -235,3 +235,21 @@ test('util.inspect shows arena stats', () => {
   rmem.rDestroy(a);
   assert.equal(util.inspect(a), 'Arena <destroyed>');
 });
+
+test('a big block that does not fit the lease does not throw the rest of it away', () => {
+  const a = rmem.createArena(64 * 1024, TRANSIENT);
+  const p = a.alloc(60000); // from the lease
+  const big = a.alloc(20000); // does not fit the 5.5 KB left: C serves it
+  const q = a.alloc(64); // still from the lease
+  assert.equal(q, p + 60000, 'small blocks keep coming from the same lease');
+  assert.ok(big + 20000 <= p || big >= p + 64 * 1024, 'the big block lies outside the leased chunk');
+  rmem.HEAPU8[q] = 5;
+  rmem.HEAPU8.fill(1, big, big + 20000);
+  assert.equal(rmem.HEAPU8[q], 5);
+  const s = a.stats();
+  assert.equal(s.allocs, 3);
+  assert.equal(s.chunks, 2);
+  rmem.check();
+  rmem.rDestroy(a);
+  rmem.check();
+});
