@@ -35,7 +35,9 @@
  *   ERR_RMEM_INVALID_HANDLE. No arena_t * ever reaches JS.
  *
  * Errors
- *   Every napi_status is checked (NODE_API_CALL). Every rmem failure becomes a
+ *   Every napi_status is checked (NODE_API_CALL), except inside the code that
+ *   throws an error and inside finalisers, where there is no one left to tell:
+ *   those calls are best effort. Every rmem failure becomes a
  *   thrown Error whose `code` is mapped from rmem_status_t (rmem_js_code) and
  *   whose message is rmem_last_error_message(). Argument checks throw Node's
  *   own ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
