@@ -46,12 +46,18 @@ function runOne(name) {
   const next = H.prng(0xc0ffee);
   const every = Math.max(1, Math.floor(OPS / SAMPLES));
   const samples = [];
+  // Beside the process's RSS, what rmem itself holds resident (its stats) and
+  // V8's heap, so growth can be told apart: the allocator's or the JS engine's.
+  const parts = [];
+  const rmemResident = name === 'v8' ? () => 0 : () => require('./rmem-api').instance().stats().resident;
   let firstRss = NaN;
   let check = 0;
   let op = 0;
   const sample = () => {
-    samples.push([op, H.rss()]);
-    if (op === FIRST) firstRss = H.rss();
+    const rss = H.rss();
+    samples.push([op, rss]);
+    parts.push([op, rmemResident(), process.memoryUsage().heapTotal]);
+    if (op === FIRST) firstRss = rss;
   };
   const bar = H.progress(`churn ${LABELS[name]}: ${OPS.toLocaleString('en-US')} ops`);
   const tick = () => {
@@ -158,7 +164,12 @@ function runOne(name) {
   const ms = H.msSince(t0);
   bar.done();
   const endRss = samples[samples.length - 1][1];
+  const atFirst = parts.find((p) => p[0] === FIRST) || parts[0];
+  const atEnd = parts[parts.length - 1];
   return {
+    rmemResidentGrowthAfterFirst: atEnd[1] - atFirst[1],
+    v8HeapGrowthAfterFirst: atEnd[2] - atFirst[2],
+    parts,
     name,
     label: LABELS[name],
     ops: OPS,
@@ -204,6 +215,8 @@ function main() {
       'RSS at end (MB)': H.mb(m.rssEnd, 1),
       'growth after (MB)': H.mb(m.growthAfterFirst, 3),
       'max growth after (MB)': H.mb(m.maxAfterFirst, 3),
+      'of it rmem resident (MB)': name === 'v8' ? '' : H.mb(m.rmemResidentGrowthAfterFirst, 3),
+      'of it V8 heap (MB)': H.mb(m.v8HeapGrowthAfterFirst, 3),
       met: name === 'v8' ? '(twin)' : m.growthAfterFirst <= LIMIT_BYTES ? '✓' : '✗',
     };
   }

@@ -50,6 +50,7 @@ async function runStore(store) {
       rssAfterFill: afterFill,
       peakRss: H.procMemory(child.pid).hwm,
       gcMs: gc.gcMs,
+      gcMedianMs: gc.gcMedianMs,
       heapUsedAfterGc: gc.heapUsed,
       rssSamples,
     };
@@ -59,7 +60,7 @@ async function runStore(store) {
 }
 
 const METRICS = ['p50', 'p97_5', 'p99', 'max', 'avg', 'reqPerSec', 'startupMs', 'rssAfterFill', 'peakRss', 'gcMs',
-  'heapUsedAfterGc'];
+  'gcMedianMs', 'heapUsedAfterGc'];
 
 async function main() {
   const runs = { rmem: [], map: [] };
@@ -89,8 +90,12 @@ async function main() {
       target: '≤ 0.3×', met: R.max.median <= 0.3 * M.max.median },
     { figure: 'peak RSS', rmem: H.mb(R.peakRss.median, 1), map: H.mb(M.peakRss.median, 1), unit: 'MB',
       ratio: H.ratio(R.peakRss.median, M.peakRss.median), target: '≤ 0.3×', met: R.peakRss.median <= 0.3 * M.peakRss.median },
-    { figure: 'forced full GC', rmem: Number(R.gcMs.median.toFixed(2)), map: Number(M.gcMs.median.toFixed(2)), unit: 'ms',
-      ratio: H.ratio(R.gcMs.median, M.gcMs.median), target: '≤ 5 ms', met: R.gcMs.median <= 5 },
+    { figure: 'forced full GC (first after the load)', rmem: Number(R.gcMs.median.toFixed(2)),
+      map: Number(M.gcMs.median.toFixed(2)), unit: 'ms', ratio: H.ratio(R.gcMs.median, M.gcMs.median), target: '≤ 5 ms',
+      met: R.gcMs.median <= 5 },
+    { figure: 'forced full GC (median of 5 in a row)', rmem: Number(R.gcMedianMs.median.toFixed(2)),
+      map: Number(M.gcMedianMs.median.toFixed(2)), unit: 'ms', ratio: H.ratio(R.gcMedianMs.median, M.gcMedianMs.median),
+      target: '≤ 5 ms', met: R.gcMedianMs.median <= 5 },
     { figure: 'throughput', rmem: Math.round(R.reqPerSec.median), map: Math.round(M.reqPerSec.median), unit: 'req/s',
       ratio: H.ratio(R.reqPerSec.median, M.reqPerSec.median), target: '≥ 1.0×',
       met: R.reqPerSec.median >= M.reqPerSec.median },
@@ -109,7 +114,8 @@ async function main() {
       'req/s': Math.round(m.reqPerSec.median),
       'start-up ms': Math.round(m.startupMs.median),
       'peak RSS MB': H.mb(m.peakRss.median, 1),
-      'full GC ms': Number(m.gcMs.median.toFixed(2)),
+      'full GC ms (1st)': Number(m.gcMs.median.toFixed(2)),
+      'full GC ms (median of 5)': Number(m.gcMedianMs.median.toFixed(2)),
     };
   }
   H.table(rows);

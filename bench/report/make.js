@@ -175,6 +175,8 @@ function churnSection(doc, targets) {
     { label: 'RSS at first million MB', get: (r) => f2(r.rssAtFirst / MB, 1), cls: 'n' },
     { label: 'RSS at end MB', get: (r) => f2(r.rssEnd / MB, 1), cls: 'n' },
     { label: 'growth after MB', get: (r) => f2(r.growthAfterFirst / MB, 3), cls: 'n' },
+    { label: 'of it rmem resident MB', get: (r) => (r.name === 'v8' ? '' : f2(r.rmemResidentGrowthAfterFirst / MB, 3)), cls: 'n' },
+    { label: 'of it V8 heap MB', get: (r) => f2(r.v8HeapGrowthAfterFirst / MB, 3), cls: 'n' },
     { label: '', get: (r) => (r.name === 'v8' ? 'twin' : mark(r.growthAfterFirst <= p.limitBytes)), html: true },
   ]));
   for (const n of names) {

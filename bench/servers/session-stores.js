@@ -12,8 +12,9 @@
  * to a plain object whose token is a 32-character string.
  *
  * RmemStore keeps every session as one fixed-size 64-byte record in an rmem
- * slab cache and finds it through an open-addressing hash table whose two
- * arrays (keys, record offsets) are themselves one block of the rmem heap.
+ * slab cache and finds it through an open-addressing hash table of record
+ * offsets, itself one block of the rmem heap. The table stores no keys: the
+ * key is the id field of the record it points at (4 bytes a slot, not 8).
  * Nothing per session lives on the V8 heap, so a full GC has nothing to walk;
  * that is the point of the benchmark, and why the index is not a JS Map.
  *
@@ -23,8 +24,8 @@
  *
  * Index invariants (linear probing with backward-shift deletion, no tombstones):
  *   - capacity is a power of two and at least twice the number of sessions;
- *   - keys[i] == 0 means empty; otherwise keys[i] = id + 1 and vals[i] is the
- *     byte offset of that session's record;
+ *   - slots[i] == 0 means empty (offset 0 is rmem's null); otherwise slots[i]
+ *     is the byte offset of a live record, whose id field is the key;
  *   - every key sits in the probe run that starts at its home slot with no
  *     empty slot between home and it (backward shift keeps this on delete).
  */
@@ -68,35 +69,32 @@ class MapStore {
 
 class RmemStore {
   /**
-   * rmem: the package; slab: a slab cache handle from bench/js/rmem-api.js
-   * (alloc() -> offset, free(offset)); heap: its heap handle; expected: the
-   * number of sessions the store will hold.
+   * rmem: the Rmem instance; slab: a SlabCache of RECORD-byte objects; heap:
+   * { alloc(size) } for the index block; expected: the number of sessions the
+   * store will hold.
    */
   constructor(rmem, slab, heap, expected) {
     let cap = 16;
     while (cap < expected * 2) cap *= 2;
     this.rmem = rmem;
     this.slab = slab;
-    this.heap = heap;
     this.cap = cap;
     this.mask = cap - 1;
     this.shift = 32 - Math.log2(cap);
     this.count = 0;
-    // keys and record offsets in one heap block: [keys: cap × i32][vals: cap × u32]
-    this.indexPtr = heap.alloc(cap * 8);
+    // the index is one heap block of cap record offsets (0 = empty slot)
+    this.indexPtr = heap.alloc(cap * 4);
     this.bind();
-    this.keys.fill(0);
+    this.slots.fill(0);
   }
 
-  /** (Re)binds the typed views; memory is one ArrayBuffer for the instance's life. */
+  /** Binds the typed views; memory is one ArrayBuffer for the instance's life. */
   bind() {
     const mem = this.rmem.memory;
-    this.mem = mem;
     this.u8 = new Uint8Array(mem);
     this.f64 = new Float64Array(mem);
     this.u32 = new Uint32Array(mem);
-    this.keys = new Int32Array(mem, this.indexPtr, this.cap);
-    this.vals = new Uint32Array(mem, this.indexPtr + this.cap * 4, this.cap);
+    this.slots = new Uint32Array(mem, this.indexPtr, this.cap);
   }
 
   get size() {
@@ -107,14 +105,15 @@ class RmemStore {
     return Math.imul(id + 1, 0x9e3779b1) >>> this.shift;
   }
 
+  /** The slot holding session id, or -1. The key is the record's own id field. */
   find(id) {
-    const keys = this.keys;
-    const k = id + 1;
+    const slots = this.slots;
+    const f64 = this.f64;
     let i = this.home(id);
     for (;;) {
-      const x = keys[i];
-      if (x === k) return i;
-      if (x === 0) return -1;
+      const p = slots[i];
+      if (p === 0) return -1;
+      if (f64[p >>> 3] === id) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -131,18 +130,17 @@ class RmemStore {
     // a plain loop: TypedArray#set costs more than 32 stores at this size
     const u8 = this.u8;
     for (let j = 0; j < TOKEN; j++) u8[p + 32 + j] = token[j];
-    const keys = this.keys;
+    const slots = this.slots;
     let i = this.home(id);
-    while (keys[i] !== 0) i = (i + 1) & this.mask;
-    keys[i] = id + 1;
-    this.vals[i] = p;
+    while (slots[i] !== 0) i = (i + 1) & this.mask;
+    slots[i] = p;
     this.count++;
   }
 
   read(id) {
     const i = this.find(id);
     if (i < 0) return -1;
-    const p = this.vals[i];
+    const p = this.slots[i];
     const f = p >>> 3;
     const w = p >>> 2;
     const f64 = this.f64;
@@ -158,33 +156,31 @@ class RmemStore {
   remove(id) {
     let i = this.find(id);
     if (i < 0) return false;
-    this.slab.free(this.vals[i]);
-    const keys = this.keys;
-    const vals = this.vals;
+    this.slab.free(this.slots[i]);
+    const slots = this.slots;
+    const f64 = this.f64;
     const mask = this.mask;
     // Backward-shift deletion: pull later members of the probe run into the hole.
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const k = keys[j];
-      if (k === 0) break;
-      const h = this.home(k - 1);
-      // move k into the hole i unless its home lies cyclically in (i, j]
+      const p = slots[j];
+      if (p === 0) break;
+      const h = this.home(f64[p >>> 3]);
+      // move it into the hole i unless its home lies cyclically in (i, j]
       const between = i <= j ? h > i && h <= j : h > i || h <= j;
       if (!between) {
-        keys[i] = k;
-        vals[i] = vals[j];
+        slots[i] = p;
         i = j;
       }
     }
-    keys[i] = 0;
-    vals[i] = 0;
+    slots[i] = 0;
     this.count--;
     return true;
   }
 
   stats() {
-    return { sessions: this.count, indexSlots: this.cap, indexBytes: this.cap * 8 };
+    return { sessions: this.count, indexSlots: this.cap, indexBytes: this.cap * 4 };
   }
 }
 
