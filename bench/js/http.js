@@ -20,7 +20,7 @@ const { startServer, stopServer, load, latencyFigures, sampleRss } = require('./
 const DURATION = H.arg('duration', H.pick(10, 3, 1));
 const WARMUP = H.arg('warmup', H.pick(3, 1, 1));
 const CONNECTIONS = H.arg('connections', H.pick(100, 100, 10));
-const ROUNDS = H.arg('rounds', H.pick(3, 1, 1));
+const ROUNDS = H.arg('rounds', H.pick(5, 1, 1));
 const FRAMEWORKS = ['express', 'fastify'];
 const ROUTES = ['arena', 'native'];
 
@@ -86,11 +86,16 @@ async function main() {
     }
     const a = results[fw].arena;
     const n = results[fw].native;
+    // Paired: the two routes of one round ran back to back, so their ratio is
+    // less exposed to a machine whose load drifts than the ratio of medians.
+    const paired = (k) => H.ratio(H.median(a[k].runs.map((x, r) => x / n[k].runs[r])), 1);
     ratios[fw] = {
       throughput: H.ratio(a.reqPerSec.median, n.reqPerSec.median),
       p99: H.ratio(a.p99.median, n.p99.median),
       max: H.ratio(a.max.median, n.max.median),
       peakRss: H.ratio(a.peakRss.median, n.peakRss.median),
+      pairedThroughput: paired('reqPerSec'),
+      pairedP99: paired('p99'),
     };
   }
   console.log(`\nHTTP servers on 127.0.0.1 (autocannon ${DURATION} s, ${CONNECTIONS} connections, ` +
@@ -98,7 +103,8 @@ async function main() {
   H.table(rows);
   for (const fw of FRAMEWORKS) {
     const r = ratios[fw];
-    console.log(`${fw}: /arena vs /native — throughput ${r.throughput}×, p99 ${r.p99}×, max ${r.max}×, peak RSS ${r.peakRss}×`);
+    console.log(`${fw}: /arena vs /native — throughput ${r.throughput}× (per-round pairs: ${r.pairedThroughput}×), ` +
+      `p99 ${r.p99}× (pairs: ${r.pairedP99}×), max ${r.max}×, peak RSS ${r.peakRss}×`);
   }
   const file = H.writeResult('http', {
     title: 'HTTP servers: /arena vs /native',

@@ -117,7 +117,7 @@ function httpSection(doc) {
     { label: 'peak RSS MB', get: (g) => f2(g.m.peakRss.median / MB, 1), cls: 'n' },
   ]));
   if (doc.ratios) {
-    out.push('<ul>' + Object.entries(doc.ratios).map(([fw, r]) => `<li>${esc(fw)}: /arena vs /native — throughput ${f2(r.throughput)}×, p99 ${f2(r.p99)}×, max ${f2(r.max)}×, peak RSS ${f2(r.peakRss)}×</li>`).join('') + '</ul>');
+    out.push('<ul>' + Object.entries(doc.ratios).map(([fw, r]) => `<li>${esc(fw)}: /arena vs /native — throughput ${f2(r.throughput)}× (median of per-round pairs ${f2(r.pairedThroughput)}×), p99 ${f2(r.p99)}× (pairs ${f2(r.pairedP99)}×), max ${f2(r.max)}×, peak RSS ${f2(r.peakRss)}×</li>`).join('') + '</ul>');
   }
   return out.join('\n');
 }
