@@ -91,28 +91,6 @@ enum { RM_FREE = 0, RM_ACTIVE = 1, RM_ORPHAN = 2 };
 
 typedef struct rm_heap rm_heap_t;
 
-/*
- * The heap's cache of recently freed small blocks (bsize <= RM_CACHE_MAX),
- * one LIFO array per size class, out of band. rmem picks the lowest free slot of
- * a slab; a program that frees and allocates the same size gets the block it
- * just freed, still in the CPU cache, from here instead.
- *   C1  every cached pointer is a live block (for rmem) of an instance of the heap,
- *       of the bin's class; it is free for the program.
- *   C2  no pointer is twice in the cache: a free checks the bin first, so a double
- *       free of a cached block is reported exactly like any other.
- *   C3  only the thread holding the heap's lock touches the cache; frees that reach
- *       the heap another way (remote stack, orphan lock) check the bin too.
- */
-#define RM_CACHE_MAX 1024   /* cached block sizes; must be <= RMEM_HEAP_TABLE_MAX */
-#define RM_CACHE_CLASSES 40 /* at least the classes of sizes <= RM_CACHE_MAX (33 today) */
-_Static_assert(RM_CACHE_MAX <= RMEM_HEAP_TABLE_MAX, "cached sizes find their class in the table");
-#define RM_CACHE_DEPTH 16
-
-typedef struct rm_cache {
-  uint32_t n;
-  void *slot[RM_CACHE_DEPTH];
-} rm_cache_t;
-
 /* One rmem instance and its owner. Immutable once registered. */
 typedef struct rm_inst {
   rmem_t *r;
@@ -128,7 +106,6 @@ struct rm_heap {
   rm_inst_t *inst[RM_HEAP_INSTANCES];
   uint32_t ninst;
   uint32_t index;                       /* in rm_heaps */
-  rm_cache_t cache[RM_CACHE_CLASSES];   /* recently freed small blocks, per size class (C1..C3) */
   /* shared */
   _Atomic int state;                    /* RM_ACTIVE or RM_ORPHAN */
   _Atomic int lock;                     /* 1 while someone may change the heap */
@@ -411,57 +388,7 @@ static void rm_atfork_child(void) {
 
 /* Returns a block to its instance; the caller holds the owner heap's lock. */
 RMEM_INLINE rmem_status_t rm_inst_free(rmem_t *r, void *p);
-
-/* The cache bin of a slab's class, or NULL if blocks of this slab are not cached. */
-static inline rm_cache_t *rm_bin(rm_heap_t *h, const rmem_t *r, const rmem_slab_t *s) {
-  if (s->owner_kind != RMEM_SO_HEAP || s->bsize > RM_CACHE_MAX) return NULL;
-  return &h->cache[r->heap.class_of[s->bsize >> 3]];
-}
-
-static inline bool rm_bin_has(const rm_cache_t *k, const void *p) {
-  for (uint32_t j = 0; j < k->n; j++)
-    if (k->slot[j] == p) return true;
-  return false;
-}
-
-/* Is p (in instance r of heap h) waiting in h's cache? Then freeing it again is a double free. */
-static bool rm_cached(rm_heap_t *h, const rmem_t *r, const void *p) {
-  const rmem_pme_t *pme = rmem_pme_of(r, (uintptr_t)p);
-  if (pme->kind != RMEM_PK_SLAB) return false;
-  rm_cache_t *k = rm_bin(h, r, rmem_slab_of(r, pme));
-  return k && rm_bin_has(k, p);
-}
-
-/* Gives the older half of a full bin back to rmem. */
-static RMEM_NOINLINE void rm_bin_spill(rm_cache_t *k) {
-  uint32_t half = RM_CACHE_DEPTH / 2;
-  for (uint32_t j = 0; j < half; j++) {
-    rm_inst_t *i = rm_lookup((uintptr_t)k->slot[j]);
-    rmem_status_t st = rm_inst_free(i->r, k->slot[j]);
-    rmem_assert(st == RMEM_OK && "cached blocks are live (C1)");
-    (void)st;
-  }
-  memmove(k->slot, k->slot + half, (k->n - half) * sizeof k->slot[0]);
-  k->n -= half;
-}
-
-static void rm_cache_flush(rm_heap_t *h) {
-  for (int c = 0; c < RM_CACHE_CLASSES; c++) {
-    rm_cache_t *k = &h->cache[c];
-    for (uint32_t j = 0; j < k->n; j++) {
-      rm_inst_t *i = rm_lookup((uintptr_t)k->slot[j]);
-      (void)rm_inst_free(i->r, k->slot[j]);
-    }
-    k->n = 0;
-  }
-}
-
-/* Returns a block of heap h (whose lock the caller holds) to its instance. */
 static inline void rm_free_local(rm_inst_t *i, void *p, const char *fn) {
-  if (RMEM_UNLIKELY(rm_cached(i->heap, i->r, p))) {
-    rm_bad(fn, p, RMEM_EDOUBLEFREE, "the block is already free (in the thread cache)");
-    return;
-  }
   rmem_status_t st = rm_inst_free(i->r, p);
   if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad(fn, p, st, rmem_last_error_message());
 }
@@ -472,7 +399,7 @@ static RMEM_NOINLINE void rm_drain(rm_heap_t *h) {
   while (list) {
     void *next = *(void **)list;
     rm_inst_t *i = rm_lookup((uintptr_t)list);
-    rmem_status_t st = !i || i->heap != h ? RMEM_EBADPTR : rm_cached(h, i->r, list) ? RMEM_EDOUBLEFREE : rm_inst_free(i->r, list);
+    rmem_status_t st = i && i->heap == h ? rmem_free(i->r, list) : RMEM_EBADPTR;
     if (RMEM_UNLIKELY(st != RMEM_OK)) {
       rm_bad("free", list, st, i ? rmem_last_error_message() : "not in the heap it was sent to");
       /* the link of a block freed twice may point back into the stack: drop the rest (leak) */
@@ -592,12 +519,6 @@ static RMEM_NOINLINE rm_heap_t *rm_heap_acquire(void) {
   }
   pthread_mutex_unlock(&rm_global);
   if (!h) return NULL;
-  if (h->cur_r->heap.class_of[RM_CACHE_MAX / 8] >= RM_CACHE_CLASSES) {
-    /* the heap's class table grew past the cache's bins: a build error, not a user error */
-    static const char msg[] = "rmem-malloc: RM_CACHE_CLASSES is smaller than rmem's small classes; rebuild\n";
-    rm_write(2, msg, sizeof msg - 1);
-    abort();
-  }
   rm_tls_heap = h;
   if (rm_key_ok) pthread_setspecific(rm_key, h);
   rm_exit_hook_set = true;
@@ -609,7 +530,6 @@ static RMEM_NOINLINE rm_heap_t *rm_heap_acquire(void) {
 static void rm_heap_release(rm_heap_t *h) {
   rm_flush_all();
   rm_drain(h);
-  rm_cache_flush(h);
   for (uint32_t k = 0; k < h->ninst; k++) rmem_defrag(h->inst[k]->r, NULL);
   rm_tls_heap = NULL;
   atomic_store(&h->state, RM_ORPHAN);
@@ -712,19 +632,7 @@ void *rmem_malloc(size_t size) {
   rm_heap_t *h = rm_tls_heap;
   if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_SMALL_MAX)) {
     if (RMEM_UNLIKELY(atomic_load_explicit(&h->remote, memory_order_relaxed) != NULL)) rm_drain(h);
-    void *p;
-    if (RMEM_LIKELY(size <= RMEM_HEAP_TABLE_MAX)) {
-      rmem_t *r = h->cur_r;
-      uint32_t c = r->heap.class_of[(size + 7) >> 3];
-      if (RMEM_LIKELY(c < RM_CACHE_CLASSES)) {
-        rm_cache_t *k = &h->cache[c];
-        if (RMEM_LIKELY(k->n != 0)) return k->slot[--k->n];
-      }
-      r->heap.allocs++;
-      p = rmem_slab_list_alloc(&r->heap.cls[c]);
-    } else {
-      p = rmem_alloc(h->cur_r, size);
-    }
+    void *p = size <= RMEM_HEAP_TABLE_MAX ? rm_small_alloc(h->cur_r, size) : rmem_alloc(h->cur_r, size);
     if (RMEM_LIKELY(p != NULL)) return p;
   }
   return rm_alloc_slow(size ? size : 1, 0);
@@ -774,28 +682,7 @@ static RMEM_NOINLINE void rm_free_slow(void *p, const char *fn) {
 void rmem_malloc_free(void *p) {
   rm_heap_t *h = rm_tls_heap;
   if (RMEM_LIKELY(h != NULL && (uintptr_t)p - h->cur_base < RM_INSTANCE)) {
-    rmem_t *r = h->cur_r;
-    rmem_pme_t *pme = rmem_pme_of(r, (uintptr_t)p);
-    if (RMEM_LIKELY(pme->kind == RMEM_PK_SLAB)) {
-      rmem_slab_t *s = rmem_slab_of(r, pme);
-      rm_cache_t *k = rm_bin(h, r, s);
-      if (RMEM_LIKELY(k != NULL)) {
-        /* exactly rmem's checks: a slot start, live in the bitmap, not already cached */
-        uintptr_t rel = (uintptr_t)p - s->start;
-        uint32_t idx = rmem_slab_slot_of(s, rel);
-        if (RMEM_LIKELY((uintptr_t)idx * s->bsize == rel && idx < s->nslots &&
-                        !(s->bits[idx >> 6] & ((uint64_t)1 << (idx & 63))) && !rm_bin_has(k, p))) {
-          if (RMEM_UNLIKELY(k->n == RM_CACHE_DEPTH)) rm_bin_spill(k);
-          k->slot[k->n++] = p;
-          return;
-        }
-        if (rm_bin_has(k, p)) {
-          rm_bad("free", p, RMEM_EDOUBLEFREE, "the block is already free (in the thread cache)");
-          return;
-        }
-      }
-    }
-    rmem_status_t st = rm_inst_free(r, p);
+    rmem_status_t st = rm_inst_free(h->cur_r, p);
     if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad("free", p, st, rmem_last_error_message());
     return;
   }
@@ -822,7 +709,6 @@ void *rmem_malloc_calloc(size_t n, size_t size) {
 /* Usable size of p, 0 if it is not a live block. */
 static size_t rm_usable(const void *p) {
   rm_inst_t *i = rm_lookup((uintptr_t)p);
-  if (i && i->heap == rm_tls_heap && rm_cached(i->heap, i->r, p)) return 0; /* freed */
   /* Another thread's instance: reading its pagemap entry and slab geometry is safe
      because p is live (they cannot change under a live block); see the report. */
   if (i) return rmem_usable_size(i->r, p);
@@ -841,10 +727,6 @@ void *rmem_malloc_realloc(void *p, size_t size) {
   }
   rm_heap_t *h = rm_tls_heap;
   rm_inst_t *i = rm_lookup((uintptr_t)p);
-  if (i && i->heap == h && RMEM_UNLIKELY(rm_cached(h, i->r, p))) {
-    rm_bad("realloc", p, RMEM_EBADPTR, "the block was freed (it is in the thread cache)");
-    return NULL;
-  }
   if (i && i->heap == h && size < RM_HUGE) {
     void *q = rmem_realloc(i->r, p, size);
     if (q) return q;
@@ -1021,26 +903,6 @@ size_t rmem_malloc_validate(void) {
     if (!mine && !rm_trylock(h)) continue;
     if (!mine) rm_drain(h);
     for (uint32_t j = 0; j < h->ninst; j++) problems += rmem_validate(h->inst[j]->r);
-    for (int c = 0; c < RM_CACHE_CLASSES; c++) {
-      rm_cache_t *kc = &h->cache[c];
-      if (kc->n > RM_CACHE_DEPTH) {
-        rmem_problem(&problems, "rmem-malloc: heap %u cache bin %d holds %u > %d", k, c, kc->n, RM_CACHE_DEPTH);
-        continue;
-      }
-      for (uint32_t j = 0; j < kc->n; j++) {
-        void *p = kc->slot[j];
-        rm_inst_t *i = rm_lookup((uintptr_t)p);
-        if (!i || i->heap != h) {
-          rmem_problem(&problems, "rmem-malloc: cached %p is not in heap %u (C1)", p, k);
-          continue;
-        }
-        const rmem_pme_t *pme = rmem_pme_of(i->r, (uintptr_t)p);
-        if (pme->kind != RMEM_PK_SLAB || rm_bin(h, i->r, rmem_slab_of(i->r, pme)) != kc || rmem_usable_size(i->r, p) == 0)
-          rmem_problem(&problems, "rmem-malloc: cached %p is not a live block of bin %d (C1)", p, c);
-        for (uint32_t j2 = j + 1; j2 < kc->n; j2++)
-          if (kc->slot[j2] == p) rmem_problem(&problems, "rmem-malloc: %p cached twice (C2)", p);
-      }
-    }
     if (!mine) rm_unlock(h);
   }
   /* R4: huge table */
