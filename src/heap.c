@@ -264,7 +264,7 @@ static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
   }
   rmem_status_t st = lookup(r, p, &s, &page, false);
   if (st != RMEM_OK) return st;
-  r->heap.frees++;
+  r->heap.frees++; /* lookup has validated the block: the free cannot be refused now */
   if (s) {
     st = rmem_slab_free_in(s, p);
   } else {
@@ -284,8 +284,9 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
     if (RMEM_LIKELY(pme->kind == RMEM_PK_SLAB)) {
       rmem_slab_t *s = rmem_slab_of(r, pme);
       if (RMEM_LIKELY(s->owner_kind == RMEM_SO_HEAP)) {
-        r->heap.frees++;
-        return rmem_slab_free_in(s, p);
+        rmem_status_t st = rmem_slab_free_in(s, p);
+        r->heap.frees += st == RMEM_OK; /* a refused free is not a free */
+        return st;
       }
     }
   }

@@ -14,7 +14,10 @@
  * head and tail entries of every run carry its length), so free runs are
  * never adjacent (invariant P4 in internal.h). Pages above the high-water mark
  * `top` were never handed out; runs are carved from bins first, then from
- * `top`. Free pages that may be resident are "dirty"; when too many pile up,
+ * `top`. Every free run counts its pages that may be resident ("dirty",
+ * kept in the run's tail entry); a freed part of 1 MiB or more goes back to
+ * the OS at once, smaller ones only when the dirty count passes a budget, so
+ * a churn of small runs costs no system call. When too many pile up,
  * or when a large run is freed, they go back to the OS with madvise.
  *
  * The instance header itself lives in a small mapping that is recycled, never
@@ -271,18 +274,30 @@ static void mark_run(rmem_t *r, uint32_t first, uint32_t n, uint8_t kind, uint32
  * marked free yet: freeing stays O(pages freed), never O(size of the merged
  * neighbours). No coalescing here: callers know the neighbours.
  */
-static void make_free(rmem_t *r, uint32_t first, uint32_t n, bool dirty, uint32_t mfrom, uint32_t mto) {
+/*
+ * The dirty count of a free run: pages that may be resident. Kept in the
+ * tail entry's owner field (unused in a free run's tail); a one-page run, whose
+ * head is its tail, has only the DIRTY flag. The flag is set iff the count > 0.
+ */
+static uint32_t run_dirty(const rmem_t *r, uint32_t first) {
+  const rmem_pme_t *h = &r->pm[first];
+  if (h->len == 1) return (h->flags & RMEM_PF_DIRTY) ? 1 : 0;
+  return r->pm[first + h->len - 1].owner;
+}
+
+static void make_free(rmem_t *r, uint32_t first, uint32_t n, uint32_t dirty, uint32_t mfrom, uint32_t mto) {
   rmem_pme_t *pm = r->pm;
+  if (dirty > n) dirty = n;
   for (uint32_t i = mfrom; i < mto; i++) pm[i] = (rmem_pme_t){.kind = RMEM_PK_FREE};
   rmem_pme_t *h = &pm[first];
   *h = (rmem_pme_t){.kind = RMEM_PK_FREE, .flags = (uint8_t)(RMEM_PF_HEAD | (dirty ? RMEM_PF_DIRTY : 0)), .len = n};
   if (n == 1) {
     h->flags |= RMEM_PF_TAIL;
   } else {
-    pm[first + n - 1] = (rmem_pme_t){.kind = RMEM_PK_FREE, .flags = RMEM_PF_TAIL, .len = n};
+    pm[first + n - 1] = (rmem_pme_t){.kind = RMEM_PK_FREE, .flags = RMEM_PF_TAIL, .len = n, .owner = dirty};
   }
   r->free_pages += n;
-  if (dirty) r->dirty_pages += n;
+  r->dirty_pages += dirty;
   bin_insert(r, first);
 }
 
@@ -291,7 +306,7 @@ static void take_free(rmem_t *r, uint32_t first) {
   rmem_pme_t *h = &r->pm[first];
   bin_remove(r, first);
   r->free_pages -= h->len;
-  if (h->flags & RMEM_PF_DIRTY) r->dirty_pages -= h->len;
+  r->dirty_pages -= run_dirty(r, first);
 }
 
 static uint32_t align_up32(uint32_t v, uint32_t a) { return (v + a - 1) & ~(a - 1); }
@@ -300,11 +315,12 @@ static uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
 /*
  * Carves [a, a+n) out of the free region [first, first+len) (already out of
- * the bins): the head and tail leftovers go back as free runs with the
- * region's dirtiness. Pages at or above fresh were never handed out and get
+ * the bins): the head and tail leftovers go back as free runs, each with at
+ * most the region's dirty count (an upper bound: where the dirty pages were is
+ * not known). Pages at or above fresh were never handed out and get
  * marked in full. Then marks the carved run.
  */
-static void carve(rmem_t *r, uint32_t first, uint32_t len, bool dirty, uint32_t a, uint32_t n, uint8_t kind,
+static void carve(rmem_t *r, uint32_t first, uint32_t len, uint32_t dirty, uint32_t a, uint32_t n, uint8_t kind,
                   uint32_t owner, uint32_t fresh) {
   uint32_t end = first + len;
   if (a > first) make_free(r, first, a - first, dirty, max32(first, fresh), max32(a, fresh));
@@ -324,7 +340,7 @@ static uint32_t try_bins(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, ui
     uint32_t first = r->bins[b];
     rmem_pme_t *h = &r->pm[first];
     uint32_t len = h->len;
-    bool dirty = (h->flags & RMEM_PF_DIRTY) != 0;
+    uint32_t dirty = run_dirty(r, first);
     uint32_t a = align_up32(first, align);
     take_free(r, first);
     carve(r, first, len, dirty, a, n, kind, owner, UINT32_MAX);
@@ -337,7 +353,7 @@ static uint32_t try_bins(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, ui
     uint32_t a = align_up32(f, align);
     if (a + n <= f + h->len) {
       uint32_t len = h->len;
-      bool dirty = (h->flags & RMEM_PF_DIRTY) != 0;
+      uint32_t dirty = run_dirty(r, f);
       take_free(r, f);
       carve(r, f, len, dirty, a, n, kind, owner, UINT32_MAX);
       return a;
@@ -349,11 +365,11 @@ static uint32_t try_bins(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, ui
 static uint32_t try_top(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, uint32_t owner) {
   /* A free run ending at top can be extended into the never-used pages. */
   uint32_t start = r->top, len = 0;
-  bool dirty = false;
+  uint32_t dirty = 0;
   if (r->top > 1 && r->pm[r->top - 1].kind == RMEM_PK_FREE) {
     len = r->pm[r->top - 1].len;
     start = r->top - len;
-    dirty = (r->pm[start].flags & RMEM_PF_DIRTY) != 0;
+    dirty = run_dirty(r, start);
   }
   uint32_t a = align_up32(start, align);
   if (a < start || (uint64_t)a + n > r->limit) return 0;
@@ -388,22 +404,24 @@ void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner) {
   for (uint32_t i = first; i < first + n; i++) r->pm[i].owner = owner;
 }
 
-/* Decommits a free run (taken out of the bins or not) and clears its dirty flag. */
+/* Decommits a binned free run and zeroes its dirty count. */
 static void decommit_run(rmem_t *r, uint32_t first) {
   rmem_pme_t *h = &r->pm[first];
-  if (!(h->flags & RMEM_PF_DIRTY)) return;
+  uint32_t d = run_dirty(r, first);
+  if (!d) return;
   rmem_os_decommit((void *)rmem_page_addr(r, first), (size_t)h->len << RMEM_PAGE_SHIFT);
   h->flags &= (uint8_t)~RMEM_PF_DIRTY;
-  r->dirty_pages -= h->len;
+  if (h->len > 1) r->pm[first + h->len - 1].owner = 0;
+  r->dirty_pages -= d;
 }
 
 /* Frees [first, first+n) (its pages are not free) and coalesces with free neighbours. */
-static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, bool dirty) {
+static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, uint32_t dirty) {
   rmem_pme_t *pm = r->pm;
   uint32_t start = first, end = first + n;
   if (start > 1 && pm[start - 1].kind == RMEM_PK_FREE) {
     uint32_t left = start - pm[start - 1].len;
-    dirty |= (pm[left].flags & RMEM_PF_DIRTY) != 0;
+    dirty += run_dirty(r, left);
     take_free(r, left);
     pm[start - 1] = (rmem_pme_t){.kind = RMEM_PK_FREE}; /* its old tail becomes interior */
     start = left;
@@ -411,7 +429,7 @@ static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, bool dirty
   }
   if (end < r->top && pm[end].kind == RMEM_PK_FREE) {
     uint32_t rlen = pm[end].len;
-    dirty |= (pm[end].flags & RMEM_PF_DIRTY) != 0;
+    dirty += run_dirty(r, end);
     take_free(r, end);
     pm[end] = (rmem_pme_t){.kind = RMEM_PK_FREE}; /* its old head becomes interior */
     end += rlen;
@@ -421,14 +439,22 @@ static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, bool dirty
   return start;
 }
 
-/* Decommit policy: big runs go back at once; otherwise keep at most a budget of dirty pages. */
-static void maybe_decommit(rmem_t *r, uint32_t run) {
-  if (r->pm[run].len >= 256) { /* 1 MiB */
-    decommit_run(r, run);
-    return;
+/*
+ * Frees the allocated pages [first, first+n) with the decommit policy: a part
+ * of 1 MiB or more goes back to the OS at once (only those pages: the
+ * neighbours it merges with keep their own count); smaller parts count as
+ * dirty, and when the dirty pages pass a budget (a quarter of the pages in
+ * use, at least 4 MiB) every dirty run is released.
+ */
+static void free_pages_policy(rmem_t *r, uint32_t first, uint32_t n) {
+  uint32_t dirty = n;
+  if (n >= 256) {
+    rmem_os_decommit((void *)rmem_page_addr(r, first), (size_t)n << RMEM_PAGE_SHIFT);
+    dirty = 0;
   }
+  free_and_merge(r, first, n, dirty);
   uint32_t budget = r->used_pages / 4;
-  if (budget < 1024) budget = 1024; /* 4 MiB */
+  if (budget < 1024) budget = 1024;
   if (r->dirty_pages > budget) rmem_pages_release(r);
 }
 
@@ -436,8 +462,7 @@ void rmem_pages_free(rmem_t *r, uint32_t first) {
   uint32_t n = r->pm[first].len;
   rmem_assert((r->pm[first].flags & RMEM_PF_HEAD) && r->pm[first].kind != RMEM_PK_FREE && "a run head");
   r->used_pages -= n;
-  uint32_t run = free_and_merge(r, first, n, true);
-  maybe_decommit(r, run);
+  free_pages_policy(r, first, n);
 }
 
 /* Rewrites the head/tail entries of allocated run [first, first+n) after a resize. */
@@ -463,8 +488,7 @@ void rmem_pages_shrink(rmem_t *r, uint32_t first, uint32_t new_len) {
     r->pm[first + new_len - 1].len = 0;
   }
   set_run_len(r, first, new_len);
-  uint32_t run = free_and_merge(r, first + new_len, n - new_len, true);
-  maybe_decommit(r, run);
+  free_pages_policy(r, first + new_len, n - new_len);
 }
 
 bool rmem_pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
@@ -474,7 +498,7 @@ bool rmem_pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
   uint32_t extra = new_len - n;
   if (end < r->top && r->pm[end].kind == RMEM_PK_FREE) {
     uint32_t flen = r->pm[end].len;
-    bool dirty = (r->pm[end].flags & RMEM_PF_DIRTY) != 0;
+    uint32_t dirty = run_dirty(r, end);
     if (flen >= extra) {
       take_free(r, end);
       if (flen > extra) make_free(r, end + extra, flen - extra, dirty, end + extra, end + extra);
@@ -506,7 +530,7 @@ size_t rmem_pages_release(rmem_t *r) {
     rmem_pme_t *h = &r->pm[p];
     uint32_t len = h->len ? h->len : 1;
     if (h->kind == RMEM_PK_FREE && (h->flags & RMEM_PF_DIRTY)) {
-      released += len;
+      released += run_dirty(r, p);
       decommit_run(r, p);
     }
     p += len;
@@ -562,7 +586,11 @@ size_t rmem_pages_check(rmem_t *r) {
       if (prev_free) rmem_problem(&problems, "page source: free runs adjacent at page %u (P4)", p);
       free_pages += len;
       free_runs++;
-      if (h->flags & RMEM_PF_DIRTY) dirty += len;
+      uint32_t d = run_dirty(r, p);
+      if (d > len || ((h->flags & RMEM_PF_DIRTY) != 0) != (d != 0))
+        rmem_problem(&problems, "page source: free run %u has dirty count %u of %u pages, flag %u", p, d, len,
+                     (h->flags & RMEM_PF_DIRTY) != 0);
+      dirty += d;
       prev_free = true;
     } else if (h->kind == RMEM_PK_NEVER || h->kind == RMEM_PK_RESERVED) {
       rmem_problem(&problems, "pagemap: run at page %u below top has kind %u (P2)", p, h->kind);

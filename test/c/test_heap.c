@@ -314,6 +314,14 @@ static void test_stats_walk_defrag(void) {
   CHECK_EQ(hs.slabs, 0);
   CHECK_EQ(hs.fragmentation, 0.0); /* one free run: nothing is fragmented */
   CHECK_EQ(hs.frees, 3000);
+  /* refused frees are not counted */
+  void *once = rmem_alloc(r, 32);
+  rmem_free(r, once);
+  rmem_free(r, once);
+  rmem_free(r, (char *)once + 8);
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  CHECK_EQ(hs.frees, 3001);
+  CHECK_EQ(hs.allocs, 3001);
   check_intact(r);
   rmem_destroy(r);
 }

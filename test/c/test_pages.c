@@ -90,6 +90,36 @@ static void test_shrink_grow(void) {
   rmem_destroy(r);
 }
 
+/*
+ * Small frees next to a big clean run do not make the big run dirty: each
+ * adds its own pages to the count (an upper bound: carving cannot know where
+ * in a run the dirty pages lie), and only when the count passes the budget
+ * (4 MiB here) are the dirty runs given back, once.
+ */
+static void test_dirty_is_counted_not_spread(void) {
+  rmem_t *r = fresh((size_t)64 << 20);
+  uint32_t big = rmem_pages_alloc(r, 4096, 1, RMEM_PK_USER, 1);
+  rmem_pages_free(r, big); /* 16 MiB, decommitted at once: a clean run */
+  CHECK_EQ(r->dirty_pages, 0);
+  uint32_t prev = 0;
+  int releases = 0;
+  for (int i = 0; i < 200; i++) {
+    uint32_t c = rmem_pages_alloc(r, 16, 1, RMEM_PK_USER, 2); /* carved from the big run */
+    memset((void *)rmem_page_addr(r, c), 1, (size_t)16 << RMEM_PAGE_SHIFT);
+    rmem_pages_free(r, c); /* merges back: 16 more dirty pages, not 4096 */
+    CHECK(r->dirty_pages <= prev + 16);
+    CHECK(r->dirty_pages <= 1024);
+    releases += r->dirty_pages < prev;
+    prev = r->dirty_pages;
+  }
+  CHECK(releases >= 1 && releases <= 4);
+  rmem_stats_t st;
+  rmem_stats(r, &st);
+  CHECK(st.resident <= ((size_t)1024 << RMEM_PAGE_SHIFT));
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
 static void test_decommit(void) {
   rmem_t *r = fresh((size_t)64 << 20);
   uint32_t a = rmem_pages_alloc(r, 1024, 1, RMEM_PK_USER, 1); /* 4 MiB */
@@ -187,6 +217,7 @@ int main(void) {
   test_runs_and_coalescing();
   test_shrink_grow();
   test_decommit();
+  test_dirty_is_counted_not_spread();
   test_stress();
   return check_report("test_pages");
 }
