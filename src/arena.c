@@ -294,16 +294,27 @@ static const uint32_t class_size[RMEM_ARENA_CLASSES] = {8,   16,  24,  32,   48,
                                                         256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096};
 #define SLAB_MAX RMEM_ARENA_SLAB_MAX
 
+/* The smallest class holding size bytes (1 <= size <= SLAB_MAX), in O(1): 8, 16, 24, 32, then
+   2^k < size <= 2^(k+1) falls in 1.5 * 2^k (index 2k - 6) or 2^(k+1) (index 2k - 5). */
+static int class_of(size_t size) {
+  if (size <= 32) return (int)((size + 7) / 8) - 1;
+  int k = 63 - __builtin_clzll((unsigned long long)(size - 1));
+  return size <= ((size_t)3 << (k - 1)) ? 2 * k - 6 : 2 * k - 5;
+}
+
 /* The smallest class holding size bytes whose slots are align-aligned (slabs start on pages), or -1. */
 static int class_for(size_t size, size_t align) {
-  for (int c = 0; c < RMEM_ARENA_CLASSES; c++)
-    if (class_size[c] >= size && class_size[c] % align == 0) return c;
+  if (size == 0 || size > SLAB_MAX) return -1;
+  for (int c = class_of(size); c < RMEM_ARENA_CLASSES; c++)
+    if ((class_size[c] & (align - 1)) == 0) return c; /* align: a power of two */
   return -1;
 }
 
 /* True if an allocation of size bytes (with some alignment) can have landed in the class of bsize. */
 static bool size_fits_class(size_t size, uint32_t bsize) {
-  for (size_t align = 8; align <= RMEM_PAGE_SIZE; align *= 2) {
+  int c0 = class_for(size, 8);
+  if (c0 >= 0 && class_size[c0] == bsize) return true; /* the common case: no alignment asked */
+  for (size_t align = 16; align <= RMEM_PAGE_SIZE; align *= 2) {
     int c = class_for(size, align);
     if (c >= 0 && class_size[c] == bsize) return true;
   }
