@@ -324,6 +324,18 @@ static void test_intermediate(void) {
   CHECK_EQ(rmem_arena_stats(a, &st), RMEM_OK);
   CHECK_EQ(st.allocs, 13);
   CHECK(st.used >= 4097 + 10000 + 100000);
+  /* every size up to RMEM_ARENA_SLAB_MAX gets a slot at least that big, and frees with its size */
+  bool classes_ok = true;
+  for (size_t sz = 1; sz <= RMEM_ARENA_SLAB_MAX; sz++) {
+    char *u = rmem_arena_alloc(b, sz), *v = rmem_arena_alloc(b, sz);
+    if (!u || !v || (size_t)(u > v ? u - v : v - u) < sz) classes_ok = false;
+    if (u) memset(u, 0x44, sz);
+    if (v) memset(v, 0x55, sz);
+    if (u && v && (u[sz - 1] != 0x44 || v[sz - 1] != 0x55)) classes_ok = false;
+    if (rmem_arena_free(b, u, sz) != RMEM_OK || rmem_arena_free(b, v, sz) != RMEM_OK) classes_ok = false;
+  }
+  CHECK(classes_ok);
+  CHECK_EQ(rmem_validate(r), 0);
   /* a freed slot is reused */
   CHECK_EQ(rmem_arena_free(a, ps[5], 100), RMEM_OK);
   void *again = rmem_arena_alloc(a, 100);
