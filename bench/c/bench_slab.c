@@ -157,13 +157,14 @@ static double run(int k, size_t n, slab_cache_t *c, raw_t *raw, void **ptrs) {
 }
 
 int main(int argc, char **argv) {
-  int runs = argc > 1 ? atoi(argv[1]) : 9;
-  size_t n = argc > 2 ? (size_t)atol(argv[2]) : 20000000;
+  /* many short runs: on a shared machine a median of many beats a median of few long ones */
+  int runs = argc > 1 ? atoi(argv[1]) : 21;
+  size_t n = argc > 2 ? (size_t)atol(argv[2]) : 4000000;
   if (getenv("RMEM_BENCH_SMOKE")) {
     runs = 1;
     n = 20000;
   }
-  if (runs < 1 || runs > 101) runs = 9;
+  if (runs < 1 || runs > 101) runs = 21;
   if (n < BATCH) n = BATCH;
   rmem_t *r = rmem_create(NULL);
   slab_cache_t *c = r ? launder(rmem_slab_cache_create(r, "bench", OBJ, 0, 0)) : NULL;
