@@ -10,7 +10,7 @@
  * warm-up run against the same server; rounds alternate the route order; the
  * figures are medians over rounds with min/max beside them.
  *
- *   node bench/js/http.js [--quick] [--duration=10] [--connections=100] [--rounds=3]
+ *   node bench/js/http.js [--quick] [--duration=10] [--connections=100] [--rounds=5]
  * Writes bench/results/http.json.
  */
 const path = require('node:path');
