@@ -310,6 +310,10 @@ static int class_for(size_t size, size_t align) {
   return -1;
 }
 
+/* Live slots of a class list: one counter per fast path (a shared live count would chain an
+   alloc/free pair through two read-modify-writes of one word). */
+static inline size_t class_live(const rmem_slab_list_t *l) { return l->allocs - l->frees; }
+
 /* True if an allocation of size bytes (with some alignment) can have landed in the class of bsize. */
 static bool size_fits_class(size_t size, uint32_t bsize) {
   int c0 = class_for(size, 8);
@@ -474,7 +478,6 @@ static void *inter_alloc(arena_t *a, size_t size, size_t align) {
     }
     p = rmem_slab_list_alloc(l);
     if (!p) return NULL; /* ENOMEM recorded by the engine */
-    l->live++;
     l->allocs++;
   } else {
     chunk_t *ch = chunk_new(a, size, align);
@@ -517,7 +520,6 @@ static rmem_status_t inter_free(arena_t *a, void *ptr, size_t size) {
     rmem_slab_list_t *l = s->list;
     rmem_status_t st = rmem_slab_free_in(s, p);
     if (st != RMEM_OK) return st;
-    l->live--;
     l->frees++;
     if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, s->bsize);
     return RMEM_OK;
@@ -544,7 +546,7 @@ static void inter_clear(arena_t *a) {
   for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
     rmem_slab_list_t *l = &a->cls[c];
     rmem_slab_list_fini(l);
-    l->live = 0;
+    l->allocs = l->frees = 0;
   }
   while (a->large) {
     chunk_t *c = a->large;
@@ -605,9 +607,9 @@ arena_t *rmem_arena_create(rmem_t *r, size_t chunk_size, lifetime_t lifetime) {
 }
 
 /*
- * The checked call: the same bump as r_arena_fast plus the handle check and the counter, as
- * a leaf; a full chunk, an intermediate arena, a debugging option and every error take
- * rmem_arena_alloc_slow.
+ * The checked call, as a leaf: the same bump as r_arena_fast plus the handle check and the
+ * counter; for an intermediate arena, a slot at hand in the size's class. A full chunk or
+ * slab, a debugging option and every error take rmem_arena_alloc_slow.
  */
 void *rmem_arena_alloc(arena_t *a, size_t size) {
   if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)) && !a->debug)) {
@@ -617,6 +619,15 @@ void *rmem_arena_alloc(arena_t *a, size_t size) {
       a->head.ptr = p + n;
       a->allocs++;
       return (void *)p;
+    }
+    if (a->cls && size - 1 < SLAB_MAX) { /* no new slab here, so no limit to check */
+      rmem_slab_list_t *l = &a->cls[class_of(size)];
+      if (RMEM_LIKELY(l->nparked != 0 || l->cur->summary != 0)) {
+        void *q = rmem_slab_list_alloc(l);
+        l->allocs++;
+        a->allocs++;
+        return q;
+      }
     }
   }
   return rmem_arena_alloc_slow(a, size);
@@ -636,7 +647,7 @@ void *rmem_arena_alloc_aligned(arena_t *a, size_t size, size_t alignment) {
   return arena_alloc(a, size, alignment < 8 ? 8 : alignment);
 }
 
-rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size) {
+static RMEM_NOINLINE rmem_status_t free_checked(arena_t *a, void *p, size_t size) {
   a = arena_check(a);
   if (!a) return rmem_last_error();
   if (a->lifetime != LIFETIME_INTERMEDIATE)
@@ -646,6 +657,28 @@ rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size) {
   rmem_status_t st = inter_free(a, p, size);
   if (a->slot.r->flags & RMEM_OPT_VALIDATE) validate_after(a->slot.r);
   return st;
+}
+
+/*
+ * Fast path, as a leaf: p lies in the current slab of size's class, which belongs to this
+ * arena by construction and matches size exactly, so the pagemap lookup can be skipped.
+ * Everything else -- other slabs, large objects, aligned sizes, bump arenas, errors -- takes
+ * free_checked.
+ */
+rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size) {
+  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)) && !a->debug && a->cls &&
+                  size - 1 < SLAB_MAX)) {
+    rmem_slab_list_t *l = &a->cls[class_of(size)];
+    rmem_slab_t *s = l->cur;
+    uintptr_t u = (uintptr_t)p;
+    if (RMEM_LIKELY(u - s->start < ((uintptr_t)s->npages << RMEM_PAGE_SHIFT))) {
+      l->frees++;
+      rmem_status_t st = rmem_slab_free_in(s, u);
+      if (RMEM_UNLIKELY(st != RMEM_OK)) l->frees--;
+      return st;
+    }
+  }
+  return free_checked(a, p, size);
 }
 
 rmem_status_t rmem_arena_reset(arena_t *a) {
@@ -747,7 +780,7 @@ rmem_status_t rmem_arena_stats(arena_t *a, rmem_arena_stats_t *out) {
     size_t slabs = 0, live = 0;
     for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
       slabs += a->cls[c].slabs;
-      live += a->cls[c].live * a->cls[c].bsize;
+      live += class_live(&a->cls[c]) * a->cls[c].bsize;
     }
     out->chunks = a->nchunks + slabs;
     out->reserved = a->reserved + inter_slab_bytes(a);
@@ -821,7 +854,8 @@ static size_t check_arena(rmem_t *r, arena_t *a) {
       problems += rmem_slab_list_check(l);
       size_t used = 0;
       for (rmem_slab_t *s = l->all; s; s = s->anext) used += s->used;
-      if (used != l->live) rmem_problem(&problems, "arena %u: class %d has %zu live slots, counted %zu", id, c, used, l->live);
+      if (used != class_live(l))
+        rmem_problem(&problems, "arena %u: class %d has %zu live slots, counted %zu", id, c, used, class_live(l));
     }
     size_t large = 0;
     const chunk_t *prev = NULL;
