@@ -283,7 +283,8 @@ RMEM_API size_t r_usable_size(const void *ptr);
  * new arena -- code that must be exact (the Node bridge) keeps
  * (index, generation) pairs: rmem_arena_index / rmem_arena_from_index.
  * An arena_t* of a destroyed instance is refused (RMEM_EBADPTR) by every
- * rmem_arena_* call; only the inline r_arena_fast reads it unchecked.
+ * rmem_arena_* call (unless a later instance's table was mapped at the same
+ * address); only the inline r_arena_fast reads it unchecked.
  * ------------------------------------------------------------------------ */
 
 typedef enum lifetime {
@@ -335,7 +336,9 @@ RMEM_API void *rmem_arena_alloc_aligned(arena_t *a, size_t size, size_t alignmen
  * page run); size must be the size it was allocated with. p NULL is a no-op.
  * Errors: RMEM_EINVAL (not an intermediate arena, size 0 or not p's size),
  * RMEM_EBADPTR (p not from this arena, or not at an object's start),
- * RMEM_EDOUBLEFREE (the slot is already free). The arena is unchanged on error.
+ * RMEM_EDOUBLEFREE (the slot is already free; once the empty slab itself has
+ * gone back to the page source, a second free reads RMEM_EBADPTR). The arena
+ * is unchanged on error.
  */
 RMEM_API rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size);
 /**
@@ -375,10 +378,10 @@ RMEM_API void *rmem_arena_lease(arena_t *a, size_t min_size, size_t *len);
 
 typedef struct rmem_arena_stats {
   lifetime_t lifetime;
-  size_t chunks;         /**< chunks held */
-  size_t reserved;       /**< bytes of chunks held */
+  size_t chunks;         /**< chunks held (intermediate: slabs and large runs) */
+  size_t reserved;       /**< bytes of chunks held (intermediate: of slabs and large runs) */
   size_t used;           /**< bump: bytes handed out since the last reset (alignment padding and leases
-                              included); intermediate: bytes of live slots and large runs */
+                              included); intermediate: bytes of live slots (slot sizes) and large runs (pages) */
   size_t allocs;         /**< allocations since the last reset made through library calls (rmem_arena_alloc*,
                               r_arena, leases, r_arena_fast's slow path); r_arena_fast's inline bumps are
                               not counted, so that path stays a bump and two compares */
