@@ -821,6 +821,16 @@ void *rmem_malloc_pvalloc(size_t size) {
 }
 
 size_t rmem_malloc_usable_size(const void *p) {
+  /* Programs like redis call this on every allocation and free: small blocks of the
+     current instance are answered from the pagemap and the slab at once. */
+  rm_heap_t *h = rm_tls_heap;
+  if (RMEM_LIKELY(h != NULL && (uintptr_t)p - h->cur_base < RM_INSTANCE)) {
+    const rmem_pme_t *pme = rmem_pme_of(h->cur_r, (uintptr_t)p);
+    if (RMEM_LIKELY(pme->kind == RMEM_PK_SLAB)) {
+      const rmem_slab_t *s = rmem_slab_of(h->cur_r, pme);
+      if (RMEM_LIKELY(s->owner_kind == RMEM_SO_HEAP)) return s->bsize;
+    }
+  }
   return p ? rm_usable(p) : 0;
 }
 
