@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "rmem.h"
 
 static rmem_t *R;
@@ -35,11 +36,6 @@ static inline void xfree(void *p) {
   else free(p);
 }
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static uint64_t rng = 0x1234567;
 static inline uint64_t rnd(void) {

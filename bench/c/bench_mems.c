@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_util.h"
 
 #define BATCH 1000
 #define MAX_SIZE 8192
@@ -41,27 +42,7 @@ static uint64_t rnd(void) {
   return rng = x;
 }
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
-static double wall_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 typedef struct result {
   double malloc_ns, free_ns, get_ns;
@@ -93,8 +74,8 @@ static int run_mems(size_t live, size_t steps, uint64_t seed, result_t *out) {
   while (done < steps) {
     for (size_t k = 0; k < BATCH; k++) idx[k] = rnd() % live;
     /* distinct slots: a repeated index would free twice; keep the first, reuse the slot later */
-    double w0 = wall_ns();
-    double t0 = now_ns();
+    double w0 = now_ns();
+    double t0 = cpu_ns();
     for (size_t k = 0; k < BATCH; k++) {
       if (v[idx[k]] == 0) continue;
       if (rmem_mems_free(r, v[idx[k]]) != RMEM_OK) {
@@ -103,7 +84,7 @@ static int run_mems(size_t live, size_t steps, uint64_t seed, result_t *out) {
       }
       v[idx[k]] = 0;
     }
-    double t1 = now_ns();
+    double t1 = cpu_ns();
     size_t nm = 0;
     for (size_t k = 0; k < BATCH; k++) {
       if (v[idx[k]] != 0) continue;
@@ -114,10 +95,10 @@ static int run_mems(size_t live, size_t steps, uint64_t seed, result_t *out) {
         return 1;
       }
     }
-    double t2 = now_ns();
-    tw += wall_ns() - w0;
+    double t2 = cpu_ns();
+    tw += now_ns() - w0;
     for (size_t k = 0; k < BATCH; k++) sink += (uintptr_t)rmem_mems_get(r, v[idx[k]]);
-    double t3 = now_ns();
+    double t3 = cpu_ns();
     tf += t1 - t0;
     tm += t2 - t1;
     tg += t3 - t2;
@@ -152,22 +133,22 @@ static void run_glibc(size_t live, size_t steps, uint64_t seed, result_t *out) {
   size_t done = 0;
   while (done < steps) {
     for (size_t k = 0; k < BATCH; k++) idx[k] = rnd() % live;
-    double w0 = wall_ns();
-    double t0 = now_ns();
+    double w0 = now_ns();
+    double t0 = cpu_ns();
     for (size_t k = 0; k < BATCH; k++) {
       if (v[idx[k]] == NULL) continue;
       free(v[idx[k]]);
       v[idx[k]] = NULL;
     }
-    double t1 = now_ns();
+    double t1 = cpu_ns();
     size_t nm = 0;
     for (size_t k = 0; k < BATCH; k++) {
       if (v[idx[k]] != NULL) continue;
       v[idx[k]] = malloc(1 + rnd() % MAX_SIZE);
       nm++;
     }
-    double t2 = now_ns();
-    tw += wall_ns() - w0;
+    double t2 = cpu_ns();
+    tw += now_ns() - w0;
     tf += t1 - t0;
     tm += t2 - t1;
     done += nm;

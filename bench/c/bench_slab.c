@@ -28,41 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_util.h"
 
 #define OBJ 64
 #define BATCH 1000
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-typedef struct raw {
-  uintptr_t ptr, end, base;
-} raw_t;
-
-static inline void *raw_bump(raw_t *b, size_t size) {
-  size_t n = (size + 7) & ~(size_t)7;
-  uintptr_t p = b->ptr;
-  if (__builtin_expect(n - 1 < b->end - p, 1)) {
-    b->ptr = p + n;
-    return (void *)p;
-  }
-  return NULL;
-}
-
-__attribute__((noinline)) static void *raw_bump_call(raw_t *b, size_t size) { return raw_bump(b, size); }
 
 static void *launder(void *p) {
   __asm__ volatile("" : "+r"(p));
