@@ -27,7 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "bench_util.h"
+
+#include "bench_util.h" /* now_ns (wall), cpu_ns (thread CPU), median */
 
 #define BATCH 1000
 #define MAX_SIZE 8192
@@ -41,8 +42,6 @@ static uint64_t rnd(void) {
   x ^= x << 17;
   return rng = x;
 }
-
-
 
 typedef struct result {
   double malloc_ns, free_ns, get_ns;
