@@ -321,11 +321,13 @@ function seedTable(out) {
   out.table = table;
   out.verdict = verdict;
   out.targets = [
-    { figure: 'per-request arena vs V8 (speed, tour)', value: `${x('Arena Allocator (per request)')}×`, target: '≥ 10× (issue 5)',
+    { figure: 'per-request arena vs V8 (speed, tour)', value: `${x('Arena Allocator (per request)')}×`,
+      target: '≥ 10× (issue 5; here every byte written)',
       met: x('Arena Allocator (per request)') >= 10 },
     { figure: 'reused arena vs V8 (speed, tour)', value: `${x('Arena Allocator (reused, rReset)')}×`, target: '(reported)',
       met: null },
-    { figure: 'rAlloc/rFree vs V8 (speed, tour)', value: `${x('Base Allocator (rAlloc/rFree)')}×`, target: '≥ 1.5× (issue 5)',
+    { figure: 'rAlloc/rFree vs V8 (speed, tour)', value: `${x('Base Allocator (rAlloc/rFree)')}×`,
+      target: '≥ 1.5× (issue 5; here every byte written)',
       met: x('Base Allocator (rAlloc/rFree)') >= 1.5 },
   ];
   out.workload = `${REQUESTS} requests × ${PER_REQUEST} allocations of ${SIZE} bytes, every byte written and read; ` +
