@@ -71,8 +71,10 @@ extern "C" {
 typedef enum rmem_status {
   RMEM_OK = 0,
   RMEM_EINVAL = 1,      /**< bad argument: size 0 where not allowed, bad alignment or lifetime, NULL handle */
-  RMEM_ENOMEM = 2,      /**< out of memory: the instance's range is exhausted, or the OS refused */
-  RMEM_ERANGE = 3,      /**< a size or count too large (padding or multiplication would overflow) */
+  RMEM_ENOMEM = 2,      /**< out of memory: this instance cannot hold the request (its range is exhausted,
+                             or the size is more than it could ever hold), or the OS refused */
+  RMEM_ERANGE = 3,      /**< a size no instance could hold (above RMEM_MAX_CAPACITY), or whose padding or
+                             count * size multiplication overflows */
   RMEM_EBADPTR = 4,     /**< pointer not from this allocator, an interior pointer, or the wrong owner */
   RMEM_EDOUBLEFREE = 5, /**< the block is already free */
   RMEM_ENOTINIT = 6,    /**< called before init (or after finish/destroy) */
@@ -558,10 +560,11 @@ RMEM_API rmem_status_t slab_cache_destroy(slab_cache_t *c);
  *   RMEM_ENOTINIT    any call but init before init or after finish (NULL or
  *                    destroyed instance too)
  *   RMEM_EINVAL      malloc(0); NULL out/visit
- *   RMEM_ERANGE      malloc of more bytes than this instance can ever hold (all
- *                    its usable pages; SIZE_MAX, i.e. -1 from JavaScript, included)
- *   RMEM_ENOMEM      malloc that would fit if pages were free: no free run of
- *                    pages is large enough now, or no metadata
+ *   RMEM_ERANGE      malloc of more bytes than any instance can hold
+ *                    (RMEM_MAX_CAPACITY; SIZE_MAX, i.e. -1 from JavaScript, included)
+ *   RMEM_ENOMEM      malloc this instance cannot hold: no free run of pages is
+ *                    large enough now, the size is more than all its usable
+ *                    pages, or no metadata
  *   RMEM_EBADPTR     free/get of an address outside every main node; free of
  *                    an address inside a segment but not its start; get of an
  *                    address in a hole

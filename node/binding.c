@@ -1026,20 +1026,6 @@ static napi_value js_mems_get(napi_env env, napi_callback_info info) {
   return offset_value(env, c.inst, p);
 }
 
-typedef struct seg_find {
-  uintptr_t v;
-  size_t remaining; /* bytes from v to the end of its PROCESS segment */
-} seg_find_t;
-
-static int seg_visit(const rmem_mems_segment_t *s, void *arg) {
-  seg_find_t *f = arg;
-  if (f->v >= s->sva && f->v <= s->eva) {
-    f->remaining = s->kind == MEMS_PROCESS ? s->eva - f->v + 1 : 0;
-    return 1;
-  }
-  return 0;
-}
-
 /* memsExtent(vaddr) -> [offset of vaddr in memory, bytes to the end of its segment] via scratch; returns offset. */
 static napi_value js_mems_extent(napi_env env, napi_callback_info info) {
   call_t c;
@@ -1047,10 +1033,10 @@ static napi_value js_mems_extent(napi_env env, napi_callback_info info) {
   if (!get_call(env, info, &c, true) || !arg_vaddr(&c, 0, &v)) return NULL;
   void *p = rmem_mems_get(c.inst->r, v);
   if (!p) return throw_last_c(&c, RMEM_EBADPTR);
-  seg_find_t f = {v, 0};
-  rmem_status_t st = rmem_mems_walk(c.inst->r, seg_visit, &f);
+  rmem_mems_segment_t seg; /* O(log n): the segment that holds v */
+  rmem_status_t st = rmem_mems_find(c.inst->r, v, &seg);
   if (st != RMEM_OK) return throw_status_c(&c, st);
-  c.inst->scratch[1] = (uint32_t)f.remaining;
+  c.inst->scratch[1] = (uint32_t)(seg.kind == MEMS_PROCESS ? seg.eva - v + 1 : 0);
   return offset_value(env, c.inst, p);
 }
 

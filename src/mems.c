@@ -737,12 +737,15 @@ uintptr_t rmem_mems_malloc(rmem_t *r, size_t size) {
   struct rmem_mems *m = mems_of(r, "mems_malloc");
   if (!m) return 0;
   if (size == 0) return (uintptr_t)rmem_fail_null(RMEM_EINVAL, "mems_malloc: size must be at least 1");
-  /* A size that can never fit this instance (SIZE_MAX, i.e. -1 from JavaScript, included) is a
-     range error, refused before any page is touched; ENOMEM is kept for requests that would fit
-     if pages were free. Every size that passes fits the 32-bit fields. */
+  /* The library's one rule (rmem.h): a size no instance could hold (SIZE_MAX, i.e. -1 from
+     JavaScript, included) is a range error; one this instance cannot hold, now or ever, is out
+     of memory. Both are refused before any page is touched, and every size that passes fits the
+     32-bit fields. */
   uint64_t most = (uint64_t)(r->limit - 1) * MEMS_PAGE_SIZE; /* every usable page of the instance */
+  if (size > RMEM_MAX_CAPACITY)
+    return (uintptr_t)rmem_fail_null(RMEM_ERANGE, "mems_malloc: %zu bytes is more than any instance can hold", size);
   if (size > most)
-    return (uintptr_t)rmem_fail_null(RMEM_ERANGE, "mems_malloc: %zu bytes is more than this instance can ever hold (%llu)",
+    return (uintptr_t)rmem_fail_null(RMEM_ENOMEM, "mems_malloc: %zu bytes is more than this instance can ever hold (%llu)",
                                      size, (unsigned long long)most);
   mems_path_t p;
   uint64_t voff;

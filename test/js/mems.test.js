@@ -126,8 +126,8 @@ test('bad virtual addresses and sizes throw; MeMS stays intact', () => {
   throwsCode(() => mems.free('1000'), 'ERR_INVALID_ARG_TYPE');
   throwsCode(() => mems.malloc(0), 'ERR_OUT_OF_RANGE');
   throwsCode(() => mems.malloc('10'), 'ERR_INVALID_ARG_TYPE');
-  // more than the instance can ever hold is ERANGE; ENOMEM (below) means it would fit if pages were free
-  throwsCode(() => mems.malloc(1 << 30), 'ERR_OUT_OF_RANGE');
+  // more than this instance can hold, now or ever, is out of memory (as for rAlloc)
+  throwsCode(() => mems.malloc(1 << 30), 'ERR_RMEM_OUT_OF_MEMORY');
   const huge = mems.malloc(40 << 20);
   throwsCode(() => mems.malloc(40 << 20), 'ERR_RMEM_OUT_OF_MEMORY');
   mems.free(huge);
