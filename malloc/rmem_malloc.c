@@ -21,7 +21,8 @@
  *                  lock-free remote stack (a Treiber stack, linked through the
  *                  first word of the freed block, which is free memory now) and
  *                  the owner drains the stack at its next allocation that sees
- *                  it non-empty.
+ *                  it non-empty. The freeing thread batches up to 32 blocks per
+ *                  owner and pushes them with one CAS (see rm_pending_t).
  *   thread exit    A pthread key destructor drains the heap and marks it
  *                  ORPHAN. A new thread adopts an orphan before creating a new
  *                  heap; a free into an orphan takes its lock and frees in place.
@@ -57,12 +58,17 @@
  * do not allocate in glibc, messages are formatted on the stack and written
  * with write(2).
  *
- * Invariants (rmem_malloc_validate checks R1, R2 and every instance):
+ * Small blocks come from rmem's own fast paths (the inline pieces of
+ * internal.h); the slab engine's park ring already reuses freed slots LIFO, so
+ * this layer keeps no cache of its own (one was tried and only added work).
+ *
+ * Invariants (rmem_malloc_validate checks R1, R2, R4 and every instance):
  *   R1  every instance record i < rm_ninst is registered in every registry
  *       slot its range overlaps, in field a or b, and in no other slot.
  *   R2  every instance record belongs to exactly one heap, which lists it.
- *   R3  a block is in at most one place: live, free in its instance, or on
- *       its owner's remote stack (pushed exactly once by a correct program).
+ *   R3  a block is in at most one place: live, free in its instance, in the
+ *       remote-free batch of the thread that freed it, or on its owner's remote
+ *       stack (pushed exactly once by a correct program).
  *   R4  a huge block's address is in the huge table iff it is mapped.
  */
 #include "internal.h"
