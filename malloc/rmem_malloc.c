@@ -627,8 +627,9 @@ RMEM_INLINE rmem_status_t rm_inst_free(rmem_t *r, void *p) {
   if (RMEM_LIKELY(pme->kind == RMEM_PK_SLAB)) {
     rmem_slab_t *s = rmem_slab_of(r, pme);
     if (RMEM_LIKELY(s->owner_kind == RMEM_SO_HEAP)) {
-      r->heap.frees++;
-      return rmem_slab_free_in(s, (uintptr_t)p);
+      rmem_status_t st = rmem_slab_free_in(s, (uintptr_t)p);
+      r->heap.frees += st == RMEM_OK; /* as rmem_free counts: a refused free is not a free */
+      return st;
     }
   }
   return rmem_free(r, p);
