@@ -43,10 +43,13 @@
 extern "C" {
 #endif
 
+/* Define RMEM_API yourself (e.g. empty) to embed rmem in another shared library without exporting it. */
+#ifndef RMEM_API
 #if defined(_WIN32)
 #define RMEM_API
 #else
 #define RMEM_API __attribute__((visibility("default")))
+#endif
 #endif
 
 #if defined(__GNUC__)
