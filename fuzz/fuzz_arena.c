@@ -18,26 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "internal.h"
 
 enum { ARENAS = 4, CACHES = 3, OBJS = 96, DEPTH = 4, DEAD = 8 };
 
-typedef struct {
-  const uint8_t *p;
-  size_t n;
-} input_t;
-
-static uint32_t take(input_t *in, int bytes) {
-  uint32_t v = 0;
-  for (int i = 0; i < bytes; i++) {
-    v <<= 8;
-    if (in->n) {
-      v |= *in->p++;
-      in->n--;
-    }
-  }
-  return v;
-}
 
 typedef struct {
   unsigned char *p;

@@ -14,26 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "internal.h"
 
 enum { SLOTS = 64 };
 
-typedef struct {
-  const uint8_t *p;
-  size_t n;
-} input_t;
-
-static uint32_t take(input_t *in, int bytes) {
-  uint32_t v = 0;
-  for (int i = 0; i < bytes; i++) {
-    v <<= 8;
-    if (in->n) {
-      v |= *in->p++;
-      in->n--;
-    }
-  }
-  return v;
-}
 
 static void check_pattern(const unsigned char *p, size_t n, unsigned char tag) {
   for (size_t i = 0; i < n; i++)
