@@ -609,30 +609,18 @@ static RMEM_NOINLINE void *rm_alloc_slow(size_t size, size_t align) {
 }
 
 /*
- * The fast paths below are rmem_alloc's and rmem_free's own fast paths, made
- * of the same inline pieces of internal.h (class table, rmem_slab_list_alloc,
- * pagemap, rmem_slab_free_in), minus the checks of the public entry points
- * (NULL handle, magic, debug flags, range): the instance is ours, was created
- * without flags and the range test was just done. The call they save is a
- * tenth of the cost of a small malloc/free pair. Everything else goes through
- * the public functions.
+ * The fast paths below are rmem_alloc's and rmem_free's own (internal.h:
+ * rmem_heap_alloc_table, rmem_heap_free_slab) minus the checks of the public
+ * entry points (NULL handle, magic, debug flags, range): the instance is ours,
+ * was created without flags and the range test was just done. The call they
+ * save is a tenth of the cost of a small malloc/free pair. Everything else
+ * goes through the public functions.
  */
-RMEM_INLINE void *rm_small_alloc(rmem_t *r, size_t size) {
-  r->heap.allocs++;
-  return rmem_slab_list_alloc(&r->heap.cls[r->heap.class_of[(size + 7) >> 3]]);
-}
+RMEM_INLINE void *rm_small_alloc(rmem_t *r, size_t size) { return rmem_heap_alloc_table(r, size); }
 
 RMEM_INLINE rmem_status_t rm_inst_free(rmem_t *r, void *p) {
-  rmem_pme_t *pme = rmem_pme_of(r, (uintptr_t)p);
-  if (RMEM_LIKELY(pme->kind == RMEM_PK_SLAB)) {
-    rmem_slab_t *s = rmem_slab_of(r, pme);
-    if (RMEM_LIKELY(s->owner_kind == RMEM_SO_HEAP)) {
-      rmem_status_t st = rmem_slab_free_in(s, (uintptr_t)p);
-      r->heap.frees += st == RMEM_OK; /* as rmem_free counts: a refused free is not a free */
-      return st;
-    }
-  }
-  return rmem_free(r, p);
+  int st = rmem_heap_free_slab(r, (uintptr_t)p);
+  return st >= 0 ? (rmem_status_t)st : rmem_free(r, p);
 }
 
 void *rmem_malloc(size_t size) {

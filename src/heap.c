@@ -162,10 +162,8 @@ static RMEM_NOINLINE void *alloc_slow(rmem_t *r, size_t size) {
 }
 
 void *rmem_alloc(rmem_t *r, size_t size) {
-  if (RMEM_LIKELY(r != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && r->magic == RMEM_MAGIC && r->flags == 0)) {
-    r->heap.allocs++;
-    return rmem_slab_list_alloc(&r->heap.cls[r->heap.class_of[(size + 7) >> 3]]);
-  }
+  if (RMEM_LIKELY(r != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && r->magic == RMEM_MAGIC && r->flags == 0))
+    return rmem_heap_alloc_table(r, size);
   return alloc_slow(r, size);
 }
 
@@ -280,15 +278,8 @@ static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
 rmem_status_t rmem_free(rmem_t *r, void *ptr) {
   uintptr_t p = (uintptr_t)ptr;
   if (RMEM_LIKELY(r != NULL && r->magic == RMEM_MAGIC && r->flags == 0 && p - r->base < r->capacity)) {
-    rmem_pme_t *pme = rmem_pme_of(r, p);
-    if (RMEM_LIKELY(pme->kind == RMEM_PK_SLAB)) {
-      rmem_slab_t *s = rmem_slab_of(r, pme);
-      if (RMEM_LIKELY(s->owner_kind == RMEM_SO_HEAP)) {
-        rmem_status_t st = rmem_slab_free_in(s, p);
-        r->heap.frees += st == RMEM_OK; /* a refused free is not a free */
-        return st;
-      }
-    }
+    int st = rmem_heap_free_slab(r, p);
+    if (RMEM_LIKELY(st >= 0)) return (rmem_status_t)st;
   }
   return free_slow(r, ptr);
 }

@@ -379,6 +379,14 @@ typedef struct rmem_heap {
 } rmem_heap_t;
 
 RMEM_HIDDEN void rmem_heap_init(rmem_t *r);
+
+/*
+ * The heap's fast paths, shared by rmem_alloc / rmem_free (heap.c) and the
+ * drop-in malloc (malloc/rmem_malloc.c); declared after struct rmem_s below.
+ *   rmem_heap_alloc_table: 1 <= size <= RMEM_HEAP_TABLE_MAX, r valid, no debug flags.
+ *   rmem_heap_free_slab:   p inside r's range; frees it if it is a heap slab slot
+ *     and returns the status, or returns -1 when p needs the slow path.
+ */
 RMEM_HIDDEN void rmem_heap_fini(rmem_t *r);
 
 /* ------------------------------------------------------------------------
@@ -427,6 +435,11 @@ struct rmem_s {
 
 #define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
 
+RMEM_INLINE void *rmem_heap_alloc_table(rmem_t *r, size_t size) {
+  r->heap.allocs++;
+  return rmem_slab_list_alloc(&r->heap.cls[r->heap.class_of[(size + 7) >> 3]]);
+}
+
 /* Validates an instance handle coming from a caller; records ENOTINIT/EINVAL on failure. */
 RMEM_HIDDEN bool rmem_check_instance(const rmem_t *r);
 
@@ -469,6 +482,19 @@ RMEM_HIDDEN size_t rmem_pages_release(rmem_t *r);
 RMEM_HIDDEN uint32_t rmem_pages_largest_free(const rmem_t *r);
 /* Checks P1..P5; returns problems. */
 RMEM_HIDDEN size_t rmem_pages_check(rmem_t *r);
+
+RMEM_INLINE int rmem_heap_free_slab(rmem_t *r, uintptr_t p) {
+  rmem_pme_t *pme = rmem_pme_of(r, p);
+  if (RMEM_LIKELY(pme->kind == RMEM_PK_SLAB)) {
+    rmem_slab_t *s = rmem_slab_of(r, pme);
+    if (RMEM_LIKELY(s->owner_kind == RMEM_SO_HEAP)) {
+      rmem_status_t st = rmem_slab_free_in(s, p);
+      r->heap.frees += st == RMEM_OK; /* a refused free is not a free */
+      return (int)st;
+    }
+  }
+  return -1;
+}
 
 /* Hooks for the subsystems rmem_destroy and rmem_validate call. */
 RMEM_HIDDEN void rmem_arenas_fini(rmem_t *r);
