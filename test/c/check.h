@@ -64,6 +64,18 @@ static inline uint64_t check_rand(uint64_t *state) {
   return z ^ (z >> 31);
 }
 
+/* A fresh instance of cap bytes (0: the default); a failure is recorded as a CHECK. */
+static inline rmem_t *check_instance(size_t cap) {
+  rmem_options_t o = {.capacity = cap, .flags = 0};
+  rmem_t *r = rmem_create(&o);
+  if (r) check_passed++;
+  else {
+    check_failed++;
+    fprintf(stderr, "check_instance(%zu) failed: %s\n", cap, rmem_last_error_message());
+  }
+  return r;
+}
+
 static inline int check_report(const char *name) {
   printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
   return check_failed ? 1 : 0;

@@ -26,13 +26,6 @@ static void check_intact(rmem_t *r, arena_t *a) {
   CHECK_EQ(rmem_validate(r), 0);
 }
 
-static rmem_t *new_instance(size_t cap) {
-  rmem_options_t o = {.capacity = cap, .flags = 0};
-  rmem_t *r = rmem_create(&o);
-  CHECK(r != NULL);
-  return r;
-}
-
 static void test_seed_names(void) {
   rmem_shutdown_default();
   CHECK_NULL_ERR(create_arena(4096, LIFETIME_TRANSIENT), RMEM_ENOTINIT);
@@ -98,7 +91,7 @@ static void test_seed_names(void) {
 }
 
 static void test_bump(void) {
-  rmem_t *r = new_instance(8 << 20);
+  rmem_t *r = check_instance(8 << 20);
   arena_t *a = rmem_arena_create(r, 0, LIFETIME_TRANSIENT);
   CHECK(a != NULL);
   rmem_arena_stats_t st;
@@ -209,7 +202,7 @@ static void test_bump(void) {
 }
 
 static void test_bad_sizes(void) {
-  rmem_t *r = new_instance(4 << 20);
+  rmem_t *r = check_instance(4 << 20);
   lifetime_t lts[] = {LIFETIME_TRANSIENT, LIFETIME_INTERMEDIATE, LIFETIME_PERSISTENT};
   for (int i = 0; i < 3; i++) {
     arena_t *a = rmem_arena_create(r, 0, lts[i]);
@@ -240,7 +233,7 @@ static void test_bad_sizes(void) {
 }
 
 static void test_marks(void) {
-  rmem_t *r = new_instance(8 << 20);
+  rmem_t *r = check_instance(8 << 20);
   arena_t *a = rmem_arena_create(r, 16 << 10, LIFETIME_TRANSIENT);
   char *base = rmem_arena_alloc(a, 64);
   rmem_arena_mark_t m0 = rmem_arena_mark(a);
@@ -306,7 +299,7 @@ static void test_marks(void) {
 }
 
 static void test_intermediate(void) {
-  rmem_t *r = new_instance(16 << 20);
+  rmem_t *r = check_instance(16 << 20);
   arena_t *a = rmem_arena_create(r, 0, LIFETIME_INTERMEDIATE);
   arena_t *b = rmem_arena_create(r, 0, LIFETIME_INTERMEDIATE);
   arena_t *t = rmem_arena_create(r, 0, LIFETIME_TRANSIENT);
@@ -412,8 +405,8 @@ static void test_intermediate(void) {
 }
 
 static void test_handles(void) {
-  rmem_t *r = new_instance(8 << 20);
-  rmem_t *r2 = new_instance(4 << 20);
+  rmem_t *r = check_instance(8 << 20);
+  rmem_t *r2 = check_instance(4 << 20);
   arena_t *a = rmem_arena_create(r, 0, LIFETIME_TRANSIENT);
   arena_t *im = rmem_arena_create(r, 0, LIFETIME_INTERMEDIATE);
   arena_t *o = rmem_arena_create(r2, 0, LIFETIME_INTERMEDIATE);
@@ -531,7 +524,7 @@ static void drop_where(arena_t *a, uint32_t min_scope) {
 }
 
 static void test_stress(void) {
-  rmem_t *r = new_instance(32 << 20);
+  rmem_t *r = check_instance(32 << 20);
   arena_t *as[NARENAS];
   lifetime_t lts[NARENAS] = {LIFETIME_TRANSIENT, LIFETIME_PERSISTENT, LIFETIME_INTERMEDIATE, LIFETIME_INTERMEDIATE};
   rmem_arena_mark_t marks[NARENAS][MAXDEPTH];

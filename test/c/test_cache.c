@@ -24,13 +24,6 @@ static void check_intact(rmem_t *r, slab_cache_t *c) {
   CHECK_EQ(rmem_validate(r), 0);
 }
 
-static rmem_t *new_instance(size_t cap) {
-  rmem_options_t o = {.capacity = cap, .flags = 0};
-  rmem_t *r = rmem_create(&o);
-  CHECK(r != NULL);
-  return r;
-}
-
 static void test_seed_names(void) {
   rmem_shutdown_default();
   CHECK_NULL_ERR(slab_cache_create("users", 48), RMEM_ENOTINIT);
@@ -54,7 +47,7 @@ static void test_seed_names(void) {
 }
 
 static void test_create(void) {
-  rmem_t *r = new_instance(8 << 20);
+  rmem_t *r = check_instance(8 << 20);
   CHECK_NULL_ERR(rmem_slab_cache_create(r, "x", 0, 0, 0), RMEM_EINVAL);
   CHECK_NULL_ERR(rmem_slab_cache_create(r, "x", SIZE_MAX, 0, 0), RMEM_ERANGE);
   CHECK_NULL_ERR(rmem_slab_cache_create(r, "x", RMEM_SLAB_MAX_OBJ + 1, 0, 0), RMEM_ERANGE);
@@ -118,7 +111,7 @@ static int stop_at_three(const slab_slot_t *slot, void *arg) {
 }
 
 static void test_stats_walk_shrink(void) {
-  rmem_t *r = new_instance(16 << 20);
+  rmem_t *r = check_instance(16 << 20);
   slab_cache_t *c = rmem_slab_cache_create(r, "obj64", 64, 0, 0);
   rmem_slab_stats_t st;
   CHECK_EQ(rmem_slab_cache_stats(c, &st), RMEM_OK);
@@ -170,8 +163,8 @@ static void test_stats_walk_shrink(void) {
 }
 
 static void test_bad_frees(void) {
-  rmem_t *r = new_instance(8 << 20);
-  rmem_t *r2 = new_instance(4 << 20);
+  rmem_t *r = check_instance(8 << 20);
+  rmem_t *r2 = check_instance(4 << 20);
   slab_cache_t *c = rmem_slab_cache_create(r, "a", 40, 0, 0);
   slab_cache_t *d = rmem_slab_cache_create(r, "b", 40, 0, 0);
   slab_cache_t *o = rmem_slab_cache_create(r2, "other", 40, 0, 0);
@@ -217,7 +210,7 @@ static void test_bad_frees(void) {
 }
 
 static void test_handles(void) {
-  rmem_t *r = new_instance(8 << 20);
+  rmem_t *r = check_instance(8 << 20);
   slab_cache_t *c = rmem_slab_cache_create(r, "h", 24, 0, 0);
   uint32_t idx = 0, gen = 0;
   CHECK_EQ(rmem_slab_cache_index(c, &idx, &gen), RMEM_OK);
@@ -289,7 +282,7 @@ typedef struct obj {
 #define MAXOBJ 6000
 
 static void test_stress(void) {
-  rmem_t *r = new_instance(32 << 20);
+  rmem_t *r = check_instance(32 << 20);
   size_t sizes[NCACHES] = {8, 24, 100, 700, 5000};
   size_t aligns[NCACHES] = {0, 8, 64, 0, 4096};
   slab_cache_t *cs[NCACHES];
@@ -373,7 +366,7 @@ static void test_options(void) {
 
 /* A full table: ENOMEM, nothing changes; a destroyed slot is then reused at once. */
 static void test_table_full(void) {
-  rmem_t *r = new_instance(4 << 20);
+  rmem_t *r = check_instance(4 << 20);
   static slab_cache_t *cs[1 << 14];
   int n = 0;
   while (n < (1 << 14)) {

@@ -7,15 +7,8 @@
 #include "check.h"
 #include "internal.h"
 
-static rmem_t *fresh(size_t capacity) {
-  rmem_options_t o = {.capacity = capacity};
-  rmem_t *r = rmem_create(&o);
-  CHECK(r != NULL);
-  return r;
-}
-
 static void test_runs_and_coalescing(void) {
-  rmem_t *r = fresh(RMEM_MIN_CAPACITY); /* 256 pages: 0 and 255 reserved */
+  rmem_t *r = check_instance(RMEM_MIN_CAPACITY); /* 256 pages: 0 and 255 reserved */
   CHECK_EQ(r->npages, 256);
   uint32_t a = rmem_pages_alloc(r, 10, 1, RMEM_PK_USER, 7);
   uint32_t b = rmem_pages_alloc(r, 20, 1, RMEM_PK_USER, 8);
@@ -69,7 +62,7 @@ static void test_runs_and_coalescing(void) {
 }
 
 static void test_shrink_grow(void) {
-  rmem_t *r = fresh(RMEM_MIN_CAPACITY);
+  rmem_t *r = check_instance(RMEM_MIN_CAPACITY);
   uint32_t a = rmem_pages_alloc(r, 10, 1, RMEM_PK_USER, 2);
   uint32_t b = rmem_pages_alloc(r, 10, 1, RMEM_PK_USER, 3);
   rmem_pages_shrink(r, a, 4);
@@ -97,7 +90,7 @@ static void test_shrink_grow(void) {
  * (4 MiB here) are the dirty runs given back, once.
  */
 static void test_dirty_is_counted_not_spread(void) {
-  rmem_t *r = fresh((size_t)64 << 20);
+  rmem_t *r = check_instance((size_t)64 << 20);
   uint32_t big = rmem_pages_alloc(r, 4096, 1, RMEM_PK_USER, 1);
   rmem_pages_free(r, big); /* 16 MiB, decommitted at once: a clean run */
   CHECK_EQ(r->dirty_pages, 0);
@@ -121,7 +114,7 @@ static void test_dirty_is_counted_not_spread(void) {
 }
 
 static void test_decommit(void) {
-  rmem_t *r = fresh((size_t)64 << 20);
+  rmem_t *r = check_instance((size_t)64 << 20);
   uint32_t a = rmem_pages_alloc(r, 1024, 1, RMEM_PK_USER, 1); /* 4 MiB */
   memset((void *)rmem_page_addr(r, a), 1, (size_t)1024 << RMEM_PAGE_SHIFT);
   rmem_stats_t st;
@@ -151,7 +144,7 @@ static void test_decommit(void) {
 
 /* Randomized: the pagemap must agree with a shadow owner per page after every step. */
 static void test_stress(void) {
-  rmem_t *r = fresh((size_t)8 << 20); /* 2048 pages */
+  rmem_t *r = check_instance((size_t)8 << 20); /* 2048 pages */
   enum { LIVE = 64, STEPS = 60000 };
   uint32_t first[LIVE] = {0}, len[LIVE] = {0};
   static uint32_t shadow[2048];
