@@ -54,6 +54,7 @@ typedef struct rmem_malloc_stats {
   size_t huge_bytes;     /**< bytes of directly mapped blocks alive */
   size_t pages_used;     /**< bytes of pages held by the heaps (slabs and page runs) */
   size_t pages_dirty;    /**< bytes of free pages that may still be resident */
+  size_t cached;         /**< free blocks waiting on the thread caches */
   size_t bad_frees;      /**< invalid or double frees reported */
 } rmem_malloc_stats_t;
 

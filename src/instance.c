@@ -635,6 +635,13 @@ size_t rmem_pages_check(rmem_t *r) {
     }
   }
   if (listed != free_runs) rmem_problem(&problems, "page source: %u runs binned but %u free runs (P5)", listed, free_runs);
+  for (uint32_t p = 0; p < r->npages; p++) {
+    if (r->pclass[p] != 0 && (p >= r->top || pm[p].kind != RMEM_PK_SLAB)) {
+      rmem_problem(&problems, "page-class map: page %u is tagged %u but holds no slab (P6)", p, r->pclass[p]);
+      break;
+    }
+    if (p >= r->top) break; /* above top nothing was ever tagged; the untouched map need not be read */
+  }
   return problems;
 }
 
@@ -700,7 +707,8 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   /* pagemap, between two guard pages */
   size_t ps = rmem_os_page_size();
   size_t pm_bytes = ((size_t)r->npages * sizeof(rmem_pme_t) + ps - 1) & ~(ps - 1);
-  r->meta_size = pm_bytes + 2 * ps;
+  size_t pc_bytes = ((size_t)r->npages + ps - 1) & ~(ps - 1);
+  r->meta_size = pm_bytes + pc_bytes + 2 * ps;
   r->meta_base = rmem_os_reserve(r->meta_size);
   void *range = r->meta_base ? rmem_os_reserve(cap) : NULL;
   if (!range || rmem_pool_init(&r->slabs, sizeof(rmem_slab_t), r->npages / 2 + 16) != 0) {
@@ -710,8 +718,9 @@ rmem_t *rmem_create(const rmem_options_t *options) {
     return rmem_fail_null(RMEM_ENOMEM, "cannot reserve %zu bytes of address space", cap);
   }
   rmem_os_guard(r->meta_base, ps);
-  rmem_os_guard(r->meta_base + ps + pm_bytes, ps);
+  rmem_os_guard(r->meta_base + ps + pm_bytes + pc_bytes, ps);
   r->pm = (rmem_pme_t *)(r->meta_base + ps);
+  r->pclass = (uint8_t *)(r->meta_base + ps + pm_bytes);
   r->base = (uintptr_t)range;
 
   r->pm[0].kind = RMEM_PK_RESERVED;

@@ -28,6 +28,7 @@
  *   P4  no two free runs are adjacent (coalescing is immediate).
  *   P5  every free run is in exactly the bin of its length; the bin bitmap has bit b
  *       set iff bin b is non-empty; free_pages is the sum of free run lengths.
+ *   P6  pclass[page] != 0 only on pages of a heap size class's slab (S4).
  */
 #ifndef RMEM_INTERNAL_H
 #define RMEM_INTERNAL_H
@@ -110,7 +111,7 @@ enum rmem_page_kind {
 typedef struct rmem_pme {
   uint8_t kind;   /* enum rmem_page_kind */
   uint8_t flags;  /* RMEM_PF_* */
-  uint16_t aux;   /* kind-specific (large blocks: log2 of the alignment offset, unused otherwise) */
+  uint16_t aux;   /* kind-specific (unused today) */
   uint32_t owner; /* allocated run: owner index; free run head: next free run in its bin (0 = none) */
   uint32_t len;   /* head and tail of a run: its length in pages */
   uint32_t prev;  /* free run head: previous free run in its bin (0 = none) */
@@ -170,7 +171,10 @@ RMEM_HIDDEN void rmem_meta_free(rmem_t *r, void *p, size_t size);
  *   S1  nslots <= RMEM_SLAB_MAX_SLOTS; bits beyond nslots are 0.
  *   S2  summary bit w == (bits[w] != 0).
  *   S3  used == nslots - popcount(bits).
- *   S4  the pagemap marks every page of the slab RMEM_PK_SLAB with owner = the slab's index.
+ *   S4  the pagemap marks every page of the slab RMEM_PK_SLAB with owner = the slab's index,
+ *       and the page-class map (rmem_t.pclass) holds class index + 1 for every page of a heap
+ *       size class's slab; every other page has 0 there (P6). One byte per page, so a free can
+ *       learn a block's class from a map small enough to stay in the L1 cache (drop-in malloc).
  *   S5  occupancy = used + parked. A slab is on its list's partial list iff its
  *       occupancy < nslots and it is neither cur nor the spare; full slabs are on no
  *       list; a slab of occupancy 0 is cur, the spare, or released.
@@ -276,6 +280,20 @@ RMEM_HIDDEN void *rmem_slab_alloc_slow(rmem_slab_list_t *l);
 RMEM_HIDDEN void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full);
 /* The free path when the park ring is full: evict the oldest entry, park the new one. */
 RMEM_HIDDEN rmem_status_t rmem_slab_park_evict(rmem_slab_list_t *l, rmem_slab_t *s, uintptr_t p, uint32_t idx);
+/*
+ * Batch allocation for a cache in front of the engine (the drop-in malloc's
+ * thread cache): up to max slots of this list's own size into out, newest
+ * parked slots first, then whole bitmap words of cur, then a partial or spare
+ * slab or a new one. Never borrows from another class. Returns how many (0 =
+ * the instance has no room: ENOMEM recorded).
+ */
+RMEM_HIDDEN uint32_t rmem_slab_list_alloc_batch(rmem_slab_list_t *l, void **out, uint32_t max);
+/*
+ * Frees slot idx of slab s without parking it (the caller has validated p:
+ * a live slot start of s). Returns RMEM_OK, or RMEM_EDOUBLEFREE if the
+ * bitmap already says free (then nothing changes).
+ */
+RMEM_HIDDEN rmem_status_t rmem_slab_free_plain(rmem_slab_t *s, uintptr_t p);
 /* Empties the park ring (its slots become plain free slots). */
 RMEM_HIDDEN void rmem_slab_list_unpark(rmem_slab_list_t *l);
 /* Gives empty slabs (spare, an empty cur, empty partials) back to the page source, after
@@ -410,6 +428,7 @@ struct rmem_s {
   char *meta_base;             /* one mapping: this struct, then the pagemap (guarded) */
   size_t meta_size;
   rmem_pme_t *pm;              /* npages entries */
+  uint8_t *pclass;             /* npages bytes: heap class + 1 of each slab page, else 0 (S4, P6) */
   struct rmem_meta_state *meta;
 
   /* page source */

@@ -91,6 +91,7 @@ static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   s->magic = 0;
   s->list = NULL;
   s->summary = 0;
+  memset(r->pclass + s->first_page, 0, s->npages); /* P6 */
   rmem_pages_free(r, s->first_page);
   rmem_pool_put(&r->slabs, s);
 }
@@ -115,6 +116,8 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   s->first_page = first;
   s->npages = l->slab_pages;
   s->magic = RMEM_SLAB_MAGIC;
+  if (l->owner_kind == RMEM_SO_HEAP) /* S4: the class of every page, one byte each */
+    memset(r->pclass + first, (int)(l->owner_id + 1), l->slab_pages);
   uint32_t full_words = s->nslots / 64, rest = s->nslots % 64;
   for (uint32_t w = 0; w < full_words; w++) s->bits[w] = ~(uint64_t)0;
   if (rest) s->bits[full_words] = ((uint64_t)1 << rest) - 1;
@@ -128,9 +131,10 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   return s;
 }
 
-void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
-  rmem_assert(l->nparked == 0 && "the bitmap path runs only with an empty park ring (S6)");
-  /* cur is full (or the sentinel): it stays off the lists until a slot comes back. */
+static void occupancy_dropped(rmem_slab_list_t *l, rmem_slab_t *s);
+
+/* Makes cur a slab with a free slot: a partial one, the spare, or (if may_new) a new one. */
+static bool next_cur(rmem_slab_list_t *l, bool may_new) {
   rmem_slab_t *s = l->partial;
   if (s) {
     partial_remove(l, s);
@@ -138,19 +142,69 @@ void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
     s = l->spare;
     l->spare = NULL;
   } else {
-    if (l->owner_kind == RMEM_SO_HEAP) {
-      void *p = rmem_heap_borrow(l);
-      if (p) return p;
-    }
+    if (!may_new) return false;
     s = new_slab(l);
     if (!s) {
       l->cur = &rmem_slab_sentinel;
-      return NULL;
+      return false;
     }
   }
   l->cur = s;
   rmem_assert(s->summary != 0 && "a slab taken for allocation has a free slot");
+  return true;
+}
+
+void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
+  rmem_assert(l->nparked == 0 && "the bitmap path runs only with an empty park ring (S6)");
+  /* cur is full (or the sentinel): it stays off the lists until a slot comes back. */
+  if (!next_cur(l, false)) {
+    if (l->owner_kind == RMEM_SO_HEAP) {
+      void *p = rmem_heap_borrow(l);
+      if (p) return p;
+    }
+    if (!next_cur(l, true)) return NULL;
+  }
   return rmem_slab_list_alloc(l);
+}
+
+uint32_t rmem_slab_list_alloc_batch(rmem_slab_list_t *l, void **out, uint32_t max) {
+  uint32_t n = 0;
+  while (n < max && l->nparked) out[n++] = rmem_slab_list_alloc(l); /* the ring path of the fast path */
+  while (n < max) {
+    rmem_slab_t *s = l->cur;
+    uint64_t sum = s->summary;
+    if (sum == 0) {
+      if (n || !next_cur(l, true)) break;
+      continue;
+    }
+    /* a whole bitmap word at a time, lowest slots first */
+    unsigned w = (unsigned)__builtin_ctzll(sum);
+    uint64_t m = s->bits[w];
+    uintptr_t base = s->start + (uintptr_t)w * 64u * s->bsize;
+    uint32_t took = 0;
+    while (m && n < max) {
+      unsigned b = (unsigned)__builtin_ctzll(m);
+      m &= m - 1;
+      out[n++] = (void *)(base + (uintptr_t)b * s->bsize);
+      took++;
+    }
+    s->bits[w] = m;
+    if (m == 0) s->summary = sum & ~((uint64_t)1 << w);
+    s->used += took;
+  }
+  return n;
+}
+
+rmem_status_t rmem_slab_free_plain(rmem_slab_t *s, uintptr_t p) {
+  uint32_t idx = rmem_slab_slot_of(s, p - s->start);
+  unsigned w = idx >> 6;
+  uint64_t bit = (uint64_t)1 << (idx & 63), m = s->bits[w];
+  if (RMEM_UNLIKELY(m & bit)) return rmem_slab_bad_free(s, p, 1);
+  s->bits[w] = m | bit;
+  s->summary |= (uint64_t)1 << w;
+  s->used--;
+  occupancy_dropped(s->list, s);
+  return RMEM_OK;
 }
 
 void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full) {
@@ -292,6 +346,12 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
   /* the head entry names this slab; rmem_pages_check sees that every page of a run agrees with its head */
   if (h->kind != RMEM_PK_SLAB || !(h->flags & RMEM_PF_HEAD) || h->len != s->npages || h->owner != idx)
     rmem_problem(&problems, "slab %p: pagemap head at page %u does not describe it (S4)", (const void *)s, s->first_page);
+  uint8_t tag = s->owner_kind == RMEM_SO_HEAP && s->list ? (uint8_t)(s->list->owner_id + 1) : 0;
+  for (uint32_t k = 0; k < s->npages; k++)
+    if (r->pclass[s->first_page + k] != tag) {
+      rmem_problem(&problems, "slab %p: page %u does not carry its class tag %u (S4)", (const void *)s, k, tag);
+      break;
+    }
   return problems;
 }
 

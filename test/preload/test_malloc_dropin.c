@@ -91,9 +91,9 @@ int main(int argc, char **argv) {
   if (sl <= 0) return 2;
   self[sl] = 0;
 
-  /* the interposition works: rmem's 8-byte class, not glibc's 24-byte chunks */
+  /* the interposition works: rmem's 16-byte smallest block, not glibc's 24-byte chunks */
   void *one = malloc(1);
-  CHECK(one != NULL && malloc_usable_size(one) == 8);
+  CHECK(one != NULL && malloc_usable_size(one) == 16);
   free(one);
   rmem_malloc_stats_t s0;
   rmem_malloc_stats(&s0);

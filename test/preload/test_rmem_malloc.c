@@ -342,6 +342,23 @@ static int bad_case(const char *which) {
     char *p = rmem_malloc(200);
     rmem_malloc_free(p + 16);
     rmem_malloc_free(p);
+  } else if (strcmp(which, "spilled-double") == 0) {
+    /* p leaves the thread cache for the slab engine before the second free */
+    void *p = rmem_malloc(40), *more[200];
+    for (int i = 0; i < 200; i++) more[i] = rmem_malloc(40);
+    rmem_malloc_free(p);
+    for (int i = 0; i < 200; i++) rmem_malloc_free(more[i]);
+    rmem_malloc_free(p);
+  } else if (strcmp(which, "misaligned") == 0) {
+    char *p = rmem_malloc(48);
+    rmem_malloc_free(p + 8);
+    rmem_malloc_free(p);
+  } else if (strcmp(which, "realloc-spilled") == 0) {
+    void *p = rmem_malloc(40), *more[200];
+    for (int i = 0; i < 200; i++) more[i] = rmem_malloc(40);
+    rmem_malloc_free(p);
+    for (int i = 0; i < 200; i++) rmem_malloc_free(more[i]);
+    if (rmem_malloc_realloc(p, 20) != NULL) return 3;
   } else if (strcmp(which, "huge-double") == 0) {
     void *p = rmem_malloc(4u << 20);
     rmem_malloc_free(p);
@@ -411,8 +428,9 @@ static int run_child(const char *which, int cont, char *err, size_t errlen) {
 }
 
 static void test_bad_frees(void) {
-  const char *cases[] = {"stack", "double", "interior", "huge-double", "huge-interior", "large-interior", "realloc",
-                         "remote-double"};
+  const char *cases[] = {"stack",          "double",         "interior",        "huge-double",
+                         "huge-interior",  "large-interior", "realloc",         "remote-double",
+                         "spilled-double", "misaligned",     "realloc-spilled"};
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
     char err[4096];
     int st = run_child(cases[k], 0, err, sizeof err);
