@@ -52,6 +52,8 @@ typedef struct rmem_malloc_stats {
   size_t huge_allocs;    /**< blocks mapped directly since start */
   size_t huge_live;      /**< directly mapped blocks alive */
   size_t huge_bytes;     /**< bytes of directly mapped blocks alive */
+  size_t huge_cached;    /**< bytes of freed huge mappings kept for reuse (RMEM_MALLOC_HUGE_CACHE) */
+  size_t huge_reused;    /**< huge allocations and growths served from that cache */
   size_t pages_used;     /**< bytes of pages held by the heaps (slabs and page runs) */
   size_t pages_dirty;    /**< bytes of free pages that may still be resident */
   size_t cached;         /**< free blocks waiting on the thread caches */

@@ -274,6 +274,43 @@ static void test_growth(void) {
   CHECK(after.instances >= before.instances + 1);
 }
 
+/* The huge cache: a freed huge mapping is reused, calloc from it is zero, growth from it keeps the bytes. */
+static void test_huge_cache(void) {
+  rmem_malloc_stats_t s0, s1;
+  rmem_malloc_stats(&s0);
+  unsigned char *a = rmem_malloc(3u << 20);
+  CHECK(a != NULL);
+  memset(a, 0xAB, 3u << 20);
+  rmem_malloc_free(a);
+  unsigned char *z = rmem_malloc_calloc(1, (3u << 20) - 100); /* fits the cached mapping */
+  CHECK(z != NULL);
+  size_t nonzero = 0;
+  for (size_t k = 0; z && k < (3u << 20) - 100; k++) nonzero += z[k] != 0;
+  CHECK_EQ(nonzero, 0);
+  rmem_malloc_stats(&s1);
+  CHECK(s1.huge_reused >= s0.huge_reused + 1);
+  /* growth: a 5 MiB mapping in the cache takes a 2.5 MiB block growing to 4.5 MiB */
+  unsigned char *g = rmem_malloc((5u << 20) / 2);
+  CHECK(g != NULL);
+  for (size_t k = 0; g && k < (5u << 20) / 2; k++) g[k] = (unsigned char)(k * 7);
+  unsigned char *big = rmem_malloc(5u << 20);
+  CHECK(big != NULL);
+  rmem_malloc_free(big);
+  rmem_malloc_stats(&s0);
+  unsigned char *g2 = rmem_malloc_realloc(g, (9u << 20) / 2);
+  CHECK(g2 != NULL);
+  size_t wrong = 0;
+  for (size_t k = 0; g2 && k < (5u << 20) / 2; k++) wrong += g2[k] != (unsigned char)(k * 7);
+  CHECK_EQ(wrong, 0);
+  rmem_malloc_stats(&s1);
+  CHECK(s1.huge_reused >= s0.huge_reused + 1);
+  CHECK(s1.huge_cached <= (64u << 20));
+  CHECK_EQ(rmem_malloc_validate(), 0);
+  rmem_malloc_free(z);
+  rmem_malloc_free(g2);
+  CHECK_EQ(rmem_malloc_validate(), 0);
+}
+
 static void *busy_thread(void *arg) {
   _Atomic int *stop = arg;
   uint64_t seed = 7;
@@ -457,6 +494,7 @@ int main(int argc, char **argv) {
   test_stress();
   test_threads();
   test_growth();
+  test_huge_cache();
   test_fork();
   test_bad_frees();
   return check_report("rmem_malloc");
