@@ -267,13 +267,15 @@ static size_t huge_cap, huge_used, huge_live, huge_bytes; /* used counts live + 
  * The huge cache: mappings of freed huge blocks kept, still resident, for the
  * next huge allocation or growth, so a program that frees and regrows big
  * buffers (the realloc workload) does not fault every page in again. It holds
- * at most RM_HUGE_CACHE_N mappings and huge_cache_limit bytes (64 MiB, set by
- * RMEM_MALLOC_HUGE_CACHE in MiB, 0 = off); the oldest mapping is unmapped when
- * a free would exceed either. Under huge_lock.
+ * at most RM_HUGE_CACHE_N mappings and min(huge_cache_limit, huge_peak / 2)
+ * bytes (the limit is 64 MiB, set by RMEM_MALLOC_HUGE_CACHE in MiB, 0 = off);
+ * the oldest mapping is unmapped when a free would exceed either. Under
+ * huge_lock.
  */
 #define RM_HUGE_CACHE_N 16
 static rm_huge_t huge_cache[RM_HUGE_CACHE_N]; /* oldest first */
 static size_t huge_cache_n, huge_cache_bytes;
+static size_t huge_peak; /* the most bytes of huge blocks ever live at once */
 static size_t huge_cache_limit = (size_t)64 << 20;
 static _Atomic size_t st_huge_reused;
 
@@ -321,6 +323,7 @@ static void huge_insert_locked(uintptr_t addr, size_t size, size_t req) {
   huge_tab[k].req = req;
   huge_live++;
   huge_bytes += size;
+  if (huge_bytes > huge_peak) huge_peak = huge_bytes;
 }
 
 static void huge_erase_locked(rm_huge_t *e) {
@@ -407,8 +410,11 @@ static size_t huge_size(const void *p) {
 /* Under huge_lock: keeps mapping blk in the huge cache; mappings to unmap go to out (returns how many). */
 static size_t huge_cache_put_locked(rm_huge_t blk, rm_huge_t *out) {
   size_t nout = 0;
-  if (blk.size <= huge_cache_limit) {
-    while (huge_cache_n == RM_HUGE_CACHE_N || huge_cache_bytes + blk.size > huge_cache_limit) {
+  /* at most half of the most huge memory ever live at once: a program with one big buffer (sqlite's
+     2 MiB) does not keep a second one resident; one that cycles many (the realloc workload) does */
+  size_t limit = huge_peak / 2 < huge_cache_limit ? huge_peak / 2 : huge_cache_limit;
+  if (blk.size <= limit) {
+    while (huge_cache_n == RM_HUGE_CACHE_N || huge_cache_bytes + blk.size > limit) {
       out[nout++] = huge_cache[0]; /* evict the oldest */
       huge_cache_n--;
       huge_cache_bytes -= huge_cache[0].size;
@@ -1376,7 +1382,8 @@ size_t rmem_malloc_validate(void) {
     if (huge_find(huge_cache[k].addr) != NULL)
       rmem_problem(&problems, "rmem-malloc: cached mapping %#lx is also a live block (R5)", (unsigned long)huge_cache[k].addr);
   }
-  if (huge_cache_n > RM_HUGE_CACHE_N || cached != huge_cache_bytes || huge_cache_bytes > huge_cache_limit)
+  if (huge_cache_n > RM_HUGE_CACHE_N || cached != huge_cache_bytes || huge_cache_bytes > huge_cache_limit ||
+      huge_cache_bytes > huge_peak / 2)
     rmem_problem(&problems, "rmem-malloc: huge cache holds %zu mappings / %zu bytes, counters say %zu bytes, limit %zu (R5)",
                  huge_cache_n, cached, huge_cache_bytes, huge_cache_limit);
   pthread_mutex_unlock(&huge_lock);
