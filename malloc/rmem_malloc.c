@@ -133,12 +133,11 @@ typedef struct rm_inst {
  * engine; when it is empty, an allocation takes up to half of it from the
  * engine in one batch (whole bitmap words).
  */
-#define RM_TC_CAP 31 /* sizeof(rm_tc_t) == 256: the fast paths index the caches with a shift */
-#define RM_TC_BYTES (16u << 10) /* a class caches at most this many bytes (but at least 4 blocks) */
+#define RM_TC_CAP 32 /* sizeof(rm_tc_t) == 256: the fast paths index the caches with a shift */
+#define RM_TC_BYTES (8u << 10) /* a class caches at most this many bytes (but at least 4 blocks) */
 
 typedef struct rm_tc {
-  uint32_t n, cap;
-  void *p[RM_TC_CAP];
+  void *p[RM_TC_CAP]; /* p[0 .. tc_n[c]) of rm_heap_t; the counts live together, in two cache lines */
 } rm_tc_t;
 _Static_assert(sizeof(rm_tc_t) == 256, "rm_tc_t is indexed by a shift");
 
@@ -151,8 +150,10 @@ struct rm_heap {
   uint32_t ntc;                         /* classes 0 .. ntc-1 have a thread cache (sizes <= RMEM_HEAP_TABLE_MAX) */
   uint32_t index;                       /* in rm_heaps */
   size_t allocs, frees;                 /* served by the thread caches */
+  uint8_t tc_n[RMEM_HEAP_CLASSES];      /* blocks on each class's cache */
+  uint8_t tc_cap[RMEM_HEAP_CLASSES];    /* its capacity (<= RM_TC_CAP) */
   uint8_t tc_class[RMEM_HEAP_TABLE_MAX / 16 + 1]; /* (size + 15) / 16 -> class (never the 8-byte class) */
-  rm_tc_t tc[RMEM_HEAP_CLASSES];
+  _Alignas(64) rm_tc_t tc[RMEM_HEAP_CLASSES];
   rm_inst_t *cur;                       /* allocations go here first */
   rm_inst_t *inst[RM_HEAP_INSTANCES];
   uint32_t ninst;
@@ -614,20 +615,22 @@ static void rm_engine_free(rmem_t *r, void *p) {
 }
 
 /* The cache t is full: its older half goes back to the engine, then p is pushed. */
-static RMEM_NOINLINE void rm_tc_overflow(rm_heap_t *h, rm_tc_t *t, void *p) {
-  uint32_t half = t->cap / 2;
+static RMEM_NOINLINE void rm_tc_overflow(rm_heap_t *h, uint32_t c, void *p) {
+  rm_tc_t *t = &h->tc[c];
+  uint32_t half = h->tc_cap[c] / 2u, n = h->tc_n[c];
   for (uint32_t k = 0; k < half; k++) rm_engine_free(h->cur_r, t->p[k]);
-  memmove(t->p, t->p + half, (t->n - half) * sizeof t->p[0]);
-  t->n -= half;
-  t->p[t->n++] = p;
+  memmove(t->p, t->p + half, (n - half) * sizeof t->p[0]);
+  n -= half;
+  t->p[n++] = p;
+  h->tc_n[c] = (uint8_t)n;
 }
 
 /* Empties every thread cache of h into its current instance. */
 static void rm_tc_flush_all(rm_heap_t *h) {
   for (uint32_t c = 0; c < h->ntc; c++) {
     rm_tc_t *t = &h->tc[c];
-    for (uint32_t k = 0; k < t->n; k++) rm_engine_free(h->cur_r, t->p[k]);
-    t->n = 0;
+    for (uint32_t k = 0; k < h->tc_n[c]; k++) rm_engine_free(h->cur_r, t->p[k]);
+    h->tc_n[c] = 0;
   }
 }
 
@@ -646,10 +649,9 @@ static rmem_status_t rm_free_local(rm_heap_t *h, rm_inst_t *i, void *p, const ch
       *w &= ~bit;
       uint32_t c = (uint32_t)r->pclass[off >> RMEM_PAGE_SHIFT] - 1;
       if (i == h->cur && c < h->ntc) {
-        rm_tc_t *t = &h->tc[c];
         h->frees++;
-        if (t->n < t->cap) t->p[t->n++] = p;
-        else rm_tc_overflow(h, t, p);
+        if (h->tc_n[c] < h->tc_cap[c]) h->tc[c].p[h->tc_n[c]++] = p;
+        else rm_tc_overflow(h, c, p);
         return RMEM_OK;
       }
       int fs = rmem_heap_free_slab(r, (uintptr_t)p);
@@ -742,7 +744,7 @@ static void rm_tc_init(rm_heap_t *h, const rmem_t *r) {
   h->ntc = n;
   for (uint32_t c = 0; c < n; c++) {
     uint32_t cap = RM_TC_BYTES / r->heap.cls[c].bsize;
-    h->tc[c].cap = cap < 4 ? 4 : cap > RM_TC_CAP ? RM_TC_CAP : cap;
+    h->tc_cap[c] = (uint8_t)(cap < 4 ? 4 : cap > RM_TC_CAP ? RM_TC_CAP : cap);
   }
   for (size_t k = 0; k <= RMEM_HEAP_TABLE_MAX / 16; k++) {
     size_t size = k < 1 ? 16 : k * 16;
@@ -819,12 +821,15 @@ static RMEM_NOINLINE rm_heap_t *rm_heap_acquire(void) {
   return h;
 }
 
-/* Thread exit: drain, give free pages back, and leave the heap for adoption. */
+/* Thread exit: drain, give empty slabs back, and leave the heap for adoption. */
 static void rm_heap_release(rm_heap_t *h) {
   rm_flush_all();
   rm_drain(h);
   rm_tc_flush_all(h); /* so that defrag can give back the slabs they kept */
-  for (uint32_t k = 0; k < h->ninst; k++) rmem_defrag(h->inst[k]->r, NULL);
+  /* Empty slabs go back to the page source, whose dirty-page budget decides what returns to
+     the OS; forcing every free page out here (rmem_defrag) made the next thread to adopt the
+     heap fault them in again: a third of larson's page faults. */
+  for (uint32_t k = 0; k < h->ninst; k++) rmem_heap_reclaim(h->inst[k]->r);
   rm_tls_heap = NULL;
   atomic_store(&h->state, RM_ORPHAN);
   rm_unlock(h);
@@ -900,9 +905,9 @@ static RMEM_NOINLINE void *rm_alloc_slow(size_t size, size_t align) {
 }
 
 /* Pops the newest block of cache t and marks it live (t is not empty). */
-RMEM_INLINE void *rm_tc_pop(rm_heap_t *h, rm_tc_t *t, uint32_t n) {
-  void *p = t->p[n - 1];
-  t->n = n - 1;
+RMEM_INLINE void *rm_tc_pop(rm_heap_t *h, uint32_t c, uint32_t n) {
+  void *p = h->tc[c].p[n - 1];
+  h->tc_n[c] = (uint8_t)(n - 1);
   h->allocs++;
   uintptr_t off = (uintptr_t)p - h->cur_base;
   *rm_live_word(h->cur_live, off) |= rm_live_bit(off);
@@ -921,7 +926,7 @@ RMEM_INLINE void *rm_tc_pop(rm_heap_t *h, rm_tc_t *t, uint32_t n) {
  */
 static RMEM_NOINLINE void *rm_refill(rm_heap_t *h, uint32_t c) {
   rm_tc_t *t = &h->tc[c];
-  uint32_t got = rmem_slab_list_alloc_batch(&h->cur_r->heap.cls[c], t->p, t->cap / 2);
+  uint32_t got = rmem_slab_list_alloc_batch(&h->cur_r->heap.cls[c], t->p, h->tc_cap[c] / 2u);
   if (got == 0) return NULL;
   /* the batch is in address order: hand out the lowest first */
   for (uint32_t a = 0, b = got - 1; a < b; a++, b--) {
@@ -929,7 +934,7 @@ static RMEM_NOINLINE void *rm_refill(rm_heap_t *h, uint32_t c) {
     t->p[a] = t->p[b];
     t->p[b] = x;
   }
-  return rm_tc_pop(h, t, got);
+  return rm_tc_pop(h, c, got);
 }
 
 /* rmem_malloc when the fast path cannot serve: remote frees to drain, an empty cache, or not small. */
@@ -938,8 +943,7 @@ static RMEM_NOINLINE void *rm_malloc_slow(size_t size) {
   if (h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX) {
     if (atomic_load_explicit(&h->remote, memory_order_relaxed) != NULL) rm_drain(h);
     uint32_t c = h->tc_class[(size + 15) >> 4];
-    rm_tc_t *t = &h->tc[c];
-    if (t->n != 0) return rm_tc_pop(h, t, t->n);
+    if (h->tc_n[c] != 0) return rm_tc_pop(h, c, h->tc_n[c]);
     void *p = rm_refill(h, c);
     if (p != NULL) return p;
   }
@@ -951,9 +955,8 @@ void *rmem_malloc(size_t size) {
   rm_heap_t *h = rm_tls_heap;
   if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX &&
                   atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL)) {
-    rm_tc_t *t = &h->tc[h->tc_class[(size + 15) >> 4]];
-    uint32_t n = t->n;
-    if (RMEM_LIKELY(n != 0)) return rm_tc_pop(h, t, n);
+    uint32_t c = h->tc_class[(size + 15) >> 4], n = h->tc_n[c];
+    if (RMEM_LIKELY(n != 0)) return rm_tc_pop(h, c, n);
   }
   return rm_malloc_slow(size);
 }
@@ -1014,15 +1017,14 @@ void rmem_malloc_free(void *p) {
       uint32_t c = (uint32_t)h->cur_pclass[off >> RMEM_PAGE_SHIFT] - 1;
       if (RMEM_LIKELY((m & bit) != 0 && c < h->ntc)) {
         *w = m & ~bit;
-        rm_tc_t *t = &h->tc[c];
-        uint32_t n = t->n;
+        uint32_t n = h->tc_n[c];
         h->frees++;
-        if (RMEM_LIKELY(n < t->cap)) {
+        if (RMEM_LIKELY(n < h->tc_cap[c])) {
           __builtin_prefetch(p, 1); /* the next allocation of this class hands p out: warm its line now */
-          t->p[n] = p;
-          t->n = n + 1;
+          h->tc[c].p[n] = p;
+          h->tc_n[c] = (uint8_t)(n + 1);
         } else {
-          rm_tc_overflow(h, t, p);
+          rm_tc_overflow(h, c, p);
         }
         return;
       }
@@ -1209,7 +1211,7 @@ void rmem_malloc_stats(rmem_malloc_stats_t *out) {
     if (atomic_load(&h->state) == RM_ACTIVE) out->heaps_active++;
     out->allocs += h->allocs; /* racy reads of other threads' counters: a summary, not an audit */
     out->frees += h->frees;
-    for (uint32_t c = 0; c < h->ntc; c++) out->cached += h->tc[c].n;
+    for (uint32_t c = 0; c < h->ntc; c++) out->cached += h->tc_n[c];
   }
   out->instances = ni;
   for (uint32_t k = 0; k < ni; k++) {
@@ -1264,15 +1266,16 @@ static size_t rm_tc_check(rm_heap_t *h) {
   }
   for (uint32_t c = 0; c < h->ntc; c++) {
     rm_tc_t *t = &h->tc[c];
-    if (t->n > t->cap || t->cap > RM_TC_CAP) {
-      rmem_problem(&problems, "rmem-malloc: heap %u class %u cache holds %u of %u (T1)", h->index, c, t->n, t->cap);
+    uint32_t n = h->tc_n[c];
+    if (n > h->tc_cap[c] || h->tc_cap[c] > RM_TC_CAP) {
+      rmem_problem(&problems, "rmem-malloc: heap %u class %u cache holds %u of %u (T1)", h->index, c, n, h->tc_cap[c]);
       continue;
     }
-    if (t->n && !h->cur) {
+    if (n && !h->cur) {
       rmem_problem(&problems, "rmem-malloc: heap %u caches blocks but has no instance (T1)", h->index);
       continue;
     }
-    for (uint32_t k = 0; k < t->n; k++) {
+    for (uint32_t k = 0; k < n; k++) {
       uintptr_t p = (uintptr_t)t->p[k], off = p - h->cur_base;
       if (off >= RM_INSTANCE || (off & 15) || h->cur_r->pclass[off >> RMEM_PAGE_SHIFT] != c + 1) {
         rmem_problem(&problems, "rmem-malloc: cached block %#lx is not in a slab of class %u (T1)", (unsigned long)p, c);
@@ -1318,7 +1321,7 @@ static size_t rm_live_check(rm_heap_t *h, rm_inst_t *i) {
       uint32_t live = 0, cached = 0;
       for (uint32_t idx = 0; idx < s->nslots; idx++) live += rm_is_live(i, s->start + (uintptr_t)idx * s->bsize);
       if (i == h->cur && c < h->ntc)
-        for (uint32_t k = 0; k < h->tc[c].n && k < RM_TC_CAP; k++)
+        for (uint32_t k = 0; k < h->tc_n[c] && k < RM_TC_CAP; k++)
           cached += (uintptr_t)h->tc[c].p[k] - s->start < (uintptr_t)s->nslots * s->bsize;
       if (s->used != live + cached)
         rmem_problem(&problems, "rmem-malloc: slab of class %u has %u used slots, %u live + %u cached (T3)", c, s->used,
