@@ -137,7 +137,7 @@ typedef struct rm_inst {
 #define RM_TC_BYTES (8u << 10) /* a class caches at most this many bytes (but at least 4 blocks) */
 
 typedef struct rm_tc {
-  void *p[RM_TC_CAP]; /* p[0 .. tc_n[c]) of rm_heap_t; the counts live together, in two cache lines */
+  void *p[RM_TC_CAP]; /* p[0 .. tc_n[tag]) of rm_heap_t; the counts live together, in two cache lines */
 } rm_tc_t;
 _Static_assert(sizeof(rm_tc_t) == 256, "rm_tc_t is indexed by a shift");
 
@@ -148,12 +148,14 @@ struct rm_heap {
   uint64_t *cur_live;
   const uint8_t *cur_pclass;
   uint32_t ntc;                         /* classes 0 .. ntc-1 have a thread cache (sizes <= RMEM_HEAP_TABLE_MAX) */
+  /* The caches are indexed by tag = class + 1, the value of the page-class map (S4), so the free
+     path indexes them with the byte it reads; tag 0 and the tags of uncached classes have cap 0. */
   uint32_t index;                       /* in rm_heaps */
   size_t allocs, frees;                 /* served by the thread caches */
-  uint8_t tc_n[RMEM_HEAP_CLASSES];      /* blocks on each class's cache */
-  uint8_t tc_cap[RMEM_HEAP_CLASSES];    /* its capacity (<= RM_TC_CAP) */
-  uint8_t tc_class[RMEM_HEAP_TABLE_MAX / 16 + 1]; /* (size + 15) / 16 -> class (never the 8-byte class) */
-  _Alignas(64) rm_tc_t tc[RMEM_HEAP_CLASSES];
+  uint8_t tc_n[RMEM_HEAP_CLASSES + 1];   /* blocks on each tag's cache */
+  uint8_t tc_cap[RMEM_HEAP_CLASSES + 1]; /* its capacity (<= RM_TC_CAP; 0 = not cached) */
+  uint8_t tc_class[RMEM_HEAP_TABLE_MAX / 16 + 1]; /* (size + 15) / 16 -> tag (never the 8-byte class's) */
+  _Alignas(64) rm_tc_t tc[RMEM_HEAP_CLASSES + 1];
   rm_inst_t *cur;                       /* allocations go here first */
   rm_inst_t *inst[RM_HEAP_INSTANCES];
   uint32_t ninst;
@@ -616,6 +618,11 @@ static void rm_engine_free(rmem_t *r, void *p) {
 
 /* The cache t is full: its older half goes back to the engine, then p is pushed. */
 static RMEM_NOINLINE void rm_tc_overflow(rm_heap_t *h, uint32_t c, void *p) {
+  if (h->tc_cap[c] == 0) { /* a class above RMEM_HEAP_TABLE_MAX: p (live a moment ago) goes to the engine */
+    int st = rmem_heap_free_slab(h->cur_r, (uintptr_t)p);
+    if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad("free", p, st < 0 ? RMEM_EBADPTR : (rmem_status_t)st, rmem_last_error_message());
+    return;
+  }
   rm_tc_t *t = &h->tc[c];
   uint32_t half = h->tc_cap[c] / 2u, n = h->tc_n[c];
   for (uint32_t k = 0; k < half; k++) rm_engine_free(h->cur_r, t->p[k]);
@@ -627,7 +634,7 @@ static RMEM_NOINLINE void rm_tc_overflow(rm_heap_t *h, uint32_t c, void *p) {
 
 /* Empties every thread cache of h into its current instance. */
 static void rm_tc_flush_all(rm_heap_t *h) {
-  for (uint32_t c = 0; c < h->ntc; c++) {
+  for (uint32_t c = 1; c <= h->ntc; c++) {
     rm_tc_t *t = &h->tc[c];
     for (uint32_t k = 0; k < h->tc_n[c]; k++) rm_engine_free(h->cur_r, t->p[k]);
     h->tc_n[c] = 0;
@@ -647,8 +654,8 @@ static rmem_status_t rm_free_local(rm_heap_t *h, rm_inst_t *i, void *p, const ch
     uint64_t *w = rm_live_word(i->live, off), bit = rm_live_bit(off);
     if ((off & 15) == 0 && (*w & bit)) {
       *w &= ~bit;
-      uint32_t c = (uint32_t)r->pclass[off >> RMEM_PAGE_SHIFT] - 1;
-      if (i == h->cur && c < h->ntc) {
+      uint32_t c = r->pclass[off >> RMEM_PAGE_SHIFT]; /* tag */
+      if (i == h->cur && c - 1 < h->ntc) {
         h->frees++;
         if (h->tc_n[c] < h->tc_cap[c]) h->tc[c].p[h->tc_n[c]++] = p;
         else rm_tc_overflow(h, c, p);
@@ -744,11 +751,11 @@ static void rm_tc_init(rm_heap_t *h, const rmem_t *r) {
   h->ntc = n;
   for (uint32_t c = 0; c < n; c++) {
     uint32_t cap = RM_TC_BYTES / r->heap.cls[c].bsize;
-    h->tc_cap[c] = (uint8_t)(cap < 4 ? 4 : cap > RM_TC_CAP ? RM_TC_CAP : cap);
+    h->tc_cap[c + 1] = (uint8_t)(cap < 4 ? 4 : cap > RM_TC_CAP ? RM_TC_CAP : cap);
   }
   for (size_t k = 0; k <= RMEM_HEAP_TABLE_MAX / 16; k++) {
     size_t size = k < 1 ? 16 : k * 16;
-    h->tc_class[k] = r->heap.class_of[(size + 7) >> 3];
+    h->tc_class[k] = (uint8_t)(r->heap.class_of[(size + 7) >> 3] + 1);
   }
 }
 
@@ -926,7 +933,7 @@ RMEM_INLINE void *rm_tc_pop(rm_heap_t *h, uint32_t c, uint32_t n) {
  */
 static RMEM_NOINLINE void *rm_refill(rm_heap_t *h, uint32_t c) {
   rm_tc_t *t = &h->tc[c];
-  uint32_t got = rmem_slab_list_alloc_batch(&h->cur_r->heap.cls[c], t->p, h->tc_cap[c] / 2u);
+  uint32_t got = rmem_slab_list_alloc_batch(&h->cur_r->heap.cls[c - 1], t->p, h->tc_cap[c] / 2u);
   if (got == 0) return NULL;
   /* the batch is in address order: hand out the lowest first */
   for (uint32_t a = 0, b = got - 1; a < b; a++, b--) {
@@ -1012,20 +1019,21 @@ void rmem_malloc_free(void *p) {
   rm_heap_t *h = rm_tls_heap;
   if (RMEM_LIKELY(h != NULL)) {
     uintptr_t off = (uintptr_t)p - h->cur_base;
-    if (RMEM_LIKELY(off < RM_INSTANCE && (off & 15) == 0)) {
+    /* in the current instance and 16-byte aligned, in one test */
+    if (RMEM_LIKELY((off & (~(uintptr_t)(RM_INSTANCE - 1) | 15)) == 0)) {
       uint64_t *w = rm_live_word(h->cur_live, off), bit = rm_live_bit(off), m = *w;
-      uint32_t c = (uint32_t)h->cur_pclass[off >> RMEM_PAGE_SHIFT] - 1;
-      if (RMEM_LIKELY((m & bit) != 0 && c < h->ntc)) {
+      uint32_t tag = h->cur_pclass[off >> RMEM_PAGE_SHIFT]; /* nonzero if the bit is set (T2, S4) */
+      if (RMEM_LIKELY((m & bit) != 0)) {
         *w = m & ~bit;
-        uint32_t n = h->tc_n[c];
+        uint32_t n = h->tc_n[tag];
         h->frees++;
-        if (RMEM_LIKELY(n < h->tc_cap[c])) {
+        if (RMEM_LIKELY(n < h->tc_cap[tag])) {
           __builtin_prefetch(p, 1); /* the next allocation of this class hands p out: warm its line now */
-          h->tc[c].p[n] = p;
-          h->tc_n[c] = (uint8_t)(n + 1);
-        } else {
-          rm_tc_overflow(h, c, p);
+          h->tc[tag].p[n] = p;
+          h->tc_n[tag] = (uint8_t)(n + 1);
+          return;
         }
+        rm_tc_overflow(h, tag, p); /* full, or a class with no cache */
         return;
       }
     }
@@ -1211,7 +1219,7 @@ void rmem_malloc_stats(rmem_malloc_stats_t *out) {
     if (atomic_load(&h->state) == RM_ACTIVE) out->heaps_active++;
     out->allocs += h->allocs; /* racy reads of other threads' counters: a summary, not an audit */
     out->frees += h->frees;
-    for (uint32_t c = 0; c < h->ntc; c++) out->cached += h->tc_n[c];
+    for (uint32_t c = 1; c <= h->ntc; c++) out->cached += h->tc_n[c];
   }
   out->instances = ni;
   for (uint32_t k = 0; k < ni; k++) {
@@ -1264,7 +1272,7 @@ static size_t rm_tc_check(rm_heap_t *h) {
     rmem_problem(&problems, "rmem-malloc: heap %u has %u cached classes (T1)", h->index, h->ntc);
     return problems;
   }
-  for (uint32_t c = 0; c < h->ntc; c++) {
+  for (uint32_t c = 1; c <= h->ntc; c++) { /* c: tag */
     rm_tc_t *t = &h->tc[c];
     uint32_t n = h->tc_n[c];
     if (n > h->tc_cap[c] || h->tc_cap[c] > RM_TC_CAP) {
@@ -1277,8 +1285,8 @@ static size_t rm_tc_check(rm_heap_t *h) {
     }
     for (uint32_t k = 0; k < n; k++) {
       uintptr_t p = (uintptr_t)t->p[k], off = p - h->cur_base;
-      if (off >= RM_INSTANCE || (off & 15) || h->cur_r->pclass[off >> RMEM_PAGE_SHIFT] != c + 1) {
-        rmem_problem(&problems, "rmem-malloc: cached block %#lx is not in a slab of class %u (T1)", (unsigned long)p, c);
+      if (off >= RM_INSTANCE || (off & 15) || h->cur_r->pclass[off >> RMEM_PAGE_SHIFT] != c) {
+        rmem_problem(&problems, "rmem-malloc: cached block %#lx is not in a slab of class %u (T1)", (unsigned long)p, c - 1);
         continue;
       }
       const rmem_pme_t *pme = rmem_pme_of(h->cur_r, p);
@@ -1321,8 +1329,8 @@ static size_t rm_live_check(rm_heap_t *h, rm_inst_t *i) {
       uint32_t live = 0, cached = 0;
       for (uint32_t idx = 0; idx < s->nslots; idx++) live += rm_is_live(i, s->start + (uintptr_t)idx * s->bsize);
       if (i == h->cur && c < h->ntc)
-        for (uint32_t k = 0; k < h->tc_n[c] && k < RM_TC_CAP; k++)
-          cached += (uintptr_t)h->tc[c].p[k] - s->start < (uintptr_t)s->nslots * s->bsize;
+        for (uint32_t k = 0; k < h->tc_n[c + 1] && k < RM_TC_CAP; k++)
+          cached += (uintptr_t)h->tc[c + 1].p[k] - s->start < (uintptr_t)s->nslots * s->bsize;
       if (s->used != live + cached)
         rmem_problem(&problems, "rmem-malloc: slab of class %u has %u used slots, %u live + %u cached (T3)", c, s->used,
                      live, cached);
