@@ -20,10 +20,6 @@
 enum { SLOTS = 64 };
 
 
-static void check_pattern(const unsigned char *p, size_t n, unsigned char tag) {
-  for (size_t i = 0; i < n; i++)
-    if (p[i] != tag) abort();
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rmem_options_t o = {.capacity = RMEM_MIN_CAPACITY * 4};

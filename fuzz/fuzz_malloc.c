@@ -25,10 +25,6 @@
 
 enum { SLOTS = 64 };
 
-static void check_pattern(const unsigned char *p, size_t n, unsigned char tag) {
-  for (size_t i = 0; i < n; i++)
-    if (p[i] != tag) abort();
-}
 
 static size_t bad_count(void) {
   rmem_malloc_stats_t s;

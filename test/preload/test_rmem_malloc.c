@@ -364,6 +364,15 @@ static void *remote_free_thread(void *p) {
   return NULL;
 }
 
+/* A block freed once and then pushed out of the thread cache into the slab engine by 200 more frees. */
+static void *freed_and_spilled(size_t n) {
+  void *p = rmem_malloc(n), *more[200];
+  for (int i = 0; i < 200; i++) more[i] = rmem_malloc(n);
+  rmem_malloc_free(p);
+  for (int i = 0; i < 200; i++) rmem_malloc_free(more[i]);
+  return p;
+}
+
 /* Performs bad input `which` and returns (only in continue mode). */
 static int bad_case(const char *which) {
   char stack_var[32];
@@ -380,22 +389,13 @@ static int bad_case(const char *which) {
     rmem_malloc_free(p + 16);
     rmem_malloc_free(p);
   } else if (strcmp(which, "spilled-double") == 0) {
-    /* p leaves the thread cache for the slab engine before the second free */
-    void *p = rmem_malloc(40), *more[200];
-    for (int i = 0; i < 200; i++) more[i] = rmem_malloc(40);
-    rmem_malloc_free(p);
-    for (int i = 0; i < 200; i++) rmem_malloc_free(more[i]);
-    rmem_malloc_free(p);
+    rmem_malloc_free(freed_and_spilled(40));
   } else if (strcmp(which, "misaligned") == 0) {
     char *p = rmem_malloc(48);
     rmem_malloc_free(p + 8);
     rmem_malloc_free(p);
   } else if (strcmp(which, "realloc-spilled") == 0) {
-    void *p = rmem_malloc(40), *more[200];
-    for (int i = 0; i < 200; i++) more[i] = rmem_malloc(40);
-    rmem_malloc_free(p);
-    for (int i = 0; i < 200; i++) rmem_malloc_free(more[i]);
-    if (rmem_malloc_realloc(p, 20) != NULL) return 3;
+    if (rmem_malloc_realloc(freed_and_spilled(40), 20) != NULL) return 3;
   } else if (strcmp(which, "huge-double") == 0) {
     void *p = rmem_malloc(4u << 20);
     rmem_malloc_free(p);
