@@ -96,6 +96,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +114,8 @@
 
 #define RM_TLS __attribute__((tls_model("initial-exec")))
 
-enum { RM_FREE = 0, RM_ACTIVE = 1, RM_ORPHAN = 2 };
+/* RM_QUARANTINED: in a fork child, a heap that another thread held at the fork; never used again */
+enum { RM_FREE = 0, RM_ACTIVE = 1, RM_ORPHAN = 2, RM_QUARANTINED = 3 };
 
 typedef struct rm_heap rm_heap_t;
 
@@ -160,7 +162,7 @@ struct rm_heap {
   rm_inst_t *inst[RM_HEAP_INSTANCES];
   uint32_t ninst;
   /* shared */
-  _Atomic int state;                    /* RM_ACTIVE or RM_ORPHAN */
+  _Atomic int state;                    /* RM_ACTIVE, RM_ORPHAN or RM_QUARANTINED */
   _Atomic int lock;                     /* 1 while someone may change the heap */
   _Alignas(64) _Atomic(void *) remote;  /* remote-free stack, linked through the blocks' first word */
   _Alignas(64) char end_[1];
@@ -553,12 +555,14 @@ static void rm_atfork_parent(void) {
 }
 
 static void rm_atfork_child(void) {
-  /* Only this thread survives. Other live heaps keep lock == 1 forever
-     (quarantined): they may have been mid-operation at the fork. */
+  /* Only this thread survives. Every other heap that was held at the fork (an active thread's, or
+     an orphan a remote free had locked) keeps lock == 1 forever: it may have been mid-operation.
+     It is quarantined, so no one waits for it or adopts it; frees of its blocks are pushed on its
+     stack and never drained (leaked, never corrupted). */
   uint32_t n = atomic_load(&rm_nheaps);
   for (uint32_t k = 0; k < n; k++) {
     rm_heap_t *h = rm_heaps[k];
-    if (h && h != rm_tls_heap && atomic_load(&h->state) == RM_ACTIVE) atomic_store(&h->state, RM_ORPHAN);
+    if (h && h != rm_tls_heap && atomic_load(&h->lock) != 0) atomic_store(&h->state, RM_QUARANTINED);
   }
   pthread_mutex_init(&huge_lock, NULL);
   pthread_mutex_init(&rm_global, NULL);
@@ -790,12 +794,23 @@ static RMEM_NOINLINE rm_heap_t *rm_heap_acquire(void) {
   rm_heap_t *h = NULL;
   pthread_mutex_lock(&rm_global);
   uint32_t n = atomic_load_explicit(&rm_nheaps, memory_order_relaxed);
-  for (uint32_t k = 0; k < n && !h; k++) {
-    rm_heap_t *c = rm_heaps[k];
-    if (atomic_load(&c->state) == RM_ORPHAN && rm_trylock(c)) {
-      h = c;
-      atomic_fetch_add_explicit(&st_adopt, 1, memory_order_relaxed);
+  /* An orphan whose lock is held is only busy for a moment (a remote free in place): wait for it
+     rather than create a heap that would then outlive the moment (larson made a sixth heap, 1 MB,
+     in one run of six this way). */
+  for (int attempt = 0; attempt < 100 && !h; attempt++) {
+    bool busy = false;
+    for (uint32_t k = 0; k < n && !h; k++) {
+      rm_heap_t *c = rm_heaps[k];
+      if (atomic_load(&c->state) != RM_ORPHAN) continue;
+      if (rm_trylock(c)) {
+        h = c;
+        atomic_fetch_add_explicit(&st_adopt, 1, memory_order_relaxed);
+      } else {
+        busy = true;
+      }
     }
+    if (!busy) break;
+    if (!h) sched_yield();
   }
   if (!h && n < RM_MAX_HEAPS) {
     size_t bytes = (sizeof(rm_heap_t) + rm_page() - 1) & ~(rm_page() - 1);
