@@ -596,10 +596,11 @@ static inline bool rm_is_live(const rm_inst_t *i, uintptr_t p) {
   return (off & 15) == 0 && (*rm_live_word(i->live, off) & rm_live_bit(off)) != 0;
 }
 
+RMEM_INLINE void rm_set_live(uint64_t *live, uintptr_t off) { *rm_live_word(live, off) |= rm_live_bit(off); }
+
 /* A block just allocated in instance i by rmem's own functions: if it is a slab slot, it is live now. */
 static inline void rm_mark_new(rm_inst_t *i, void *p) {
-  uintptr_t off = (uintptr_t)p - i->base;
-  if (rmem_pme_of(i->r, (uintptr_t)p)->kind == RMEM_PK_SLAB) *rm_live_word(i->live, off) |= rm_live_bit(off);
+  if (rmem_pme_of(i->r, (uintptr_t)p)->kind == RMEM_PK_SLAB) rm_set_live(i->live, (uintptr_t)p - i->base);
 }
 
 /* Why a pointer on a slab page of r is not a live block: RMEM_EDOUBLEFREE or RMEM_EBADPTR (recorded). */
@@ -607,11 +608,8 @@ static RMEM_NOINLINE rmem_status_t rm_diagnose(rmem_t *r, uintptr_t p) {
   const rmem_pme_t *pme = rmem_pme_of(r, p);
   rmem_slab_t *s = rmem_slab_of(r, pme);
   if (pme->kind != RMEM_PK_SLAB || s->owner_kind != RMEM_SO_HEAP) return rmem_free(r, (void *)p); /* rmem says why */
-  uintptr_t rel = p - s->start;
-  uint32_t idx = rmem_slab_slot_of(s, rel);
-  if ((uintptr_t)idx * s->bsize != rel || idx >= s->nslots) return rmem_slab_bad_free(s, p, 0);
-  /* a slot start that is not live: free in the engine, or on a thread cache */
-  return rmem_slab_bad_free(s, p, 1);
+  /* a slot start that is not live is free in the engine or on a thread cache */
+  return rmem_slab_bad_free(s, p, rmem_slab_slot_at(s, p) == UINT32_MAX ? 0 : 1);
 }
 
 /* Gives a cached block back to the slab engine of r (it was validated when it was freed). */
@@ -636,6 +634,23 @@ static RMEM_NOINLINE void rm_tc_overflow(rm_heap_t *h, uint32_t c, void *p) {
   h->tc_n[c] = (uint8_t)n;
 }
 
+/*
+ * Pushes p (a block of h's current instance whose live bit was just cleared)
+ * onto the cache of its tag: the one push of the free fast path and of
+ * rm_free_local.
+ */
+RMEM_INLINE void rm_tc_push(rm_heap_t *h, uint32_t tag, void *p) {
+  uint32_t n = h->tc_n[tag];
+  h->frees++;
+  if (RMEM_LIKELY(n < h->tc_cap[tag])) {
+    __builtin_prefetch(p, 1); /* the next allocation of this class hands p out: warm its line now */
+    h->tc[tag].p[n] = p;
+    h->tc_n[tag] = (uint8_t)(n + 1);
+  } else {
+    rm_tc_overflow(h, tag, p); /* full, or a class with no cache */
+  }
+}
+
 /* Empties every thread cache of h into its current instance. */
 static void rm_tc_flush_all(rm_heap_t *h) {
   for (uint32_t c = 1; c <= h->ntc; c++) {
@@ -658,14 +673,11 @@ static rmem_status_t rm_free_local(rm_heap_t *h, rm_inst_t *i, void *p, const ch
     uint64_t *w = rm_live_word(i->live, off), bit = rm_live_bit(off);
     if ((off & 15) == 0 && (*w & bit)) {
       *w &= ~bit;
-      uint32_t c = r->pclass[off >> RMEM_PAGE_SHIFT]; /* tag */
-      if (i == h->cur && c - 1 < h->ntc) {
-        h->frees++;
-        if (h->tc_n[c] < h->tc_cap[c]) h->tc[c].p[h->tc_n[c]++] = p;
-        else rm_tc_overflow(h, c, p);
+      if (i == h->cur) {
+        rm_tc_push(h, r->pclass[off >> RMEM_PAGE_SHIFT], p);
         return RMEM_OK;
       }
-      int fs = rmem_heap_free_slab(r, (uintptr_t)p);
+      int fs = rmem_heap_free_slab(r, (uintptr_t)p); /* another instance of h: straight to its engine */
       st = fs >= 0 ? (rmem_status_t)fs : rmem_free(r, p);
     } else {
       st = rm_diagnose(r, (uintptr_t)p);
@@ -931,8 +943,7 @@ RMEM_INLINE void *rm_tc_pop(rm_heap_t *h, uint32_t c, uint32_t n) {
   void *p = h->tc[c].p[n - 1];
   h->tc_n[c] = (uint8_t)(n - 1);
   h->allocs++;
-  uintptr_t off = (uintptr_t)p - h->cur_base;
-  *rm_live_word(h->cur_live, off) |= rm_live_bit(off);
+  rm_set_live(h->cur_live, (uintptr_t)p - h->cur_base);
   return p;
 }
 
@@ -1040,15 +1051,7 @@ void rmem_malloc_free(void *p) {
       uint32_t tag = h->cur_pclass[off >> RMEM_PAGE_SHIFT]; /* nonzero if the bit is set (T2, S4) */
       if (RMEM_LIKELY((m & bit) != 0)) {
         *w = m & ~bit;
-        uint32_t n = h->tc_n[tag];
-        h->frees++;
-        if (RMEM_LIKELY(n < h->tc_cap[tag])) {
-          __builtin_prefetch(p, 1); /* the next allocation of this class hands p out: warm its line now */
-          h->tc[tag].p[n] = p;
-          h->tc_n[tag] = (uint8_t)(n + 1);
-          return;
-        }
-        rm_tc_overflow(h, tag, p); /* full, or a class with no cache */
+        rm_tc_push(h, tag, p);
         return;
       }
     }
@@ -1306,8 +1309,8 @@ static size_t rm_tc_check(rm_heap_t *h) {
       }
       const rmem_pme_t *pme = rmem_pme_of(h->cur_r, p);
       const rmem_slab_t *s = rmem_slab_of(h->cur_r, pme);
-      uint32_t idx = rmem_slab_slot_of(s, p - s->start);
-      if ((uintptr_t)idx * s->bsize != p - s->start || idx >= s->nslots || ((s->bits[idx >> 6] >> (idx & 63)) & 1))
+      uint32_t idx = rmem_slab_slot_at(s, p);
+      if (idx == UINT32_MAX || rmem_slab_slot_free(s, idx))
         rmem_problem(&problems, "rmem-malloc: cached block %#lx is not a used slot (T1)", (unsigned long)p);
       if (rm_is_live(h->cur, p)) rmem_problem(&problems, "rmem-malloc: cached block %#lx is live too (T1)", (unsigned long)p);
       for (uint32_t j = 0; j < k; j++)
@@ -1333,8 +1336,8 @@ static size_t rm_live_check(rm_heap_t *h, rm_inst_t *i) {
       const rmem_slab_t *s = rmem_slab_of(r, pme);
       bool ok = pme->kind == RMEM_PK_SLAB && r->pclass[off >> RMEM_PAGE_SHIFT] != 0;
       if (ok) {
-        uint32_t idx = rmem_slab_slot_of(s, p - s->start);
-        ok = (uintptr_t)idx * s->bsize == p - s->start && idx < s->nslots && !((s->bits[idx >> 6] >> (idx & 63)) & 1);
+        uint32_t idx = rmem_slab_slot_at(s, p);
+        ok = idx != UINT32_MAX && !rmem_slab_slot_free(s, idx);
       }
       if (!ok) rmem_problem(&problems, "rmem-malloc: live bit at %#lx names no used slot (T2)", (unsigned long)p);
     }

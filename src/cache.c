@@ -157,9 +157,8 @@ static RMEM_NOINLINE rmem_status_t free_slow(slab_cache_t *c, void *ptr) {
   if (RMEM_UNLIKELY(s->list != &c->list)) return foreign(r, p);
   if (RMEM_UNLIKELY(r->flags & RMEM_OPT_JUNK)) {
     /* check before junking: a double free must not scribble over a live neighbour */
-    uint32_t idx = rmem_slab_slot_of(s, p - s->start);
-    if ((uintptr_t)idx * s->bsize == p - s->start && idx < s->nslots && !(s->bits[idx >> 6] >> (idx & 63) & 1))
-      memset(ptr, 0xDF, s->bsize);
+    uint32_t idx = rmem_slab_slot_at(s, p);
+    if (idx != UINT32_MAX && !rmem_slab_slot_free(s, idx)) memset(ptr, 0xDF, s->bsize);
   }
   rmem_status_t st = rmem_slab_free_in(s, p);
   if (RMEM_LIKELY(st == RMEM_OK)) {

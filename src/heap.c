@@ -224,10 +224,9 @@ static rmem_status_t lookup(rmem_t *r, uintptr_t p, rmem_slab_t **slab, uint32_t
         return quiet ? RMEM_EBADPTR
                      : rmem_fail(RMEM_EBADPTR, "%p belongs to %s, not to the heap", (void *)p,
                                  s->owner_kind == RMEM_SO_CACHE ? "a slab cache" : "an arena");
-      uintptr_t rel = p - s->start;
-      uint32_t idx = rmem_slab_slot_of(s, rel);
-      if ((uintptr_t)idx * s->bsize != rel || idx >= s->nslots) return quiet ? RMEM_EBADPTR : rmem_slab_bad_free(s, p, 0);
-      if (s->bits[idx >> 6] & ((uint64_t)1 << (idx & 63))) return quiet ? RMEM_EDOUBLEFREE : rmem_slab_bad_free(s, p, 1);
+      uint32_t idx = rmem_slab_slot_at(s, p);
+      if (idx == UINT32_MAX) return quiet ? RMEM_EBADPTR : rmem_slab_bad_free(s, p, 0);
+      if (rmem_slab_slot_free(s, idx)) return quiet ? RMEM_EDOUBLEFREE : rmem_slab_bad_free(s, p, 1);
       *slab = s;
       return RMEM_OK;
     }

@@ -314,6 +314,17 @@ RMEM_INLINE uint32_t rmem_slab_slot_of(const rmem_slab_t *s, uintptr_t rel) {
   return (uint32_t)(((rmem_u128_t)s->div * (uint64_t)rel) >> 64);
 }
 
+/* The slot that starts exactly at p, or UINT32_MAX (an interior pointer or the slab's unused tail). */
+RMEM_INLINE uint32_t rmem_slab_slot_at(const rmem_slab_t *s, uintptr_t p) {
+  uintptr_t rel = p - s->start;
+  uint32_t idx = rmem_slab_slot_of(s, rel);
+  return (uintptr_t)idx * s->bsize == rel && idx < s->nslots ? idx : UINT32_MAX;
+}
+/* True if slot idx is free in the bitmap. */
+RMEM_INLINE bool rmem_slab_slot_free(const rmem_slab_t *s, uint32_t idx) {
+  return (s->bits[idx >> 6] >> (idx & 63)) & 1;
+}
+
 /* The fast allocation path: the last parked slot, else the lowest free slot of cur. */
 RMEM_INLINE void *rmem_slab_list_alloc(rmem_slab_list_t *l) {
   uint32_t n = l->nparked;
@@ -353,9 +364,8 @@ RMEM_INLINE void *rmem_slab_list_alloc(rmem_slab_list_t *l) {
  */
 RMEM_HIDDEN rmem_status_t rmem_slab_bad_free(rmem_slab_t *s, uintptr_t p, int why);
 RMEM_INLINE rmem_status_t rmem_slab_free_in(rmem_slab_t *s, uintptr_t p) {
-  uintptr_t rel = p - s->start;
-  uint32_t idx = rmem_slab_slot_of(s, rel);
-  if (RMEM_UNLIKELY((uintptr_t)idx * s->bsize != rel || idx >= s->nslots)) return rmem_slab_bad_free(s, p, 0);
+  uint32_t idx = rmem_slab_slot_at(s, p);
+  if (RMEM_UNLIKELY(idx == UINT32_MAX)) return rmem_slab_bad_free(s, p, 0);
   unsigned w = idx >> 6;
   uint64_t bit = (uint64_t)1 << (idx & 63);
   uint64_t m = s->bits[w];

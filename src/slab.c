@@ -404,7 +404,7 @@ size_t rmem_slab_list_check(rmem_slab_list_t *l) {
       unsigned idx = l->park_i[i];
       if (idx >= s->nslots || l->park_p[i] != s->start + (uintptr_t)idx * s->bsize)
         rmem_problem(&problems, "park ring entry %u does not name a slot (S6)", i);
-      else if (!((s->bits[idx >> 6] >> (idx & 63)) & 1))
+      else if (!rmem_slab_slot_free(s, idx))
         rmem_problem(&problems, "parked slot %p is not free in its bitmap (S6)", (void *)l->park_p[i]);
       for (uint32_t k2 = 0; k2 < k; k2++)
         if (l->park_p[(l->park_top - 1 - k2) & (RMEM_SLAB_PARK - 1)] == l->park_p[i])
