@@ -10,13 +10,17 @@
  * The same functions are available under the rmem_malloc_* names declared
  * here, which is how the tests drive the layer inside an ASan build (where
  * the standard names belong to the sanitizer). See rmem_malloc.c for the
- * design: one rmem heap per thread, a registry from addresses to heaps,
- * lock-free remote frees, directly mapped huge blocks.
+ * design: one rmem heap per thread with per-class caches checked by a live
+ * bitmap, a registry from addresses to heaps, lock-free remote frees,
+ * directly mapped huge blocks with a small cache of freed mappings.
  *
  * Environment (read once, at the first allocation):
  *   RMEM_MALLOC_CONTINUE=1  on an invalid or double free, report on stderr and
  *                           carry on (leaking the block) instead of aborting.
  *   RMEM_MALLOC_STATS=1     print a summary on stderr when the process exits.
+ *   RMEM_MALLOC_HUGE_CACHE=N  keep at most N MiB of freed huge (>= 1 MiB)
+ *                           mappings for reuse (default 64, never more than
+ *                           half the program's peak of huge blocks; 0 = off).
  */
 #ifndef RMEM_MALLOC_H
 #define RMEM_MALLOC_H
@@ -46,7 +50,7 @@ typedef struct rmem_malloc_stats {
   size_t heaps;          /**< thread heaps ever created */
   size_t heaps_active;   /**< owned by a live thread */
   size_t instances;      /**< rmem instances (1 GiB ranges) created */
-  size_t allocs, frees;  /**< heap operations of all instances (small and page-run blocks) */
+  size_t allocs, frees;  /**< heap operations: through the thread caches plus rmem's own (page runs, large classes) */
   size_t remote_frees;   /**< frees pushed to another thread's heap */
   size_t adoptions;      /**< heaps of exited threads taken over by new threads */
   size_t huge_allocs;    /**< blocks mapped directly since start */
