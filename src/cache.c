@@ -316,17 +316,3 @@ size_t rmem_caches_validate(rmem_t *r) {
   }
   return problems;
 }
-
-/* ------------------------------------------------------------------------
- * Seed-style names, on the default instance
- * ------------------------------------------------------------------------ */
-
-slab_cache_t *slab_cache_create(const char *name, size_t obj_size) {
-  rmem_t *r = rmem_default_instance;
-  if (!r) return rmem_fail_null(RMEM_ENOTINIT, "no default instance: call init_heap() first");
-  return rmem_slab_cache_create(r, name, obj_size, 0, 0);
-}
-
-void *slab_alloc(slab_cache_t *c) { return rmem_slab_alloc(c); }
-rmem_status_t slab_free(slab_cache_t *c, void *p) { return rmem_slab_free(c, p); }
-rmem_status_t slab_cache_destroy(slab_cache_t *c) { return rmem_slab_cache_destroy(c); }

@@ -84,3 +84,9 @@ void rmem_problem(size_t *count, const char *fmt, ...) {
   }
   (*count)++;
 }
+
+bool rmem_instance_refused(const rmem_t *r) {
+  if (r == NULL) rmem_fail(RMEM_ENOTINIT, "no rmem instance (NULL): call init_heap() or rmem_create() first");
+  else rmem_fail(RMEM_ENOTINIT, "the rmem instance %p was destroyed", (const void *)r);
+  return false;
+}

@@ -466,16 +466,3 @@ size_t rmem_heap_validate(rmem_t *r) {
                  r->heap.large_blocks, r->heap.large_pages);
   return problems;
 }
-
-/* ------------------------------------------------------------------------
- * The seed's names, on the default instance
- * ------------------------------------------------------------------------ */
-
-rmem_status_t init_heap(void) { return rmem_init_default(NULL); }
-void *r_alloc(size_t size) { return rmem_alloc(rmem_default_instance, size); }
-rmem_status_t r_free(void *ptr) { return rmem_free(rmem_default_instance, ptr); }
-rmem_status_t r_defrag(void) { return rmem_defrag(rmem_default_instance, NULL); }
-void *r_calloc(size_t n, size_t size) { return rmem_calloc(rmem_default_instance, n, size); }
-void *r_realloc(void *ptr, size_t size) { return rmem_realloc(rmem_default_instance, ptr, size); }
-void *r_aligned_alloc(size_t alignment, size_t size) { return rmem_aligned_alloc(rmem_default_instance, alignment, size); }
-size_t r_usable_size(const void *ptr) { return rmem_usable_size(rmem_default_instance, ptr); }

@@ -1,23 +1,27 @@
 /*
  * internal.h - private declarations shared by rmem's sources. Never installed.
  *
- * The architecture, bottom up:
+ * The architecture, floor by floor from the bottom; a file calls only into
+ * the floors below it (what an owner wants from a lower floor is a hook the
+ * owner sets, never a call up):
  *
- *   os.c        the operating system behind one small contract (reserve, release,
- *               decommit, resident, guard).
+ *   os.c        the operating system behind one contract (include/rmem_os.h).
  *   error.c     the per-thread last error and the one place failures are reported.
- *   instance.c  rmem_t: one reserved range [base, base + capacity), the pagemap (one
- *               out-of-band entry per 4 KiB page), the page source (runs of pages,
- *               TLSF-style bins, immediate coalescing through boundary entries in the
- *               pagemap), indexed pools and the metadata allocator, the default
- *               instance, rmem_stats and rmem_validate.
+ *   meta.c      out-of-band memory: indexed pools and the metadata allocator.
+ *   pages.c     the page source of an instance: runs of 4 KiB pages, TLSF-style
+ *               bins, immediate coalescing through the pagemap's boundary entries.
  *   slab.c      the slab engine: runs of pages carved into equal slots, an
  *               out-of-band two-level bitmap per slab (O(1) alloc/free, exact
- *               double-free and interior-pointer detection), and slab caches on it.
+ *               double-free and interior-pointer detection).
+ *   handle.c    checked handles for arenas and slab caches (handle.h).
  *   heap.c      the general heap: size classes on the slab engine + large page runs.
+ *   cache.c     slab caches on the slab engine.
  *   arena.c     arenas: bump chunks from the page source; intermediate arenas use
  *               the slab engine for their size classes.
  *   mems.c      MeMS on the page source.
+ *   instance.c  rmem_create / rmem_destroy, the default instance, rmem_stats,
+ *               rmem_validate (every subsystem through one table).
+ *   seed.c      the seed's names (init_heap, r_alloc, ...) on the default instance.
  *
  * Invariants of the range (checked by rmem_validate):
  *   P1  page 0 and page npages-1 are RMEM_PK_RESERVED and never handed out.
@@ -34,6 +38,7 @@
 #define RMEM_INTERNAL_H
 
 #include "rmem.h"
+#include "rmem_os.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -62,21 +67,6 @@
 
 #define RMEM_PAGE_SHIFT 12
 #define RMEM_CAPACITY_GRAIN ((size_t)64 << 10)
-
-/* ------------------------------------------------------------------------
- * os.c
- * ------------------------------------------------------------------------ */
-
-/* Maps size bytes readable and writable, committed lazily (MAP_NORESERVE). NULL on failure. */
-RMEM_HIDDEN void *rmem_os_reserve(size_t size);
-RMEM_HIDDEN int rmem_os_release(void *p, size_t size);
-/* Gives the pages back to the OS; they stay mapped and read as zero. Rounds inward to OS pages. */
-RMEM_HIDDEN int rmem_os_decommit(void *p, size_t size);
-/* Makes [p, p+size) inaccessible (guard pages around metadata). */
-RMEM_HIDDEN int rmem_os_guard(void *p, size_t size);
-/* Resident bytes of [p, p+size) (mincore); 0 if unknown. */
-RMEM_HIDDEN size_t rmem_os_resident(void *p, size_t size);
-RMEM_HIDDEN size_t rmem_os_page_size(void);
 
 /* ------------------------------------------------------------------------
  * error.c
@@ -160,6 +150,10 @@ RMEM_INLINE bool rmem_pool_contains(const rmem_pool_t *pool, const void *p) {
 
 RMEM_HIDDEN void *rmem_meta_alloc(rmem_t *r, size_t size);  /* zeroed; NULL on failure (no error recorded) */
 RMEM_HIDDEN void rmem_meta_free(rmem_t *r, void *p, size_t size);
+/* Releases every metadata mapping of r (rmem_destroy). */
+RMEM_HIDDEN void rmem_meta_fini(rmem_t *r);
+/* Bytes of metadata mappings held (rmem_stats). */
+RMEM_HIDDEN size_t rmem_meta_bytes(const rmem_t *r);
 
 /* ------------------------------------------------------------------------
  * The slab engine (slab.c)
@@ -469,8 +463,13 @@ RMEM_INLINE void *rmem_heap_alloc_table(rmem_t *r, size_t size) {
   return rmem_slab_list_alloc(&r->heap.cls[r->heap.class_of[(size + 7) >> 3]]);
 }
 
-/* Validates an instance handle coming from a caller; records ENOTINIT/EINVAL on failure. */
-RMEM_HIDDEN bool rmem_check_instance(const rmem_t *r);
+/* Records why r is not a live instance (ENOTINIT) and returns false (error.c). */
+RMEM_HIDDEN RMEM_NOINLINE bool rmem_instance_refused(const rmem_t *r);
+/* Validates an instance handle coming from a caller; records ENOTINIT on failure. */
+RMEM_INLINE bool rmem_check_instance(const rmem_t *r) {
+  if (RMEM_LIKELY(r != NULL && r->magic == RMEM_MAGIC)) return true;
+  return rmem_instance_refused(r);
+}
 
 RMEM_INLINE rmem_pme_t *rmem_pme_of(const rmem_t *r, uintptr_t p) {
   return &r->pm[(p - r->base) >> RMEM_PAGE_SHIFT];
@@ -532,7 +531,8 @@ RMEM_HIDDEN void rmem_caches_fini(rmem_t *r);
 RMEM_HIDDEN size_t rmem_caches_validate(rmem_t *r);
 RMEM_HIDDEN void rmem_mems_fini(rmem_t *r);
 
-/* The default instance of the seed's names. */
-RMEM_HIDDEN extern rmem_t *rmem_default_instance;
+/* The default arenas of init_arenas (arena.c): created or recreated; the one of a lifetime. */
+RMEM_HIDDEN rmem_status_t rmem_arenas_defaults(rmem_t *r);
+RMEM_HIDDEN arena_t *rmem_arena_default_of(rmem_t *r, lifetime_t lifetime);
 
 #endif /* RMEM_INTERNAL_H */

@@ -1,13 +1,16 @@
 /*
- * os.c - the operating system behind one small contract.
+ * os.c - the operating system behind one small contract (include/rmem_os.h),
+ * for POSIX systems: Linux, and macOS where a call has a portable form.
  *
- * Everything rmem asks of the OS goes through these functions: reserve a
- * range, release it, give pages back (decommit), guard pages, and ask what is
- * resident. Reserved memory is mapped readable and writable with
- * MAP_NORESERVE: the kernel commits a page on first touch, so "committing" is
- * free and any byte of a reserved range can be read or written without a
- * fault (the Node addon relies on that: JS may touch any byte of the range).
- * Decommit is madvise(MADV_DONTNEED): the pages stay mapped and read as zero.
+ * Everything rmem asks of the OS goes through these functions. Reserved
+ * memory is mapped readable and writable with MAP_NORESERVE: the kernel
+ * commits a page on first touch, so "committing" is free and any byte of a
+ * reserved range can be read or written without a fault (the Node addon
+ * relies on that: JS may touch any byte of the range). Decommit is
+ * madvise(MADV_DONTNEED): on Linux the pages stay mapped and read as zero at
+ * once. Linux-only calls (mremap, MADV_HUGEPAGE) sit behind feature tests;
+ * where they are missing, remap returns NULL (the caller copies) and the huge
+ * page hint does nothing.
  *
  * Functions return 0 / a pointer on success and -1 / NULL on failure; they
  * never print and never record an error (callers decide what to report).
@@ -19,6 +22,9 @@
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
+#endif
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS MAP_ANON
 #endif
 
 size_t rmem_os_page_size(void) {
@@ -33,6 +39,21 @@ size_t rmem_os_page_size(void) {
 void *rmem_os_reserve(size_t size) {
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? NULL : p;
+}
+
+void *rmem_os_map(size_t size, size_t align) {
+  size_t ps = rmem_os_page_size();
+  size_t extra = align > ps ? align : 0;
+  if (size == 0 || size > SIZE_MAX - extra) return NULL;
+  char *m = mmap(NULL, size + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  if (!extra) return m;
+  /* over-map by align, then trim both ends to an aligned run of size bytes */
+  char *p = (char *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
+  if (p > m) munmap(m, (size_t)(p - m));
+  size_t tail = (size_t)(m + size + extra - (p + size));
+  if (tail) munmap(p + size, tail);
+  return p;
 }
 
 int rmem_os_release(void *p, size_t size) {
@@ -65,7 +86,11 @@ size_t rmem_os_resident(void *p, size_t size) {
   uintptr_t lo = (uintptr_t)p & ~(ps - 1);
   uintptr_t hi = ((uintptr_t)p + size + ps - 1) & ~(ps - 1);
   size_t total = 0;
+#if defined(__APPLE__)
+  char vec[4096];
+#else
   unsigned char vec[4096];
+#endif
   for (uintptr_t at = lo; at < hi;) {
     size_t n = (hi - at) / ps;
     if (n > sizeof vec) n = sizeof vec;
@@ -74,4 +99,22 @@ size_t rmem_os_resident(void *p, size_t size) {
     at += n * ps;
   }
   return total;
+}
+
+void *rmem_os_remap(void *p, size_t old_size, size_t new_size) {
+#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+  void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+  return q == MAP_FAILED ? NULL : q;
+#else
+  (void)p, (void)old_size, (void)new_size;
+  return NULL;
+#endif
+}
+
+void rmem_os_advise_huge(void *p, size_t size) {
+#if defined(MADV_HUGEPAGE)
+  madvise(p, size, MADV_HUGEPAGE);
+#else
+  (void)p, (void)size;
+#endif
 }

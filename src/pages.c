@@ -1,0 +1,471 @@
+/*
+ * pages.c - the page source: runs of 4 KiB pages of one instance's range.
+ *
+ * An instance reserves [base, base + capacity) once (os.c: readable and
+ * writable, committed on first touch) and hands it out in runs of 4 KiB pages.
+ * Everything it knows about those pages lives out of band, in the pagemap: one
+ * 16-byte entry per page in a separate mapping fenced by guard pages, so no
+ * write into user memory can reach it (invariants P1-P6 in internal.h).
+ *
+ * The page source keeps free runs in 128 segregated bins (exact for 1..32
+ * pages, then four bins per power of two, as in TLSF), with a bitmap of the
+ * non-empty bins, so finding a run is a couple of bit scans. Freed runs are
+ * coalesced at once with free neighbours through the boundary entries (the
+ * head and tail entries of every run carry its length), so free runs are
+ * never adjacent (P4). Pages above the high-water mark `top` were never
+ * handed out; runs are carved from bins first, then from `top`. Every free
+ * run counts its pages that may be resident ("dirty", kept in the run's tail
+ * entry); a freed part of 1 MiB or more goes back to the OS at once, smaller
+ * ones only when the dirty count passes a budget, so a churn of small runs
+ * costs no system call.
+ *
+ * Floor: above os.c, error.c and meta.c. When no run is large enough it asks
+ * the instance's reclaim hook (set by the owner of the instance's empty
+ * slabs: the heap) to give pages back, and tries once more.
+ */
+#include "internal.h"
+
+/* ------------------------------------------------------------------------
+ * Page-source bins
+ * ------------------------------------------------------------------------ */
+
+static unsigned log2_floor(uint32_t n) { return 31u - (unsigned)__builtin_clz(n); }
+
+/* Bin of a free run of n pages: exact below 33, then 4 per power of two. */
+static unsigned bin_of(uint32_t n) {
+  if (n <= 32) return n - 1;
+  unsigned fl = log2_floor(n);
+  unsigned sl = (n >> (fl - 2)) & 3;
+  return 32 + (fl - 5) * 4 + sl;
+}
+
+/* Smallest run length that bin b holds. */
+static uint32_t bin_lower(unsigned b) {
+  if (b < 32) return b + 1;
+  unsigned fl = (b - 32) / 4 + 5, sl = (b - 32) % 4;
+  return (1u << fl) + sl * (1u << (fl - 2));
+}
+
+static void bin_insert(rmem_t *r, uint32_t first) {
+  rmem_pme_t *h = &r->pm[first];
+  unsigned b = bin_of(h->len);
+  h->prev = 0;
+  h->owner = r->bins[b];
+  if (r->bins[b]) r->pm[r->bins[b]].prev = first;
+  r->bins[b] = first;
+  r->bin_map[b / 64] |= (uint64_t)1 << (b % 64);
+}
+
+static void bin_remove(rmem_t *r, uint32_t first) {
+  rmem_pme_t *h = &r->pm[first];
+  unsigned b = bin_of(h->len);
+  if (h->prev) r->pm[h->prev].owner = h->owner;
+  else r->bins[b] = h->owner;
+  if (h->owner) r->pm[h->owner].prev = h->prev;
+  if (!r->bins[b]) r->bin_map[b / 64] &= ~((uint64_t)1 << (b % 64));
+  h->owner = h->prev = 0;
+}
+
+/* First non-empty bin >= b, or RMEM_BINS. */
+static unsigned bin_search(const rmem_t *r, unsigned b) {
+  for (unsigned w = b / 64; w < RMEM_BINS / 64; w++) {
+    uint64_t m = r->bin_map[w];
+    if (w == b / 64) m &= ~(uint64_t)0 << (b % 64);
+    if (m) return w * 64 + (unsigned)__builtin_ctzll(m);
+  }
+  return RMEM_BINS;
+}
+
+/* Marks pages [first, first+n) as one run of kind/owner (head and tail carry n). */
+static void mark_run(rmem_t *r, uint32_t first, uint32_t n, uint8_t kind, uint32_t owner, uint8_t extra_flags) {
+  rmem_pme_t *pm = r->pm;
+  for (uint32_t i = first; i < first + n; i++) {
+    pm[i].kind = kind;
+    pm[i].flags = 0;
+    pm[i].aux = 0;
+    pm[i].owner = owner;
+    pm[i].len = 0;
+    pm[i].prev = 0;
+  }
+  pm[first].flags |= RMEM_PF_HEAD | extra_flags;
+  pm[first].len = n;
+  pm[first + n - 1].flags |= RMEM_PF_TAIL;
+  pm[first + n - 1].len = n;
+}
+
+/*
+ * Makes [first, first+n) a free run and bins it. Only the boundary entries are
+ * written, plus the pages in [mfrom, mto), which the caller says are not
+ * marked free yet: freeing stays O(pages freed), never O(size of the merged
+ * neighbours). No coalescing here: callers know the neighbours.
+ */
+/*
+ * The dirty count of a free run: pages that may be resident. Kept in the
+ * tail entry's owner field (unused in a free run's tail); a one-page run, whose
+ * head is its tail, has only the DIRTY flag. The flag is set iff the count > 0.
+ */
+static uint32_t run_dirty(const rmem_t *r, uint32_t first) {
+  const rmem_pme_t *h = &r->pm[first];
+  if (h->len == 1) return (h->flags & RMEM_PF_DIRTY) ? 1 : 0;
+  return r->pm[first + h->len - 1].owner;
+}
+
+static void make_free(rmem_t *r, uint32_t first, uint32_t n, uint32_t dirty, uint32_t mfrom, uint32_t mto) {
+  rmem_pme_t *pm = r->pm;
+  if (dirty > n) dirty = n;
+  for (uint32_t i = mfrom; i < mto; i++) pm[i] = (rmem_pme_t){.kind = RMEM_PK_FREE};
+  rmem_pme_t *h = &pm[first];
+  *h = (rmem_pme_t){.kind = RMEM_PK_FREE, .flags = (uint8_t)(RMEM_PF_HEAD | (dirty ? RMEM_PF_DIRTY : 0)), .len = n};
+  if (n == 1) {
+    h->flags |= RMEM_PF_TAIL;
+  } else {
+    pm[first + n - 1] = (rmem_pme_t){.kind = RMEM_PK_FREE, .flags = RMEM_PF_TAIL, .len = n, .owner = dirty};
+  }
+  r->free_pages += n;
+  r->dirty_pages += dirty;
+  bin_insert(r, first);
+}
+
+/* Takes a whole free run out of the bins. */
+static void take_free(rmem_t *r, uint32_t first) {
+  rmem_pme_t *h = &r->pm[first];
+  bin_remove(r, first);
+  r->free_pages -= h->len;
+  r->dirty_pages -= run_dirty(r, first);
+}
+
+static uint32_t align_up32(uint32_t v, uint32_t a) { return (v + a - 1) & ~(a - 1); }
+
+static uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
+/*
+ * Carves [a, a+n) out of the free region [first, first+len) (already out of
+ * the bins): the head and tail leftovers go back as free runs, each with at
+ * most the region's dirty count (an upper bound: where the dirty pages were is
+ * not known). Pages at or above fresh were never handed out and get
+ * marked in full. Then marks the carved run.
+ */
+static void carve(rmem_t *r, uint32_t first, uint32_t len, uint32_t dirty, uint32_t a, uint32_t n, uint8_t kind,
+                  uint32_t owner, uint32_t fresh) {
+  uint32_t end = first + len;
+  if (a > first) make_free(r, first, a - first, dirty, max32(first, fresh), max32(a, fresh));
+  if (a + n < end) make_free(r, a + n, end - (a + n), dirty, max32(a + n, fresh), max32(end, fresh));
+  mark_run(r, a, n, kind, owner, 0);
+  r->used_pages += n;
+}
+
+static uint32_t try_bins(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, uint32_t owner) {
+  uint32_t need = n + align - 1; /* enough for any alignment offset */
+  if (need < n) return 0;
+  unsigned b = bin_of(need);
+  if (bin_lower(b) < need) b++; /* every run in bin b+1 and up is >= need */
+  for (;;) {
+    b = bin_search(r, b);
+    if (b >= RMEM_BINS) break;
+    uint32_t first = r->bins[b];
+    rmem_pme_t *h = &r->pm[first];
+    uint32_t len = h->len;
+    uint32_t dirty = run_dirty(r, first);
+    uint32_t a = align_up32(first, align);
+    take_free(r, first);
+    carve(r, first, len, dirty, a, n, kind, owner, UINT32_MAX);
+    return a;
+  }
+  /* Runs in the bin just below may still fit (bins above 32 pages span ranges). */
+  unsigned lb = bin_of(need);
+  for (uint32_t f = r->bins[lb]; f; f = r->pm[f].owner) {
+    rmem_pme_t *h = &r->pm[f];
+    uint32_t a = align_up32(f, align);
+    if (a + n <= f + h->len) {
+      uint32_t len = h->len;
+      uint32_t dirty = run_dirty(r, f);
+      take_free(r, f);
+      carve(r, f, len, dirty, a, n, kind, owner, UINT32_MAX);
+      return a;
+    }
+  }
+  return 0;
+}
+
+static uint32_t try_top(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, uint32_t owner) {
+  /* A free run ending at top can be extended into the never-used pages. */
+  uint32_t start = r->top, len = 0;
+  uint32_t dirty = 0;
+  if (r->top > 1 && r->pm[r->top - 1].kind == RMEM_PK_FREE) {
+    len = r->pm[r->top - 1].len;
+    start = r->top - len;
+    dirty = run_dirty(r, start);
+  }
+  uint32_t a = align_up32(start, align);
+  if (a < start || (uint64_t)a + n > r->limit) return 0;
+  if (len) take_free(r, start);
+  uint32_t end = a + n > r->top ? a + n : r->top;
+  uint32_t fresh = r->top;
+  r->top = end;
+  /* leftovers inherit the old run's dirtiness (conservative: decommitting clean pages is harmless) */
+  carve(r, start, end - start, dirty, a, n, kind, owner, fresh);
+  return a;
+}
+
+uint32_t rmem_pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint8_t kind, uint32_t owner) {
+  if (align_pages == 0) align_pages = 1;
+  rmem_assert((align_pages & (align_pages - 1)) == 0 && "alignment must be a power of two");
+  if (npages == 0 || npages >= r->npages) {
+    rmem_fail(RMEM_ENOMEM, "request of %u pages exceeds the instance's %u pages", npages, r->npages);
+    return 0;
+  }
+  uint32_t a = try_bins(r, npages, align_pages, kind, owner);
+  if (!a) a = try_top(r, npages, align_pages, kind, owner);
+  if (!a) {
+    rmem_fail(RMEM_ENOMEM, "out of memory: no run of %u pages (%u free pages below the high-water mark, %u above)",
+              npages, r->free_pages, r->limit - r->top);
+    return 0;
+  }
+  return a;
+}
+
+void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner) {
+  uint32_t n = r->pm[first].len;
+  for (uint32_t i = first; i < first + n; i++) r->pm[i].owner = owner;
+}
+
+/* Decommits a binned free run and zeroes its dirty count. */
+static void decommit_run(rmem_t *r, uint32_t first) {
+  rmem_pme_t *h = &r->pm[first];
+  uint32_t d = run_dirty(r, first);
+  if (!d) return;
+  rmem_os_decommit((void *)rmem_page_addr(r, first), (size_t)h->len << RMEM_PAGE_SHIFT);
+  h->flags &= (uint8_t)~RMEM_PF_DIRTY;
+  if (h->len > 1) r->pm[first + h->len - 1].owner = 0;
+  r->dirty_pages -= d;
+}
+
+/* Frees [first, first+n) (its pages are not free) and coalesces with free neighbours. */
+static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, uint32_t dirty) {
+  rmem_pme_t *pm = r->pm;
+  uint32_t start = first, end = first + n;
+  if (start > 1 && pm[start - 1].kind == RMEM_PK_FREE) {
+    uint32_t left = start - pm[start - 1].len;
+    dirty += run_dirty(r, left);
+    take_free(r, left);
+    pm[start - 1] = (rmem_pme_t){.kind = RMEM_PK_FREE}; /* its old tail becomes interior */
+    start = left;
+    r->merges++;
+  }
+  if (end < r->top && pm[end].kind == RMEM_PK_FREE) {
+    uint32_t rlen = pm[end].len;
+    dirty += run_dirty(r, end);
+    take_free(r, end);
+    pm[end] = (rmem_pme_t){.kind = RMEM_PK_FREE}; /* its old head becomes interior */
+    end += rlen;
+    r->merges++;
+  }
+  make_free(r, start, end - start, dirty, first, first + n);
+  return start;
+}
+
+/*
+ * Frees the allocated pages [first, first+n) with the decommit policy: a part
+ * of 1 MiB or more goes back to the OS at once (only those pages: the
+ * neighbours it merges with keep their own count); smaller parts count as
+ * dirty, and when the dirty pages pass a budget (a quarter of the pages in
+ * use, at least 4 MiB) every dirty run is released.
+ */
+static void free_pages_policy(rmem_t *r, uint32_t first, uint32_t n) {
+  uint32_t dirty = n;
+  if (n >= 256) {
+    rmem_os_decommit((void *)rmem_page_addr(r, first), (size_t)n << RMEM_PAGE_SHIFT);
+    dirty = 0;
+  }
+  free_and_merge(r, first, n, dirty);
+  uint32_t budget = r->used_pages / 4;
+  if (budget < 1024) budget = 1024;
+  if (r->dirty_pages > budget) rmem_pages_release(r);
+}
+
+void rmem_pages_free(rmem_t *r, uint32_t first) {
+  uint32_t n = r->pm[first].len;
+  rmem_assert((r->pm[first].flags & RMEM_PF_HEAD) && r->pm[first].kind != RMEM_PK_FREE && "a run head");
+  r->used_pages -= n;
+  free_pages_policy(r, first, n);
+}
+
+/* Rewrites the head/tail entries of allocated run [first, first+n) after a resize. */
+static void set_run_len(rmem_t *r, uint32_t first, uint32_t n) {
+  rmem_pme_t *pm = r->pm;
+  pm[first].len = n;
+  pm[first].flags |= RMEM_PF_HEAD;
+  if (n == 1) {
+    pm[first].flags |= RMEM_PF_TAIL;
+  } else {
+    pm[first].flags &= (uint8_t)~RMEM_PF_TAIL;
+    pm[first + n - 1].flags = RMEM_PF_TAIL;
+    pm[first + n - 1].len = n;
+  }
+}
+
+void rmem_pages_shrink(rmem_t *r, uint32_t first, uint32_t new_len) {
+  uint32_t n = r->pm[first].len;
+  if (new_len >= n || new_len == 0) return;
+  r->used_pages -= n - new_len;
+  if (new_len > 1) { /* the old tail is inside the freed part: cleared by free_and_merge */
+    r->pm[first + new_len - 1].flags = 0;
+    r->pm[first + new_len - 1].len = 0;
+  }
+  set_run_len(r, first, new_len);
+  free_pages_policy(r, first + new_len, n - new_len);
+}
+
+bool rmem_pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
+  rmem_pme_t *h = &r->pm[first];
+  uint32_t n = h->len, end = first + n;
+  if (new_len <= n) return true;
+  uint32_t extra = new_len - n;
+  if (end < r->top && r->pm[end].kind == RMEM_PK_FREE) {
+    uint32_t flen = r->pm[end].len;
+    uint32_t dirty = run_dirty(r, end);
+    if (flen >= extra) {
+      take_free(r, end);
+      if (flen > extra) make_free(r, end + extra, flen - extra, dirty, end + extra, end + extra);
+    } else if (end + flen == r->top && (uint64_t)first + new_len <= r->limit) {
+      take_free(r, end);
+      r->top = first + new_len;
+    } else {
+      return false;
+    }
+  } else if (end == r->top && (uint64_t)first + new_len <= r->limit) {
+    r->top = first + new_len;
+  } else {
+    return false;
+  }
+  r->used_pages += extra;
+  rmem_pme_t model = {.kind = h->kind, .owner = h->owner};
+  for (uint32_t i = end; i < first + new_len; i++) r->pm[i] = model;
+  if (n > 1) {
+    r->pm[end - 1].flags = 0;
+    r->pm[end - 1].len = 0;
+  }
+  set_run_len(r, first, new_len);
+  return true;
+}
+
+size_t rmem_pages_release(rmem_t *r) {
+  size_t released = 0;
+  for (uint32_t p = 1; p < r->top;) {
+    rmem_pme_t *h = &r->pm[p];
+    uint32_t len = h->len ? h->len : 1;
+    if (h->kind == RMEM_PK_FREE && (h->flags & RMEM_PF_DIRTY)) {
+      released += run_dirty(r, p);
+      decommit_run(r, p);
+    }
+    p += len;
+  }
+  return released;
+}
+
+uint32_t rmem_pages_largest_free(const rmem_t *r) {
+  uint32_t best = 0;
+  for (int b = RMEM_BINS - 1; b >= 0; b--) {
+    if (!(r->bin_map[b / 64] & ((uint64_t)1 << (b % 64)))) continue;
+    for (uint32_t f = r->bins[b]; f; f = r->pm[f].owner)
+      if (r->pm[f].len > best) best = r->pm[f].len;
+    break;
+  }
+  uint32_t tail = r->limit - r->top;
+  if (r->top > 1 && r->pm[r->top - 1].kind == RMEM_PK_FREE) tail += r->pm[r->top - 1].len;
+  return tail > best ? tail : best;
+}
+
+size_t rmem_pages_check(rmem_t *r) {
+  size_t problems = 0;
+  rmem_pme_t *pm = r->pm;
+  if (pm[0].kind != RMEM_PK_RESERVED) rmem_problem(&problems, "pagemap: page 0 is not reserved (P1)");
+  if (pm[r->npages - 1].kind != RMEM_PK_RESERVED) rmem_problem(&problems, "pagemap: the last page is not reserved (P1)");
+  if (r->top < 1 || r->top > r->limit) {
+    rmem_problem(&problems, "page source: top %u outside [1, %u]", r->top, r->limit);
+    return problems;
+  }
+  uint32_t free_pages = 0, dirty = 0, used = 0, free_runs = 0;
+  bool prev_free = false;
+  for (uint32_t p = 1; p < r->top;) {
+    rmem_pme_t *h = &pm[p];
+    uint32_t len = h->len;
+    if (!(h->flags & RMEM_PF_HEAD) || len == 0 || p + len > r->top) {
+      rmem_problem(&problems, "pagemap: page %u should head a run (flags %#x, len %u) (P2/P3)", p, h->flags, len);
+      return problems;
+    }
+    rmem_pme_t *t = &pm[p + len - 1];
+    if (!(t->flags & RMEM_PF_TAIL) || t->len != len)
+      rmem_problem(&problems, "pagemap: run at page %u: tail entry does not match (P3)", p);
+    for (uint32_t i = p; i < p + len; i++) {
+      if (pm[i].kind != h->kind) {
+        rmem_problem(&problems, "pagemap: page %u of run %u has kind %u, not %u (P3)", i, p, pm[i].kind, h->kind);
+        break;
+      }
+      if (h->kind != RMEM_PK_FREE && pm[i].owner != h->owner) {
+        rmem_problem(&problems, "pagemap: page %u of run %u has owner %u, not %u (P3)", i, p, pm[i].owner, h->owner);
+        break;
+      }
+    }
+    if (h->kind == RMEM_PK_FREE) {
+      if (prev_free) rmem_problem(&problems, "page source: free runs adjacent at page %u (P4)", p);
+      free_pages += len;
+      free_runs++;
+      uint32_t d = run_dirty(r, p);
+      if (d > len || ((h->flags & RMEM_PF_DIRTY) != 0) != (d != 0))
+        rmem_problem(&problems, "page source: free run %u has dirty count %u of %u pages, flag %u", p, d, len,
+                     (h->flags & RMEM_PF_DIRTY) != 0);
+      dirty += d;
+      prev_free = true;
+    } else if (h->kind == RMEM_PK_NEVER || h->kind == RMEM_PK_RESERVED) {
+      rmem_problem(&problems, "pagemap: run at page %u below top has kind %u (P2)", p, h->kind);
+      prev_free = false;
+    } else {
+      used += len;
+      prev_free = false;
+    }
+    p += len;
+  }
+  /* never-used entries are all zero: scan them as words */
+  const uint64_t *w = (const uint64_t *)&pm[r->top];
+  size_t nw = (size_t)(r->limit - r->top) * (sizeof(rmem_pme_t) / sizeof(uint64_t));
+  uint64_t any = 0;
+  for (size_t i = 0; i < nw; i++) any |= w[i];
+  if (any) rmem_problem(&problems, "pagemap: an entry above top (page %u) was written (P2)", r->top);
+  if (free_pages != r->free_pages)
+    rmem_problem(&problems, "page source: free_pages %u but runs hold %u (P5)", r->free_pages, free_pages);
+  if (dirty != r->dirty_pages)
+    rmem_problem(&problems, "page source: dirty_pages %u but runs hold %u", r->dirty_pages, dirty);
+  if (used != r->used_pages)
+    rmem_problem(&problems, "page source: used_pages %u but runs hold %u", r->used_pages, used);
+  /* bins: every listed run is a free head of the right bin; counts match */
+  uint32_t listed = 0;
+  for (unsigned b = 0; b < RMEM_BINS; b++) {
+    bool bit = (r->bin_map[b / 64] >> (b % 64)) & 1;
+    if (bit != (r->bins[b] != 0)) rmem_problem(&problems, "page source: bin %u bitmap bit disagrees (P5)", b);
+    uint32_t prev = 0, guard = 0;
+    for (uint32_t f = r->bins[b]; f; f = pm[f].owner) {
+      if (f >= r->top || pm[f].kind != RMEM_PK_FREE || !(pm[f].flags & RMEM_PF_HEAD)) {
+        rmem_problem(&problems, "page source: bin %u lists page %u, not a free run head (P5)", b, f);
+        break;
+      }
+      if (bin_of(pm[f].len) != b) rmem_problem(&problems, "page source: run %u of %u pages in bin %u (P5)", f, pm[f].len, b);
+      if (pm[f].prev != prev) rmem_problem(&problems, "page source: bin %u back link broken at %u", b, f);
+      prev = f;
+      if (++guard > free_runs) {
+        rmem_problem(&problems, "page source: bin %u list has a cycle", b);
+        break;
+      }
+      listed++;
+    }
+  }
+  if (listed != free_runs) rmem_problem(&problems, "page source: %u runs binned but %u free runs (P5)", listed, free_runs);
+  for (uint32_t p = 0; p < r->npages; p++) {
+    if (r->pclass[p] != 0 && (p >= r->top || pm[p].kind != RMEM_PK_SLAB)) {
+      rmem_problem(&problems, "page-class map: page %u is tagged %u but holds no slab (P6)", p, r->pclass[p]);
+      break;
+    }
+    if (p >= r->top) break; /* above top nothing was ever tagged; the untouched map need not be read */
+  }
+  return problems;
+}

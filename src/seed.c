@@ -1,0 +1,125 @@
+/*
+ * seed.c - the seed's names, on the process-wide default instance.
+ *
+ * The two seed projects name their functions without an instance:
+ *   general heap   init_heap, r_alloc (8-byte padding), r_free, r_defrag
+ *   arenas         init_arenas, create_arena, r_arena, r_reset, r_destroy
+ *   slab caches    slab_cache_create, slab_alloc, slab_free, slab_cache_destroy
+ *   MeMS           mems_init, mems_malloc, mems_get, mems_free,
+ *                  mems_print_stats, mems_finish
+ * Each is a thin call of the rmem_* function on rmem_default(), the instance
+ * the first init_* call creates (64 MiB). Before that, calls record
+ * RMEM_ENOTINIT (the rmem_* functions refuse a NULL instance).
+ *
+ * Floor: the top. Only this file knows the default instance exists.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+
+static rmem_t *default_or_fail(const char *what) {
+  rmem_t *r = rmem_default();
+  if (!r) rmem_fail(RMEM_ENOTINIT, "%s", what);
+  return r;
+}
+
+/* ------------------------------------------------------------------------
+ * The general heap
+ * ------------------------------------------------------------------------ */
+
+rmem_status_t init_heap(void) { return rmem_init_default(NULL); }
+void *r_alloc(size_t size) { return rmem_alloc(rmem_default(), size); }
+rmem_status_t r_free(void *ptr) { return rmem_free(rmem_default(), ptr); }
+rmem_status_t r_defrag(void) { return rmem_defrag(rmem_default(), NULL); }
+void *r_calloc(size_t n, size_t size) { return rmem_calloc(rmem_default(), n, size); }
+void *r_realloc(void *ptr, size_t size) { return rmem_realloc(rmem_default(), ptr, size); }
+void *r_aligned_alloc(size_t alignment, size_t size) { return rmem_aligned_alloc(rmem_default(), alignment, size); }
+size_t r_usable_size(const void *ptr) { return rmem_usable_size(rmem_default(), ptr); }
+
+/* ------------------------------------------------------------------------
+ * Arenas
+ * ------------------------------------------------------------------------ */
+
+rmem_status_t init_arenas(void) {
+  rmem_status_t st = rmem_init_default(NULL);
+  if (st != RMEM_OK) return st;
+  return rmem_arenas_defaults(rmem_default());
+}
+
+arena_t *rmem_default_arena(lifetime_t lifetime) { return rmem_arena_default_of(rmem_default(), lifetime); }
+
+arena_t *create_arena(size_t size, lifetime_t lifetime) {
+  rmem_t *r = default_or_fail("no default instance: call init_heap() or init_arenas() first");
+  return r ? rmem_arena_create(r, size, lifetime) : NULL;
+}
+
+void *r_arena_in(arena_t *a, size_t size) { return rmem_arena_alloc(a, size); }
+
+void *r_arena_lt(size_t size, lifetime_t lifetime) {
+  arena_t *a = rmem_default_arena(lifetime);
+  return a ? rmem_arena_alloc(a, size) : NULL;
+}
+
+rmem_status_t r_arena_free(arena_t *a, void *ptr, size_t size) { return rmem_arena_free(a, ptr, size); }
+rmem_status_t r_reset_arena(arena_t *a) { return rmem_arena_reset(a); }
+
+rmem_status_t r_reset_lifetime(lifetime_t lifetime) {
+  arena_t *a = rmem_default_arena(lifetime);
+  return a ? rmem_arena_reset(a) : rmem_last_error();
+}
+
+rmem_status_t r_destroy(arena_t *a) { return rmem_arena_destroy(a); }
+
+/* ------------------------------------------------------------------------
+ * Slab caches
+ * ------------------------------------------------------------------------ */
+
+slab_cache_t *slab_cache_create(const char *name, size_t obj_size) {
+  rmem_t *r = default_or_fail("no default instance: call init_heap() first");
+  return r ? rmem_slab_cache_create(r, name, obj_size, 0, 0) : NULL;
+}
+
+void *slab_alloc(slab_cache_t *c) { return rmem_slab_alloc(c); }
+rmem_status_t slab_free(slab_cache_t *c, void *p) { return rmem_slab_free(c, p); }
+rmem_status_t slab_cache_destroy(slab_cache_t *c) { return rmem_slab_cache_destroy(c); }
+
+/* ------------------------------------------------------------------------
+ * MeMS
+ * ------------------------------------------------------------------------ */
+
+static rmem_t *mems_default(const char *fn) {
+  rmem_t *r = rmem_default();
+  if (!r) rmem_fail(RMEM_ENOTINIT, "%s: MeMS is not initialised (call mems_init first)", fn);
+  return r;
+}
+
+rmem_status_t mems_init(void) {
+  rmem_status_t st = rmem_init_default(NULL);
+  if (st != RMEM_OK) return st;
+  return rmem_mems_init(rmem_default());
+}
+
+void *mems_malloc(size_t size) {
+  rmem_t *r = mems_default("mems_malloc");
+  return r ? (void *)rmem_mems_malloc(r, size) : NULL;
+}
+
+rmem_status_t mems_free(void *v_ptr) {
+  rmem_t *r = mems_default("mems_free");
+  return r ? rmem_mems_free(r, (uintptr_t)v_ptr) : RMEM_ENOTINIT;
+}
+
+void *mems_get(void *v_ptr) {
+  rmem_t *r = mems_default("mems_get");
+  return r ? rmem_mems_get(r, (uintptr_t)v_ptr) : NULL;
+}
+
+void mems_print_stats(void) {
+  rmem_t *r = mems_default("mems_print_stats");
+  if (r) (void)rmem_mems_print_stats(r, stdout);
+}
+
+rmem_status_t mems_finish(void) {
+  rmem_t *r = mems_default("mems_finish");
+  return r ? rmem_mems_finish(r) : RMEM_ENOTINIT;
+}
