@@ -96,6 +96,19 @@ RMEM_API void rmem_clear_error(void);
 /** The symbolic name of a status ("RMEM_EBADPTR"); "RMEM_UNKNOWN" for other values. */
 RMEM_API const char *rmem_status_name(rmem_status_t code);
 
+/** What the last failure on this thread was about. */
+typedef struct rmem_error_info {
+  rmem_status_t code;   /**< as rmem_last_error() */
+  const char *message;  /**< as rmem_last_error_message(); valid until this thread's next rmem call */
+  const void *ptr;      /**< the address the failure was about (the pointer passed in, or the block it
+                             names), or NULL when the failure is about no address */
+  size_t offset;        /**< ptr's byte offset in its instance's range, or SIZE_MAX when ptr is NULL or
+                             outside every range the failing call knew */
+} rmem_error_info_t;
+
+/** Fills *out with this thread's last error. Messages name blocks by their offset, never by address. */
+RMEM_API void rmem_last_error_info(rmem_error_info_t *out);
+
 /** Called on every failure, on the failing thread, after the last error is set. */
 typedef void rmem_error_fn(rmem_status_t code, const char *message, void *arg);
 /** Installs a process-wide error hook (NULL removes it). Silent by default. */
@@ -159,7 +172,40 @@ typedef struct rmem_stats {
   size_t metadata;        /**< out-of-band metadata committed, in bytes */
 } rmem_stats_t;
 
+/** Every figure of rmem_stats_t (resident asks the OS: it costs a system call per 16 MiB of range used). */
 RMEM_API rmem_status_t rmem_stats(rmem_t *r, rmem_stats_t *out);
+/** rmem_stats_t.pages_in_use alone, in O(1): bytes of pages owned by some allocator (0 for a bad instance). */
+RMEM_API size_t rmem_pages_in_use(const rmem_t *r);
+
+/** Which allocator of an instance owns a block (rmem_block_extent). */
+typedef enum rmem_owner {
+  RMEM_OWNER_NONE = 0,  /**< not a live block: free or reserved pages */
+  RMEM_OWNER_HEAP = 1,  /**< the general heap (a slab block or a page-run block) */
+  RMEM_OWNER_CACHE = 2, /**< a slab cache's object */
+  RMEM_OWNER_ARENA = 3, /**< an arena: a bump chunk, or an intermediate arena's object */
+  RMEM_OWNER_MEMS = 4   /**< a MeMS main node (named by virtual address: rmem_mems_find) */
+} rmem_owner_t;
+
+/** The extent of the block a pointer names. */
+typedef struct rmem_extent {
+  size_t offset;        /**< byte offset of the pointer in the range */
+  size_t size;          /**< bytes from the pointer to the block's end */
+  rmem_owner_t owner;
+} rmem_extent_t;
+
+/**
+ * What p names, in O(1) (a bump chunk: O(pages before p in its chunk)),
+ * from out-of-band metadata only:
+ *   - the start of a live heap block, slab-cache object or intermediate-arena
+ *     object: size is its usable size;
+ *   - any byte of a bump arena's chunk: size runs to the chunk's end (which
+ *     bytes of a chunk were handed out only the arena knows).
+ * Anything else -- a freed block, an interior pointer of an object, free
+ * pages, MeMS pages (named by virtual address) -- is refused with
+ * RMEM_EBADPTR and *out says RMEM_OWNER_NONE (or RMEM_OWNER_MEMS) with size 0.
+ * Language bindings use it to bound a view of a block.
+ */
+RMEM_API rmem_status_t rmem_block_extent(rmem_t *r, const void *p, rmem_extent_t *out);
 
 /**
  * Checks every invariant of every allocator of the instance (page source,
@@ -205,6 +251,30 @@ RMEM_API void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) RMEM
 RMEM_API rmem_status_t rmem_free(rmem_t *r, void *p);
 /** Usable bytes of the live block p, or 0 (with the last error) if p is not a live heap block. */
 RMEM_API size_t rmem_usable_size(rmem_t *r, const void *p);
+
+/**
+ * Allocates n blocks of size bytes into out[0..k) and returns k. k < n only
+ * when the instance ran out of memory (or size is refused); the last error
+ * then says why. The blocks are ordinary heap blocks.
+ */
+RMEM_API size_t rmem_alloc_batch(rmem_t *r, size_t size, void **out, size_t n);
+/**
+ * Frees ptrs[0..n) as n calls of rmem_free would: every valid pointer is
+ * freed, every other one is refused and changes nothing. Returns how many
+ * were refused; the last error describes the first refusal.
+ */
+RMEM_API size_t rmem_free_batch(rmem_t *r, void *const *ptrs, size_t n);
+
+/** rmem_heap_trim: also return the free pages to the OS (as rmem_defrag does). */
+#define RMEM_TRIM_RELEASE 0x1u
+/**
+ * Gives back what the heap keeps in reserve: freed blocks waiting on its
+ * front go back to their slabs, and empty slabs to the page source (where
+ * they stay resident until the page source's budget or RMEM_TRIM_RELEASE
+ * returns them to the OS). Live blocks are untouched. flags: 0 or
+ * RMEM_TRIM_RELEASE.
+ */
+RMEM_API rmem_status_t rmem_heap_trim(rmem_t *r, unsigned flags);
 
 /** What rmem_defrag did. */
 typedef struct rmem_defrag_report {
@@ -530,6 +600,66 @@ RMEM_API slab_cache_t *slab_cache_create(const char *name, size_t obj_size);
 RMEM_API void *slab_alloc(slab_cache_t *c) RMEM_MALLOC_ATTR;
 RMEM_API rmem_status_t slab_free(slab_cache_t *c, void *p);
 RMEM_API rmem_status_t slab_cache_destroy(slab_cache_t *c);
+
+/* ------------------------------------------------------------------------
+ * For language bindings: the front's layout
+ *
+ * The heap and every slab cache keep freed blocks on stacks out of band and
+ * check every free with the instance's live bitmap (one bit per 8 bytes of
+ * the range) and its page-tag map (one 16-bit tag per page). A binding whose
+ * calls into C are costly (the Node addon: a Node-API call costs more than
+ * the allocation) can run the same fast paths on the same memory, exactly as
+ * rmem_alloc / rmem_free / rmem_slab_alloc / rmem_slab_free do, and call C for
+ * everything else. The rules, for a block at byte offset off:
+ *
+ *   live word  live[off >> 6] (64-bit words; 32-bit word off >> 8), bit (off >> 3) & 63
+ *   page tag   tags[off >> 12]; the heap's tags are 1 .. nclasses, a cache's is its own
+ *   heap alloc of size (1 .. table_max): t = tag_of[(size + 7) >> 3]; if n[t] > 0:
+ *              off = stacks[t * stride + n[t] - 1], n[t]--, set off's live bit
+ *   heap free  off's live bit set, 1 <= tags[off >> 12] = t <= nclasses, n[t] < cap[t]:
+ *              clear the bit, stacks[t * stride + n[t]] = off, n[t]++
+ *   cache      the same with the cache's single stack, and tags[off >> 12] == tag
+ *
+ * Anything else goes to C, which refills, spills and refuses exactly. Only
+ * for a private instance whose fast word is on (no debugging options), and
+ * only from the one thread that uses the instance. The layout is versioned:
+ * a binding checks version == RMEM_FRONT_LAYOUT_VERSION.
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_FRONT_LAYOUT_VERSION 1u
+
+typedef struct rmem_front_layout {
+  uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
+  uint32_t fast;         /**< 1 if the fast paths may run (no debugging option), else 0 */
+  uint64_t *live;        /**< the live bitmap */
+  size_t live_bytes;     /**< its size: capacity / 64 */
+  uint16_t *tags;        /**< the page-tag map, one per page */
+  size_t ntags;          /**< capacity / 4096 */
+  /* the heap */
+  uint8_t *n;            /**< blocks on each tag's stack */
+  uint8_t *cap;          /**< each tag's capacity */
+  uint8_t *tag_of;       /**< (size + 7) >> 3 -> tag, for 1 <= size <= table_max */
+  uint32_t *stacks;      /**< stacks[t * stride + i]: block offsets */
+  uint32_t stride;       /**< entries per tag */
+  uint32_t nclasses;     /**< tags 1 .. nclasses */
+  uint32_t table_max;    /**< largest size tag_of maps */
+  uint32_t pad_;
+} rmem_front_layout_t;
+
+/** Where r's heap front and maps live (valid until rmem_destroy). RMEM_EINVAL for a NULL out. */
+RMEM_API rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out);
+
+/** A slab cache's front for a binding: its one stack as 32-bit words, and its pages' tag. */
+typedef struct rmem_cache_layout {
+  uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
+  uint32_t tag;          /**< its pages' tag */
+  uint32_t *stack;       /**< stack[0] = n, stack[1] = cap, stack[2 .. 2 + cap) = block offsets */
+  uint32_t max;          /**< most entries cap can be */
+  uint32_t pad_;
+} rmem_cache_layout_t;
+
+/** Where a slab cache's front lives (valid until the cache or its instance is destroyed). */
+RMEM_API rmem_status_t rmem_slab_cache_layout(slab_cache_t *c, rmem_cache_layout_t *out);
 
 /* ------------------------------------------------------------------------
  * MeMS: the page-based allocator of the second seed

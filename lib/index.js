@@ -16,17 +16,18 @@
 //   const p = rmem.rAlloc(64);       // byte offset
 //   rmem.HEAPU8[p] = 1;              // or rmem.view(p, 64)
 //   rmem.rFree(p);
-const core = require('./core');
+const core = require('./instance');
+const { toLifetime } = require('./args');
 const { notInitialized, invalidArgType, codes } = require('./errors');
 
-const { Rmem, Arena, SlabCache, LIFETIME, toLifetime } = core;
+const { Rmem, Arena, SlabCache, LIFETIME } = core;
 
 let D = null; // the default Rmem of this environment
 let F = null; // its heap front (alloc/free closures)
 let defaultArenas = null; // [transient, intermediate, persistent] after initArenas()
 
 function ensure() {
-  if (D === null) init();
+  if (D === null || D.destroyed) init();
   return D;
 }
 
@@ -41,9 +42,12 @@ function need(what = 'init()') {
  * (the options are ignored), as in C.
  */
 function init(options) {
-  if (D !== null) return;
+  if (D !== null && !D.destroyed) return;
+  // first call, or the default instance was destroyed (rmem.instance().destroy()): start afresh, as
+  // C's rmem_shutdown_default + init_heap do
   D = new Rmem(options === undefined ? {} : options);
   F = core.frontOf(D);
+  defaultArenas = null;
 }
 
 /** size bytes from the heap; returns the byte offset of the block. */

@@ -1,15 +1,21 @@
 /*
  * binding.c - the Node-API bridge between rmem (C) and JavaScript.
  *
+ * It uses only the public contract (include/rmem.h).
+ *
  * What it does
  *   createInstance(capacity, flags) makes one rmem_t and returns a plain object
  *   of native functions bound to it (napi_create_function's data pointer is the
- *   instance record, so a call needs no unwrap), plus `memory`: the instance's
- *   whole range as ONE external ArrayBuffer, and `scratch`: a small Uint32Array
- *   through which a call returns a second result (a lease length) without
- *   allocating a JS object. Pointers in JS are byte offsets into `memory`
- *   (0 = NULL; rmem.h guarantees the first and last pages are never handed out,
- *   so every offset and every end offset fits in uint32).
+ *   instance record, so a call needs no unwrap), plus
+ *     memory    the instance's whole range as ONE external ArrayBuffer;
+ *     scratch   a small Uint32Array through which a call returns a second
+ *               result (a lease length) without allocating a JS object;
+ *     front     typed arrays over the heap front's out-of-band state (the live
+ *               bitmap, the page tags, the stacks: rmem_front_layout), on
+ *               which lib/front.js runs the heap's fast paths itself.
+ *   Pointers in JS are byte offsets into `memory` (0 = NULL; rmem.h guarantees
+ *   the first and last pages are never handed out, so every offset and every
+ *   end offset fits in uint32).
  *
  * Context awareness
  *   No globals. Each napi_env (main thread, every worker) has its own
@@ -21,10 +27,9 @@
  *   refs = number of native functions bound to it + 1 for the ArrayBuffer.
  *   Each of those JS objects drops one ref in its finaliser; at zero the range
  *   is destroyed and the record freed. destroy() (explicit) destroys the range
- *   at once and DETACHES the ArrayBuffer first, so JS can never touch unmapped
- *   memory; the record stays (r == NULL) so later calls throw
- *   ERR_RMEM_DESTROYED. The ArrayBuffer's finaliser never frees the range: the
- *   range outlives it (it holds a ref) or dies with the env.
+ *   at once and DETACHES every ArrayBuffer over the instance's memory and
+ *   metadata first, so JS can never touch unmapped memory; the record stays
+ *   (r == NULL) so later calls throw ERR_RMEM_DESTROYED.
  *
  * Handles
  *   Arenas and slab caches are named in JS by a number h = generation * 2^16 +
@@ -32,25 +37,26 @@
  *   rmem_arena_from_index, rmem_slab_cache_index / _from_index). A handle is
  *   resolved by C against the instance before any pointer is touched: a
  *   destroyed one throws ERR_RMEM_DESTROYED, a forged one
- *   ERR_RMEM_INVALID_HANDLE. No arena_t * ever reaches JS.
+ *   ERR_RMEM_INVALID_HANDLE. No C pointer ever reaches JS, and error messages
+ *   name blocks by offset (rmem_error_info_t), never by address.
  *
  * Errors
  *   Every napi_status is checked (NODE_API_CALL), except inside the code that
- *   throws an error and inside finalisers, where there is no one left to tell:
- *   those calls are best effort. Every rmem failure becomes a
- *   thrown Error whose `code` is mapped from rmem_status_t (rmem_js_code) and
- *   whose message is rmem_last_error_message(). Argument checks throw Node's
- *   own ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
+ *   throws an error and inside finalisers, where there is no one left to tell.
+ *   Every native function ends in one of three tails -- done() for a status,
+ *   done_ptr() for an allocation, done_value() for a value -- so an rmem
+ *   failure always becomes the same thrown Error: `code` mapped from
+ *   rmem_status_t (rmem_js_code), message rmem_last_error_message().
+ *   Argument checks throw Node's own ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE.
  */
 #include <node_api.h>
 
-#include <ctype.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "rmem.h"
 
 /* ------------------------------------------------------------------------
@@ -128,23 +134,27 @@ static const char *rmem_js_code(rmem_status_t st, int *kind) {
   }
 }
 
-/* Throws this thread's last rmem error (fallback_status if none was recorded). */
-static napi_value throw_last(napi_env env, rmem_status_t fallback_status) {
-  rmem_status_t st = rmem_last_error();
-  const char *msg = rmem_last_error_message();
-  if (st == RMEM_OK) {
-    st = fallback_status;
-    msg = rmem_status_name(st);
-  }
-  if (!msg || !*msg) msg = rmem_status_name(st);
-  char copy[512]; /* the message lives in the per-thread record we clear below */
-  snprintf(copy, sizeof copy, "%s", msg);
+/*
+ * Throws the failure st: this thread's last rmem error if it is about st,
+ * else st by name. The record is cleared, so a later call never reports a
+ * stale error.
+ */
+static napi_value throw_status(napi_env env, rmem_status_t st) {
+  rmem_error_info_t info;
+  rmem_last_error_info(&info);
+  char msg[512]; /* the message lives in the per-thread record we clear below */
+  snprintf(msg, sizeof msg, "%s", info.code == st && info.message[0] ? info.message : rmem_status_name(st));
   int kind;
   const char *code = rmem_js_code(st, &kind);
   rmem_clear_error();
-  return throw_code(env, kind, code, copy);
+  return throw_code(env, kind, code, msg);
 }
 
+/* Throws this thread's last rmem error (fallback if none was recorded). */
+static napi_value throw_last(napi_env env, rmem_status_t fallback) {
+  rmem_status_t st = rmem_last_error();
+  return throw_status(env, st != RMEM_OK ? st : fallback);
+}
 
 /* ------------------------------------------------------------------------
  * Per-environment and per-instance state
@@ -152,26 +162,43 @@ static napi_value throw_last(napi_env env, rmem_status_t fallback_status) {
 
 typedef struct rmem_js_env rmem_js_env_t;
 
+#define MAX_VIEWS 8 /* external buffers over one instance's memory and metadata, detached by destroy() */
+
 typedef struct rmem_js_inst {
   rmem_t *r;                 /* NULL after destroy() */
   rmem_js_env_t *owner;      /* NULL after the env is gone */
   struct rmem_js_inst *next, *prev;
   uint32_t refs;             /* bound functions + the ArrayBuffer still alive */
-  napi_ref memory_ref;       /* weak: the range's ArrayBuffer, to detach it on destroy() */
+  napi_ref views[MAX_VIEWS]; /* weak: memory and the front's maps */
+  uint32_t nviews;
   napi_ref scratch_ref;      /* strong: the scratch ArrayBuffer */
   uint32_t *scratch;
-  napi_ref tags_ref;         /* strong: the heap front's tag map (see lib/core.js) */
-  uint8_t *tags;             /* one byte per 8-byte granule of the range */
-  size_t ntags;
+  napi_ref *cache_views;     /* weak: each slab cache's front, by cache index (detached with the cache) */
+  uint32_t ncache_views;
   int64_t reported;          /* bytes announced to V8 with napi_adjust_external_memory */
-  size_t narenas, ncaches;     /* live arenas and slab caches made through this bridge */
+  size_t narenas, ncaches;   /* live arenas and slab caches made through this bridge */
 } rmem_js_inst_t;
 
 struct rmem_js_env {
   rmem_js_inst_t *insts;
 };
 
-#define SCRATCH_WORDS 1024u /* also the largest batch of offsets one call moves */
+#define SCRATCH_WORDS 1024u
+
+/* Detaches an external ArrayBuffer we keep a weak reference to (if it is still alive) and drops the reference. */
+static void detach_ref(napi_env env, napi_ref *ref) {
+  if (!*ref) return;
+  napi_value ab = NULL;
+  if (env && napi_get_reference_value(env, *ref, &ab) == napi_ok && ab) napi_detach_arraybuffer(env, ab);
+  if (env) napi_delete_reference(env, *ref);
+  *ref = NULL;
+}
+
+static void inst_detach_all(napi_env env, rmem_js_inst_t *inst) {
+  for (uint32_t i = 0; i < inst->nviews; i++) detach_ref(env, &inst->views[i]);
+  inst->nviews = 0;
+  for (uint32_t i = 0; i < inst->ncache_views; i++) detach_ref(env, &inst->cache_views[i]);
+}
 
 static void inst_destroy_range(rmem_js_inst_t *inst) {
   if (!inst->r) return;
@@ -190,11 +217,6 @@ static void inst_unlink(rmem_js_inst_t *inst) {
   inst->owner = NULL;
 }
 
-static void inst_free(rmem_js_inst_t *inst) {
-  inst_destroy_range(inst);
-  free(inst);
-}
-
 /* Drops one ref (a bound function or the ArrayBuffer was collected). */
 static void inst_release(napi_env env, rmem_js_inst_t *inst) {
   if (--inst->refs > 0) return;
@@ -203,11 +225,12 @@ static void inst_release(napi_env env, rmem_js_inst_t *inst) {
     int64_t ignored;
     if (inst->reported) napi_adjust_external_memory(env, -inst->reported, &ignored);
     if (inst->scratch_ref) napi_delete_reference(env, inst->scratch_ref);
-    if (inst->tags_ref) napi_delete_reference(env, inst->tags_ref);
-    if (inst->memory_ref) napi_delete_reference(env, inst->memory_ref);
+    inst_detach_all(env, inst);
     inst_unlink(inst);
   }
-  inst_free(inst);
+  inst_destroy_range(inst);
+  free(inst->cache_views);
+  free(inst);
 }
 
 static void fn_finalize(napi_env env, void *data, void *hint) {
@@ -237,9 +260,9 @@ static void env_finalize(napi_env env, void *data, void *hint) {
   free(e);
 }
 
-/* Tells V8 about the pages the instance has in use (not on hot paths). */
+/* Tells V8 about the pages the instance has in use (slow paths only). */
 static void sync_external(napi_env env, rmem_js_inst_t *inst) {
-  int64_t now = inst->r ? (int64_t)inst->r->used_pages * RMEM_PAGE_SIZE : 0;
+  int64_t now = inst->r ? (int64_t)rmem_pages_in_use(inst->r) : 0;
   int64_t delta = now - inst->reported;
   if (delta > -(256 << 10) && delta < (256 << 10) && !(now == 0 && inst->reported)) return;
   int64_t ignored;
@@ -247,17 +270,18 @@ static void sync_external(napi_env env, rmem_js_inst_t *inst) {
 }
 
 /* ------------------------------------------------------------------------
- * Arguments
+ * Calls, arguments and the three tails
  * ------------------------------------------------------------------------ */
 
 typedef struct call {
   napi_env env;
   rmem_js_inst_t *inst;
+  rmem_t *r;
   size_t argc;
   napi_value argv[4];
 } call_t;
 
-/* Reads this, args and the instance; throws ERR_RMEM_DESTROYED if the range is gone. */
+/* Reads this, args and the instance; throws ERR_RMEM_DESTROYED if the range is gone (need_range). */
 static bool get_call(napi_env env, napi_callback_info info, call_t *c, bool need_range) {
   c->env = env;
   c->argc = 4;
@@ -265,58 +289,51 @@ static bool get_call(napi_env env, napi_callback_info info, call_t *c, bool need
   NODE_API_CALL_B(env, napi_get_cb_info(env, info, &c->argc, c->argv, NULL, &data));
   for (size_t i = c->argc; i < 4; i++) c->argv[i] = NULL;
   c->inst = data;
-  if (need_range && !c->inst->r) {
+  c->r = c->inst->r;
+  if (need_range && !c->r) {
     throw_code(env, KIND_ERROR, "ERR_RMEM_DESTROYED", "rmem: this instance was destroyed");
     return false;
   }
   return true;
 }
 
-/*
- * The C library's messages may name addresses; JS must never see a process
- * address. Rewrites every 0x... in msg: an address inside the range becomes
- * its byte offset, any other becomes "<address>".
- */
-static void scrub_addresses(const rmem_js_inst_t *inst, const char *msg, char *out, size_t cap) {
-  uintptr_t base = inst && inst->r ? (uintptr_t)rmem_base(inst->r) : 0;
-  size_t size = inst && inst->r ? rmem_capacity(inst->r) : 0;
-  size_t o = 0;
-  for (const char *m = msg; *m && o + 1 < cap;) {
-    if (m[0] == '0' && (m[1] == 'x' || m[1] == 'X') && isxdigit((unsigned char)m[2])) {
-      char *end;
-      uintptr_t v = (uintptr_t)strtoull(m, &end, 16);
-      int w = (base && v - base < size) ? snprintf(out + o, cap - o, "offset %zu", (size_t)(v - base))
-                                        : snprintf(out + o, cap - o, "<address>");
-      if (w < 0 || (size_t)w >= cap - o) break;
-      o += (size_t)w;
-      m = end;
-    } else {
-      out[o++] = *m++;
-    }
-  }
-  out[o] = 0;
+/* Every native function on an instance starts here: `c` is the call, and a destroyed instance throws. */
+#define CALL(need_range)                                  \
+  call_t c;                                               \
+  if (!get_call(env, info, &c, (need_range))) return NULL
+
+static napi_value undefined(napi_env env) {
+  napi_value v;
+  NODE_API_CALL(env, napi_get_undefined(env, &v));
+  return v;
 }
 
-/* throw_last for a call on an instance: addresses in the message become offsets. */
-static napi_value throw_last_c(call_t *c, rmem_status_t fallback_status) {
-  rmem_status_t st = rmem_last_error();
-  const char *msg = rmem_last_error_message();
-  if (st == RMEM_OK) {
-    st = fallback_status;
-    msg = rmem_status_name(st);
-  }
-  if (!msg || !*msg) msg = rmem_status_name(st);
-  char copy[512];
-  scrub_addresses(c->inst, msg, copy, sizeof copy);
-  int kind;
-  const char *code = rmem_js_code(st, &kind);
-  rmem_clear_error();
-  return throw_code(c->env, kind, code, copy);
+static napi_value num(napi_env env, double d) {
+  napi_value v;
+  NODE_API_CALL(env, napi_create_double(env, d, &v));
+  return v;
 }
 
-static napi_value throw_status_c(call_t *c, rmem_status_t st) {
-  if (rmem_last_error() != st) rmem_clear_error(); /* a stale record: report st itself */
-  return throw_last_c(c, st);
+/* The tail of a call that returns a status: undefined, or the failure thrown. */
+static napi_value done(call_t *c, rmem_status_t st) {
+  if (st != RMEM_OK) return throw_status(c->env, st);
+  if (c->inst->r) sync_external(c->env, c->inst);
+  return undefined(c->env);
+}
+
+/* The tail of an allocation: the block's offset, or the failure (fallback if C recorded none) thrown. */
+static napi_value done_ptr(call_t *c, const void *p, rmem_status_t fallback) {
+  if (!p) return throw_last(c->env, fallback);
+  sync_external(c->env, c->inst);
+  napi_value v;
+  NODE_API_CALL(c->env, napi_create_uint32(c->env, (uint32_t)((uintptr_t)p - (uintptr_t)rmem_base(c->r)), &v));
+  return v;
+}
+
+/* The tail of a call that returns a value (NULL value: the failure st is thrown). */
+static napi_value done_value(call_t *c, rmem_status_t st, napi_value v) {
+  if (st != RMEM_OK) return throw_status(c->env, st);
+  return v;
 }
 
 static bool arg_number(call_t *c, size_t i, const char *name, double *out) {
@@ -360,56 +377,70 @@ static bool arg_offset(call_t *c, size_t i, const char *name, size_t *out) {
   return true;
 }
 
-/* Offset -> address; offsets outside the range are refused (EBADPTR), 0 stays NULL. */
-static bool offset_ptr(call_t *c, size_t off, void **p) {
+/* A pointer argument: an offset inside the range (0 stays NULL); offsets outside it are refused (EBADPTR). */
+static bool arg_ptr(call_t *c, size_t i, void **p) {
+  size_t off;
+  if (!arg_offset(c, i, "ptr", &off)) return false;
   if (off == 0) {
     *p = NULL;
     return true;
   }
-  if (off >= rmem_capacity(c->inst->r)) {
+  if (off >= rmem_capacity(c->r)) {
     char msg[160];
-    snprintf(msg, sizeof msg, "rmem: offset %zu is outside the instance's memory (%zu bytes)", off,
-             rmem_capacity(c->inst->r));
+    snprintf(msg, sizeof msg, "rmem: offset %zu is outside the instance's memory (%zu bytes)", off, rmem_capacity(c->r));
     throw_code(c->env, KIND_ERROR, "ERR_RMEM_INVALID_POINTER", msg);
     return false;
   }
-  *p = (char *)rmem_base(c->inst->r) + off;
+  *p = (char *)rmem_base(c->r) + off;
   return true;
 }
 
-static napi_value num(napi_env env, double d) {
-  napi_value v;
-  NODE_API_CALL(env, napi_create_double(env, d, &v));
-  return v;
+/* ------------------------------------------------------------------------
+ * Plain objects from C structs: one table of fields per struct
+ * ------------------------------------------------------------------------ */
+
+enum { F_SIZE, F_DOUBLE, F_U32, F_INT, F_STR };
+
+typedef struct field {
+  const char *name;
+  size_t off;
+  int type;
+} field_t;
+
+#define FIELD(type_, s, m, js) {js, offsetof(s, m), type_}
+
+/* One object with the fields of src, made with a single napi_define_properties (a fast-mode object). */
+static napi_value make_object(napi_env env, const void *src, const field_t *f, size_t n) {
+  napi_property_descriptor d[24];
+  if (n > sizeof d / sizeof d[0]) n = sizeof d / sizeof d[0];
+  const char *base = src;
+  for (size_t i = 0; i < n; i++) {
+    napi_value v;
+    const void *at = base + f[i].off;
+    switch (f[i].type) {
+      case F_SIZE: NODE_API_CALL(env, napi_create_double(env, (double)*(const size_t *)at, &v)); break;
+      case F_DOUBLE: NODE_API_CALL(env, napi_create_double(env, *(const double *)at, &v)); break;
+      case F_U32: NODE_API_CALL(env, napi_create_double(env, (double)*(const uint32_t *)at, &v)); break;
+      case F_INT: NODE_API_CALL(env, napi_create_double(env, (double)*(const int *)at, &v)); break;
+      default: {
+        const char *s = *(const char *const *)at;
+        NODE_API_CALL(env, napi_create_string_utf8(env, s ? s : "", NAPI_AUTO_LENGTH, &v));
+      }
+    }
+    d[i] = (napi_property_descriptor){f[i].name, NULL, NULL, NULL, NULL, v, napi_writable | napi_enumerable | napi_configurable, NULL};
+  }
+  napi_value o;
+  NODE_API_CALL(env, napi_create_object(env, &o));
+  NODE_API_CALL(env, napi_define_properties(env, o, n, d));
+  return o;
 }
 
-static napi_value offset_value(napi_env env, rmem_js_inst_t *inst, const void *p) {
-  napi_value v;
-  NODE_API_CALL(env, napi_create_uint32(env, (uint32_t)((uintptr_t)p - (uintptr_t)rmem_base(inst->r)), &v));
-  return v;
-}
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
-static napi_value undefined(napi_env env) {
-  napi_value v;
-  NODE_API_CALL(env, napi_get_undefined(env, &v));
-  return v;
-}
+/* ------------------------------------------------------------------------
+ * Handles: h = generation * 2^16 + index (the library's checkable pairs)
+ * ------------------------------------------------------------------------ */
 
-static bool set_num(napi_env env, napi_value obj, const char *name, double d) {
-  napi_value v;
-  NODE_API_CALL_B(env, napi_create_double(env, d, &v));
-  NODE_API_CALL_B(env, napi_set_named_property(env, obj, name, v));
-  return true;
-}
-
-static bool set_str(napi_env env, napi_value obj, const char *name, const char *s) {
-  napi_value v;
-  NODE_API_CALL_B(env, napi_create_string_utf8(env, s ? s : "", NAPI_AUTO_LENGTH, &v));
-  NODE_API_CALL_B(env, napi_set_named_property(env, obj, name, v));
-  return true;
-}
-
-/* Handles: h = generation * 2^16 + index (the library's checkable pairs). */
 #define HANDLE_INDEX_LIMIT 65536.0
 
 static double handle_of(uint32_t index, uint32_t generation) {
@@ -434,7 +465,7 @@ static bool arg_handle_pair(call_t *c, size_t i, const char *what, uint32_t *ind
 /* A handle that C refuses: destroyed (ESTALE) or never issued (anything else). */
 static void *bad_handle(call_t *c, const char *what) {
   if (rmem_last_error() == RMEM_ESTALE) {
-    throw_last_c(c, RMEM_ESTALE);
+    throw_status(c->env, RMEM_ESTALE);
   } else {
     char msg[96];
     snprintf(msg, sizeof msg, "rmem: not a %s handle of this instance", what);
@@ -447,302 +478,166 @@ static void *bad_handle(call_t *c, const char *what) {
 static arena_t *arg_arena(call_t *c, size_t i) {
   uint32_t index, gen;
   if (!arg_handle_pair(c, i, "arena", &index, &gen)) return NULL;
-  arena_t *a = rmem_arena_from_index(c->inst->r, index, gen);
+  arena_t *a = rmem_arena_from_index(c->r, index, gen);
   return a ? a : bad_handle(c, "arena");
 }
 
 static slab_cache_t *arg_cache(call_t *c, size_t i) {
   uint32_t index, gen;
   if (!arg_handle_pair(c, i, "slab cache", &index, &gen)) return NULL;
-  slab_cache_t *sc = rmem_slab_cache_from_index(c->inst->r, index, gen);
+  slab_cache_t *sc = rmem_slab_cache_from_index(c->r, index, gen);
   return sc ? sc : bad_handle(c, "slab cache");
 }
 
 /* ------------------------------------------------------------------------
- * The general heap
+ * The general heap (the JS front, lib/front.js, calls these only off its fast paths)
  * ------------------------------------------------------------------------ */
 
 static napi_value js_alloc(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   size_t size;
-  if (!get_call(env, info, &c, true) || !arg_size(&c, 0, "size", &size)) return NULL;
-  void *p = rmem_alloc(c.inst->r, size);
-  if (RMEM_UNLIKELY(!p)) return throw_last_c(&c, RMEM_ENOMEM);
-  if (RMEM_UNLIKELY(size > RMEM_SMALL_MAX)) sync_external(env, c.inst);
-  return offset_value(env, c.inst, p);
+  if (!arg_size(&c, 0, "size", &size)) return NULL;
+  return done_ptr(&c, rmem_alloc(c.r, size), RMEM_ENOMEM);
 }
 
 static napi_value js_free(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t off;
+  CALL(true);
   void *p;
-  if (!get_call(env, info, &c, true) || !arg_offset(&c, 0, "ptr", &off) || !offset_ptr(&c, off, &p)) return NULL;
-  rmem_status_t st = rmem_free(c.inst->r, p);
-  if (RMEM_UNLIKELY(st != RMEM_OK)) return throw_status_c(&c, st);
-  return NULL; /* undefined */
+  if (!arg_ptr(&c, 0, &p)) return NULL;
+  return done(&c, rmem_free(c.r, p));
 }
 
 static napi_value js_calloc(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   size_t n, size;
-  if (!get_call(env, info, &c, true) || !arg_size(&c, 0, "count", &n) || !arg_size(&c, 1, "size", &size)) return NULL;
-  void *p = rmem_calloc(c.inst->r, n, size);
-  if (!p) return throw_last_c(&c, RMEM_ENOMEM);
-  sync_external(env, c.inst);
-  return offset_value(env, c.inst, p);
+  if (!arg_size(&c, 0, "count", &n) || !arg_size(&c, 1, "size", &size)) return NULL;
+  return done_ptr(&c, rmem_calloc(c.r, n, size), RMEM_ENOMEM);
 }
 
 static napi_value js_realloc(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t off, size;
+  CALL(true);
   void *p;
-  if (!get_call(env, info, &c, true) || !arg_offset(&c, 0, "ptr", &off) || !offset_ptr(&c, off, &p) ||
-      !arg_size(&c, 1, "size", &size))
-    return NULL;
-  void *q = rmem_realloc(c.inst->r, p, size);
-  if (!q) return throw_last_c(&c, RMEM_ENOMEM);
-  sync_external(env, c.inst);
-  return offset_value(env, c.inst, q);
+  size_t size;
+  if (!arg_ptr(&c, 0, &p) || !arg_size(&c, 1, "size", &size)) return NULL;
+  return done_ptr(&c, rmem_realloc(c.r, p, size), RMEM_ENOMEM);
 }
 
 static napi_value js_aligned_alloc(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   size_t align, size;
-  if (!get_call(env, info, &c, true) || !arg_size(&c, 0, "alignment", &align) || !arg_size(&c, 1, "size", &size))
-    return NULL;
-  void *p = rmem_aligned_alloc(c.inst->r, align, size);
-  if (!p) return throw_last_c(&c, RMEM_ENOMEM);
-  sync_external(env, c.inst);
-  return offset_value(env, c.inst, p);
+  if (!arg_size(&c, 0, "alignment", &align) || !arg_size(&c, 1, "size", &size)) return NULL;
+  return done_ptr(&c, rmem_aligned_alloc(c.r, align, size), RMEM_ENOMEM);
 }
 
 static napi_value js_usable_size(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t off;
+  CALL(true);
   void *p;
-  if (!get_call(env, info, &c, true) || !arg_offset(&c, 0, "ptr", &off) || !offset_ptr(&c, off, &p)) return NULL;
+  if (!arg_ptr(&c, 0, &p)) return NULL;
   if (!p) return throw_code(env, KIND_ERROR, "ERR_RMEM_INVALID_POINTER", "rmem: null pointer");
-  size_t n = rmem_usable_size(c.inst->r, p);
-  if (!n) return throw_last_c(&c, RMEM_EBADPTR);
-  return num(env, (double)n);
+  size_t n = rmem_usable_size(c.r, p);
+  return done_value(&c, n ? RMEM_OK : RMEM_EBADPTR, num(env, (double)n));
 }
 
-/*
- * allocBatch(size, count): allocates up to count (<= SCRATCH_WORDS) blocks of
- * size bytes, their offsets in scratch[0..k); returns k (>= 1; fewer than
- * count only when memory ran out, and then it throws if k would be 0). Used
- * by the JS heap front to fill a bin with one native call.
- */
-static napi_value js_alloc_batch(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t size, n;
-  if (!get_call(env, info, &c, true) || !arg_size(&c, 0, "size", &size) || !arg_size(&c, 1, "count", &n)) return NULL;
-  if (n > SCRATCH_WORDS) n = SCRATCH_WORDS;
-  uintptr_t base = (uintptr_t)rmem_base(c.inst->r);
-  size_t i = 0;
-  for (; i < n; i++) {
-    void *p = rmem_alloc(c.inst->r, size);
-    if (!p) break;
-    c.inst->scratch[i] = (uint32_t)((uintptr_t)p - base);
-  }
-  if (i == 0) return throw_last_c(&c, RMEM_ENOMEM);
+/* extent(ptr) -> bytes from ptr to the end of the live block it names (rmem_block_extent), 0 if none. */
+static napi_value js_extent(napi_env env, napi_callback_info info) {
+  CALL(true);
+  size_t off;
+  if (!arg_offset(&c, 0, "ptr", &off)) return NULL;
+  rmem_extent_t e = {0, 0, RMEM_OWNER_NONE};
+  if (off == 0 || off >= rmem_capacity(c.r) || rmem_block_extent(c.r, (char *)rmem_base(c.r) + off, &e) != RMEM_OK)
+    e.size = 0;
   rmem_clear_error();
-  sync_external(env, c.inst); /* once per batch: the front's small blocks count too */
-  return num(env, (double)i);
+  return num(env, (double)e.size);
 }
 
-/*
- * freeBatch(count): frees the blocks whose offsets are in scratch[0..count).
- * Every one is validated by rmem_free; all valid ones are freed, and the
- * first failure (if any) is thrown afterwards.
- */
-static napi_value js_free_batch(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t n;
-  if (!get_call(env, info, &c, true) || !arg_offset(&c, 0, "count", &n)) return NULL;
-  if (n > SCRATCH_WORDS) return throw_code(env, KIND_RANGE, "ERR_OUT_OF_RANGE", "rmem: batch too large");
-  rmem_status_t first = RMEM_OK;
-  char msg[512] = "";
-  for (size_t i = 0; i < n; i++) {
-    size_t off = c.inst->scratch[i];
-    rmem_status_t st = off < rmem_capacity(c.inst->r) ? rmem_free(c.inst->r, (char *)rmem_base(c.inst->r) + off)
-                                                      : RMEM_EBADPTR;
-    if (st != RMEM_OK && first == RMEM_OK) {
-      first = st;
-      snprintf(msg, sizeof msg, "rmem: batch free of offset %zu: %s", off, rmem_last_error_message());
-    }
-  }
-  sync_external(env, c.inst);
-  if (first != RMEM_OK) {
-    int kind;
-    const char *code = rmem_js_code(first, &kind);
-    rmem_clear_error();
-    return throw_code(env, kind, code, msg);
-  }
-  return undefined(env);
-}
+static const field_t defrag_fields[] = {
+  FIELD(F_SIZE, rmem_defrag_report_t, merged, "merged"),
+  FIELD(F_SIZE, rmem_defrag_report_t, slabs_released, "slabsReleased"),
+  FIELD(F_SIZE, rmem_defrag_report_t, pages_released, "pagesReleased"),
+  FIELD(F_SIZE, rmem_defrag_report_t, bytes_released, "bytesReleased"),
+};
 
 static napi_value js_defrag(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   rmem_defrag_report_t rep;
   memset(&rep, 0, sizeof rep);
-  rmem_status_t st = rmem_defrag(c.inst->r, &rep);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  sync_external(env, c.inst);
-  napi_value o;
-  NODE_API_CALL(env, napi_create_object(env, &o));
-  if (!set_num(env, o, "merged", (double)rep.merged) || !set_num(env, o, "slabsReleased", (double)rep.slabs_released) ||
-      !set_num(env, o, "pagesReleased", (double)rep.pages_released) ||
-      !set_num(env, o, "bytesReleased", (double)rep.bytes_released))
-    return NULL;
-  return o;
+  rmem_status_t st = rmem_defrag(c.r, &rep);
+  if (st == RMEM_OK) sync_external(env, c.inst);
+  return done_value(&c, st, st == RMEM_OK ? make_object(env, &rep, defrag_fields, NFIELDS(defrag_fields)) : NULL);
 }
 
-static napi_value js_stats(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+/* The instance's figures and its heap's, as one struct for the field tables. */
+typedef struct inst_stats {
   rmem_stats_t s;
   rmem_heap_stats_t h;
-  rmem_status_t st = rmem_stats(c.inst->r, &s);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  st = rmem_heap_stats(c.inst->r, &h);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
+  size_t arenas, caches, reported;
+} inst_stats_t;
+
+static const field_t stats_fields[] = {
+  FIELD(F_SIZE, inst_stats_t, s.capacity, "capacity"),
+  FIELD(F_SIZE, inst_stats_t, s.committed, "committed"),
+  FIELD(F_SIZE, inst_stats_t, s.resident, "resident"),
+  FIELD(F_SIZE, inst_stats_t, s.pages_in_use, "pagesInUse"),
+  FIELD(F_SIZE, inst_stats_t, s.pages_free, "pagesFree"),
+  FIELD(F_SIZE, inst_stats_t, s.largest_free, "largestFree"),
+  FIELD(F_SIZE, inst_stats_t, s.metadata, "metadata"),
+  FIELD(F_SIZE, inst_stats_t, arenas, "arenas"),
+  FIELD(F_SIZE, inst_stats_t, reported, "externalReported"),
+  FIELD(F_SIZE, inst_stats_t, caches, "slabCaches"),
+};
+
+static const field_t heap_fields[] = {
+  FIELD(F_SIZE, rmem_heap_stats_t, used, "used"),
+  FIELD(F_SIZE, rmem_heap_stats_t, free, "free"),
+  FIELD(F_SIZE, rmem_heap_stats_t, live_blocks, "liveBlocks"),
+  FIELD(F_SIZE, rmem_heap_stats_t, free_slots, "freeSlots"),
+  FIELD(F_SIZE, rmem_heap_stats_t, slabs, "slabs"),
+  FIELD(F_SIZE, rmem_heap_stats_t, large_blocks, "largeBlocks"),
+  FIELD(F_SIZE, rmem_heap_stats_t, largest_free, "largestFree"),
+  FIELD(F_DOUBLE, rmem_heap_stats_t, fragmentation, "fragmentation"),
+  FIELD(F_SIZE, rmem_heap_stats_t, allocs, "allocs"),
+  FIELD(F_SIZE, rmem_heap_stats_t, frees, "frees"),
+};
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  CALL(true);
+  inst_stats_t x;
+  memset(&x, 0, sizeof x);
+  rmem_status_t st = rmem_stats(c.r, &x.s);
+  if (st == RMEM_OK) st = rmem_heap_stats(c.r, &x.h);
+  if (st != RMEM_OK) return throw_status(env, st);
   sync_external(env, c.inst);
-  napi_value o, heap;
-  NODE_API_CALL(env, napi_create_object(env, &o));
-  NODE_API_CALL(env, napi_create_object(env, &heap));
-  if (!set_num(env, o, "capacity", (double)s.capacity) || !set_num(env, o, "committed", (double)s.committed) ||
-      !set_num(env, o, "resident", (double)s.resident) || !set_num(env, o, "pagesInUse", (double)s.pages_in_use) ||
-      !set_num(env, o, "pagesFree", (double)s.pages_free) || !set_num(env, o, "largestFree", (double)s.largest_free) ||
-      !set_num(env, o, "metadata", (double)s.metadata) || !set_num(env, heap, "used", (double)h.used) ||
-      !set_num(env, heap, "free", (double)h.free) ||
-      !set_num(env, heap, "liveBlocks", (double)h.live_blocks) || !set_num(env, heap, "freeSlots", (double)h.free_slots) ||
-      !set_num(env, heap, "slabs", (double)h.slabs) || !set_num(env, heap, "largeBlocks", (double)h.large_blocks) ||
-      !set_num(env, heap, "largestFree", (double)h.largest_free) ||
-      !set_num(env, heap, "fragmentation", h.fragmentation) || !set_num(env, heap, "allocs", (double)h.allocs) ||
-      !set_num(env, heap, "frees", (double)h.frees) || !set_num(env, o, "arenas", (double)c.inst->narenas) ||
-      !set_num(env, o, "externalReported", (double)c.inst->reported) ||
-      !set_num(env, o, "slabCaches", (double)c.inst->ncaches))
-    return NULL;
+  x.arenas = c.inst->narenas;
+  x.caches = c.inst->ncaches;
+  x.reported = (size_t)c.inst->reported;
+  napi_value o = make_object(env, &x, stats_fields, NFIELDS(stats_fields));
+  napi_value heap = o ? make_object(env, &x.h, heap_fields, NFIELDS(heap_fields)) : NULL;
+  if (!heap) return NULL;
   NODE_API_CALL(env, napi_set_named_property(env, o, "heap", heap));
   return o;
 }
 
-/*
- * The JS heap front (lib/core.js) keeps small heap blocks in per-size bins
- * without a native call, and tracks each block it holds in the tag map: one
- * byte per 8-byte granule, 0 = not held by the front, b (1..127) = handed out
- * to the user from bin b (b * 8 bytes), 0x80 | b = cached in bin b (free from
- * the user's point of view). Every block the front holds is a live heap block
- * in C: C allocated it (allocBatch) and gets it back (freeBatch). This checks
- * that: every tagged granule starts a live heap block of at least b * 8
- * usable bytes. Returns the number of problems (recorded through rmem_problem).
- */
-static size_t tags_validate(rmem_js_inst_t *inst, size_t *count) {
-  size_t problems = 0;
-  const uint8_t *t = inst->tags;
-  const size_t n = inst->ntags;
-  size_t held = 0;
-  for (size_t g = 0; g < n; g += 8) {
-    uint64_t w;
-    if (g + 8 <= n) {
-      memcpy(&w, t + g, 8);
-      if (w == 0) continue;
-    }
-    for (size_t i = g; i < g + 8 && i < n; i++) {
-      uint8_t b = t[i] & 0x7f;
-      if (t[i] == 0) continue;
-      held++;
-      void *p = (char *)rmem_base(inst->r) + i * 8;
-      size_t usable = rmem_usable_size(inst->r, p);
-      if (b == 0 || usable < (size_t)b * 8) {
-        rmem_problem(&problems, "js heap front: offset %zu is tagged %u but is %s", i * 8, t[i],
-                     usable ? "too small for its bin" : "not a live heap block");
-      }
-    }
-  }
-  *count = held;
-  return problems;
-}
-
-/* Returns [problems, message]: the validator's count and the first problem's description. */
+/* validate() -> { problems, message }: the validators' count and the first problem's description. */
 static napi_value js_validate(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   rmem_clear_error();
-  size_t n = rmem_validate(c.inst->r);
-  size_t held = 0;
-  if (n == 0) n += tags_validate(c.inst, &held);
-  napi_value o;
-  NODE_API_CALL(env, napi_create_object(env, &o));
-  if (!set_num(env, o, "problems", (double)n) || !set_str(env, o, "message", n ? rmem_last_error_message() : ""))
-    return NULL;
+  struct {
+    size_t problems;
+    const char *message;
+  } v = {rmem_validate(c.r), ""};
+  if (v.problems) v.message = rmem_last_error_message();
+  static const field_t fields[] = {{"problems", 0, F_SIZE}, {"message", sizeof(size_t), F_STR}};
+  napi_value o = make_object(env, &v, fields, 2);
   rmem_clear_error();
   return o;
 }
 
-/*
- * How many bytes from offset `off` belong to one live block, or 0. Covers
- * every allocator but MeMS: heap blocks (rmem_usable_size), slab-cache and
- * intermediate-arena slots (the slab's out-of-band bitmap), bump-arena chunks
- * (to the end of the chunk's page run, through the pagemap: which bytes of a
- * chunk were handed out only the arena knows). MeMS segments are named by
- * virtual address and viewed through memsExtent. Nothing here trusts user
- * memory: all of it is metadata.
- */
-static size_t block_extent(rmem_t *r, size_t off) {
-  if (off == 0 || off >= r->capacity) return 0;
-  uintptr_t p = r->base + off;
-  uint32_t page = rmem_page_index(r, p);
-  if (page >= r->top) return 0;
-  const rmem_pme_t *e = &r->pm[page];
-  switch (e->kind) {
-    case RMEM_PK_SLAB: {
-      if (e->owner == 0 || e->owner >= r->slabs.bump) return 0;
-      const rmem_slab_t *s = rmem_pool_at(&r->slabs, e->owner);
-      if (s->magic != RMEM_SLAB_MAGIC || p < s->start) return 0;
-      uintptr_t rel = p - s->start;
-      uint32_t idx = rmem_slab_slot_of(s, rel);
-      if ((uintptr_t)idx * s->bsize != rel || idx >= s->nslots) return 0;
-      if (s->bits[idx >> 6] & ((uint64_t)1 << (idx & 63))) return 0; /* free slot */
-      return s->bsize;
-    }
-    case RMEM_PK_LARGE: {
-      size_t n = rmem_usable_size(r, (void *)p);
-      rmem_clear_error();
-      return n;
-    }
-    case RMEM_PK_ARENA: {
-      /* Walk back to the head of the run (bounded by the run's length). */
-      uint32_t h = page;
-      while (h > 1 && !(r->pm[h].flags & RMEM_PF_HEAD) && r->pm[h - 1].kind == e->kind) h--;
-      if (!(r->pm[h].flags & RMEM_PF_HEAD)) return 0;
-      uintptr_t end = rmem_page_addr(r, h + r->pm[h].len);
-      return end > p ? (size_t)(end - p) : 0;
-    }
-    default:
-      return 0;
-  }
-}
-
-static napi_value js_extent(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t off;
-  if (!get_call(env, info, &c, true) || !arg_offset(&c, 0, "ptr", &off)) return NULL;
-  return num(env, (double)block_extent(c.inst->r, off));
-}
-
 static napi_value js_destroy(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, false)) return NULL;
+  CALL(false);
   rmem_js_inst_t *inst = c.inst;
   if (!inst->r) return undefined(env);
-  /* Detach first: after this no JS view can reach the range we unmap below. */
-  napi_value ab = NULL;
-  if (inst->memory_ref) NODE_API_CALL(env, napi_get_reference_value(env, inst->memory_ref, &ab));
-  if (ab) NODE_API_CALL(env, napi_detach_arraybuffer(env, ab));
-  if (inst->tags) memset(inst->tags, 0, inst->ntags); /* the front holds nothing any more */
+  /* Detach first: after this no JS view can reach the memory or metadata we unmap below. */
+  inst_detach_all(env, inst);
   inst_destroy_range(inst);
   sync_external(env, inst);
   return undefined(env);
@@ -765,39 +660,42 @@ static bool arg_lifetime(call_t *c, size_t i, lifetime_t *out) {
   return true;
 }
 
+/* Offset of p in the range, for scratch. */
+static uint32_t offset_of(const call_t *c, const void *p) { return (uint32_t)((uintptr_t)p - (uintptr_t)rmem_base(c->r)); }
+
 /*
  * arenaCreate(chunkSize, lifetime, leaseMin) -> handle. With leaseMin > 0 and
  * a bump arena, also leases the first chunk to JS: scratch[0] = start offset,
  * scratch[1] = length (both 0 if no lease).
  */
 static napi_value js_arena_create(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   size_t chunk, lease_min = 0;
   lifetime_t lt;
-  if (!get_call(env, info, &c, true) || !arg_size(&c, 0, "size", &chunk) || !arg_lifetime(&c, 1, &lt)) return NULL;
+  if (!arg_size(&c, 0, "size", &chunk) || !arg_lifetime(&c, 1, &lt)) return NULL;
   if (c.argc > 2 && !arg_offset(&c, 2, "leaseMin", &lease_min)) return NULL;
-  arena_t *a = rmem_arena_create(c.inst->r, chunk, lt);
-  if (!a) return throw_last_c(&c, RMEM_ENOMEM);
+  arena_t *a = rmem_arena_create(c.r, chunk, lt);
+  if (!a) return throw_last(env, RMEM_ENOMEM);
   uint32_t index, gen;
   rmem_status_t st = rmem_arena_index(a, &index, &gen);
   if (st != RMEM_OK) {
     rmem_arena_destroy(a);
-    return throw_status_c(&c, st);
+    return throw_status(env, st);
   }
-  double h = handle_of(index, gen);
   c.inst->narenas++;
   c.inst->scratch[0] = c.inst->scratch[1] = 0;
   if (lease_min && lt != LIFETIME_INTERMEDIATE) {
     size_t len = 0;
     void *p = rmem_arena_lease(a, lease_min, &len);
     if (p) {
-      c.inst->scratch[0] = (uint32_t)((uintptr_t)p - (uintptr_t)rmem_base(c.inst->r));
+      c.inst->scratch[0] = offset_of(&c, p);
       c.inst->scratch[1] = (uint32_t)len;
     } else {
       rmem_clear_error(); /* no lease: JS takes the native path */
     }
   }
-  return num(env, h);
+  sync_external(env, c.inst);
+  return num(env, handle_of(index, gen));
 }
 
 /*
@@ -806,88 +704,80 @@ static napi_value js_arena_create(napi_env env, napi_callback_info info) {
  * JS: returns its start, scratch[1] = its length; JS bumps size past it.
  */
 static napi_value js_arena_alloc(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   size_t size;
-  if (!get_call(env, info, &c, true)) return NULL;
   arena_t *a = arg_arena(&c, 0);
   if (!a || !arg_size(&c, 1, "size", &size)) return NULL;
   bool lease = false;
   if (c.argc > 2) NODE_API_CALL(env, napi_get_value_bool(env, c.argv[2], &lease));
-  void *p;
-  if (lease) { /* bump arenas only: C refuses a lease of an intermediate arena */
-    size_t len = 0;
-    p = rmem_arena_lease(a, (size + 7) & ~(size_t)7, &len);
-    if (!p) return throw_last_c(&c, RMEM_ENOMEM);
-    c.inst->scratch[1] = (uint32_t)len;
-    sync_external(env, c.inst);
-  } else {
-    p = rmem_arena_alloc(a, size);
-    if (!p) return throw_last_c(&c, RMEM_ENOMEM);
-  }
-  return offset_value(env, c.inst, p);
+  if (!lease) return done_ptr(&c, rmem_arena_alloc(a, size), RMEM_ENOMEM);
+  size_t len = 0; /* bump arenas only: C refuses a lease of an intermediate arena */
+  void *p = rmem_arena_lease(a, (size + 7) & ~(size_t)7, &len);
+  if (p) c.inst->scratch[1] = (uint32_t)len;
+  return done_ptr(&c, p, RMEM_ENOMEM);
 }
 
 static napi_value js_arena_free(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t off, size;
+  CALL(true);
   void *p;
-  if (!get_call(env, info, &c, true)) return NULL;
+  size_t size;
   arena_t *a = arg_arena(&c, 0);
-  if (!a || !arg_offset(&c, 1, "ptr", &off) || !offset_ptr(&c, off, &p) || !arg_size(&c, 2, "size", &size)) return NULL;
-  rmem_status_t st = rmem_arena_free(a, p, size);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  return undefined(env);
+  if (!a || !arg_ptr(&c, 1, &p) || !arg_size(&c, 2, "size", &size)) return NULL;
+  return done(&c, rmem_arena_free(a, p, size));
 }
 
 static napi_value js_arena_reset(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   arena_t *a = arg_arena(&c, 0);
-  if (!a) return NULL;
-  rmem_status_t st = rmem_arena_reset(a);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  sync_external(env, c.inst);
-  return undefined(env);
+  return a ? done(&c, rmem_arena_reset(a)) : NULL;
 }
 
 static napi_value js_arena_destroy(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   arena_t *a = arg_arena(&c, 0);
   if (!a) return NULL;
   rmem_status_t st = rmem_arena_destroy(a);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  c.inst->narenas--;
-  sync_external(env, c.inst);
-  return undefined(env);
+  if (st == RMEM_OK) c.inst->narenas--;
+  return done(&c, st);
 }
 
+static const field_t arena_fields[] = {
+  FIELD(F_INT, rmem_arena_stats_t, lifetime, "lifetime"),
+  FIELD(F_SIZE, rmem_arena_stats_t, chunks, "chunks"),
+  FIELD(F_SIZE, rmem_arena_stats_t, reserved, "reserved"),
+  FIELD(F_SIZE, rmem_arena_stats_t, used, "used"),
+  FIELD(F_SIZE, rmem_arena_stats_t, allocs, "allocs"),
+  FIELD(F_SIZE, rmem_arena_stats_t, resets, "resets"),
+};
+
 static napi_value js_arena_stats(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   arena_t *a = arg_arena(&c, 0);
   if (!a) return NULL;
   rmem_arena_stats_t s;
   rmem_status_t st = rmem_arena_stats(a, &s);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  napi_value o;
-  NODE_API_CALL(env, napi_create_object(env, &o));
-  if (!set_num(env, o, "lifetime", (double)s.lifetime) || !set_num(env, o, "chunks", (double)s.chunks) ||
-      !set_num(env, o, "reserved", (double)s.reserved) || !set_num(env, o, "used", (double)s.used) ||
-      !set_num(env, o, "allocs", (double)s.allocs) || !set_num(env, o, "resets", (double)s.resets))
-    return NULL;
-  return o;
+  return done_value(&c, st, st == RMEM_OK ? make_object(env, &s, arena_fields, NFIELDS(arena_fields)) : NULL);
 }
 
 /* ------------------------------------------------------------------------
  * Slab caches
  * ------------------------------------------------------------------------ */
 
-/* cacheCreate(name, objSize, align, flags) -> handle */
+/* An external ArrayBuffer over memory the instance owns (no finaliser: destroy() detaches it), kept weakly. */
+static napi_value external_view(call_t *c, void *data, size_t bytes, napi_ref *ref) {
+  napi_value ab;
+  NODE_API_CALL(c->env, napi_create_external_arraybuffer(c->env, data, bytes, NULL, NULL, &ab));
+  NODE_API_CALL(c->env, napi_create_reference(c->env, ab, 0, ref));
+  return ab;
+}
+
+/*
+ * cacheCreate(name, objSize, align, flags) -> handle; scratch[0] = the cache's
+ * page tag, and cacheFront(h) gives its stack for the JS front.
+ */
 static napi_value js_cache_create(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   size_t size, align = 0, flags = 0;
-  if (!get_call(env, info, &c, true)) return NULL;
   char name[32] = {0};
   napi_valuetype t = napi_undefined;
   if (c.argc > 0) NODE_API_CALL(env, napi_typeof(env, c.argv[0], &t));
@@ -900,81 +790,100 @@ static napi_value js_cache_create(napi_env env, napi_callback_info info) {
   if (!arg_size(&c, 1, "objSize", &size)) return NULL;
   if (c.argc > 2 && !arg_offset(&c, 2, "align", &align)) return NULL;
   if (c.argc > 3 && !arg_offset(&c, 3, "flags", &flags)) return NULL;
-  slab_cache_t *sc = rmem_slab_cache_create(c.inst->r, t == napi_string ? name : NULL, size, align, (unsigned)flags);
-  if (!sc) return throw_last_c(&c, RMEM_ENOMEM);
+  slab_cache_t *sc = rmem_slab_cache_create(c.r, t == napi_string ? name : NULL, size, align, (unsigned)flags);
+  if (!sc) return throw_last(env, RMEM_ENOMEM);
   uint32_t index, gen;
   rmem_status_t st = rmem_slab_cache_index(sc, &index, &gen);
   if (st != RMEM_OK) {
     rmem_slab_cache_destroy(sc);
-    return throw_status_c(&c, st);
+    return throw_status(env, st);
   }
-  double h = handle_of(index, gen);
   c.inst->ncaches++;
-  return num(env, h);
+  return num(env, handle_of(index, gen));
+}
+
+/* cacheFront(h) -> Uint32Array over the cache's stack ([n, cap, entries...]); scratch[0] = its page tag. */
+static napi_value js_cache_front(napi_env env, napi_callback_info info) {
+  CALL(true);
+  slab_cache_t *sc = arg_cache(&c, 0);
+  if (!sc) return NULL;
+  rmem_cache_layout_t lay;
+  uint32_t index, gen;
+  rmem_status_t st = rmem_slab_cache_layout(sc, &lay);
+  if (st == RMEM_OK) st = rmem_slab_cache_index(sc, &index, &gen);
+  if (st != RMEM_OK) return throw_status(env, st);
+  if (lay.version != RMEM_FRONT_LAYOUT_VERSION) return throw_code(env, KIND_ERROR, "ERR_RMEM_UNKNOWN", "rmem: front layout");
+  if (index >= c.inst->ncache_views) { /* one weak reference slot per cache index, grown on demand */
+    uint32_t n = c.inst->ncache_views ? c.inst->ncache_views : 16;
+    while (n <= index) n *= 2;
+    napi_ref *v = realloc(c.inst->cache_views, n * sizeof *v);
+    if (!v) return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: out of memory");
+    memset(v + c.inst->ncache_views, 0, (n - c.inst->ncache_views) * sizeof *v);
+    c.inst->cache_views = v;
+    c.inst->ncache_views = n;
+  }
+  detach_ref(env, &c.inst->cache_views[index]); /* a view of a cache that lived in this slot before */
+  size_t bytes = (2 + (size_t)lay.max) * sizeof(uint32_t);
+  napi_value ab = external_view(&c, lay.stack, bytes, &c.inst->cache_views[index]), ta;
+  if (!ab) return NULL;
+  NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, bytes / 4, ab, 0, &ta));
+  c.inst->scratch[0] = lay.tag;
+  return ta;
 }
 
 static napi_value js_cache_alloc(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   slab_cache_t *sc = arg_cache(&c, 0);
-  if (!sc) return NULL;
-  void *p = rmem_slab_alloc(sc);
-  if (!p) return throw_last_c(&c, RMEM_ENOMEM);
-  return offset_value(env, c.inst, p);
+  return sc ? done_ptr(&c, rmem_slab_alloc(sc), RMEM_ENOMEM) : NULL;
 }
 
 static napi_value js_cache_free(napi_env env, napi_callback_info info) {
-  call_t c;
-  size_t off;
+  CALL(true);
   void *p;
-  if (!get_call(env, info, &c, true)) return NULL;
   slab_cache_t *sc = arg_cache(&c, 0);
-  if (!sc || !arg_offset(&c, 1, "ptr", &off) || !offset_ptr(&c, off, &p)) return NULL;
-  rmem_status_t st = rmem_slab_free(sc, p);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  return undefined(env);
+  if (!sc || !arg_ptr(&c, 1, &p)) return NULL;
+  return done(&c, rmem_slab_free(sc, p));
 }
 
 static napi_value js_cache_destroy(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   slab_cache_t *sc = arg_cache(&c, 0);
   if (!sc) return NULL;
+  uint32_t index, gen;
+  if (rmem_slab_cache_index(sc, &index, &gen) != RMEM_OK) return throw_last(env, RMEM_ESTALE);
   rmem_status_t st = rmem_slab_cache_destroy(sc);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  c.inst->ncaches--;
-  sync_external(env, c.inst);
-  return undefined(env);
+  if (st == RMEM_OK) {
+    c.inst->ncaches--;
+    if (index < c.inst->ncache_views) detach_ref(env, &c.inst->cache_views[index]);
+  }
+  return done(&c, st);
 }
 
 static napi_value js_cache_shrink(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   slab_cache_t *sc = arg_cache(&c, 0);
-  if (!sc) return NULL;
-  rmem_status_t st = rmem_slab_cache_shrink(sc);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  sync_external(env, c.inst);
-  return undefined(env);
+  return sc ? done(&c, rmem_slab_cache_shrink(sc)) : NULL;
 }
 
+static const field_t cache_fields[] = {
+  FIELD(F_STR, rmem_slab_stats_t, name, "name"),
+  FIELD(F_SIZE, rmem_slab_stats_t, obj_size, "objSize"),
+  FIELD(F_SIZE, rmem_slab_stats_t, objects_in_use, "objectsInUse"),
+  FIELD(F_SIZE, rmem_slab_stats_t, slots, "slots"),
+  FIELD(F_SIZE, rmem_slab_stats_t, slabs, "slabs"),
+  FIELD(F_SIZE, rmem_slab_stats_t, slab_bytes, "slabBytes"),
+  FIELD(F_DOUBLE, rmem_slab_stats_t, utilisation, "utilisation"),
+  FIELD(F_SIZE, rmem_slab_stats_t, allocs, "allocs"),
+  FIELD(F_SIZE, rmem_slab_stats_t, frees, "frees"),
+};
+
 static napi_value js_cache_stats(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   slab_cache_t *sc = arg_cache(&c, 0);
   if (!sc) return NULL;
   rmem_slab_stats_t s;
   rmem_status_t st = rmem_slab_cache_stats(sc, &s);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  napi_value o;
-  NODE_API_CALL(env, napi_create_object(env, &o));
-  if (!set_str(env, o, "name", s.name) || !set_num(env, o, "objSize", (double)s.obj_size) ||
-      !set_num(env, o, "objectsInUse", (double)s.objects_in_use) || !set_num(env, o, "slots", (double)s.slots) ||
-      !set_num(env, o, "slabs", (double)s.slabs) || !set_num(env, o, "slabBytes", (double)s.slab_bytes) ||
-      !set_num(env, o, "utilisation", s.utilisation) || !set_num(env, o, "allocs", (double)s.allocs) ||
-      !set_num(env, o, "frees", (double)s.frees))
-    return NULL;
-  return o;
+  return done_value(&c, st, st == RMEM_OK ? make_object(env, &s, cache_fields, NFIELDS(cache_fields)) : NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -990,97 +899,82 @@ static bool arg_vaddr(call_t *c, size_t i, uintptr_t *out) {
 }
 
 static napi_value js_mems_init(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
-  rmem_status_t st = rmem_mems_init(c.inst->r);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  return undefined(env);
+  CALL(true);
+  return done(&c, rmem_mems_init(c.r));
 }
 
 static napi_value js_mems_malloc(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   size_t size;
-  if (!get_call(env, info, &c, true) || !arg_size(&c, 0, "size", &size)) return NULL;
-  uintptr_t v = rmem_mems_malloc(c.inst->r, size);
-  if (!v) return throw_last_c(&c, RMEM_ENOMEM);
+  if (!arg_size(&c, 0, "size", &size)) return NULL;
+  uintptr_t v = rmem_mems_malloc(c.r, size);
+  if (!v) return throw_last(env, RMEM_ENOMEM);
   sync_external(env, c.inst);
   return num(env, (double)v);
 }
 
 static napi_value js_mems_free(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   uintptr_t v;
-  if (!get_call(env, info, &c, true) || !arg_vaddr(&c, 0, &v)) return NULL;
-  rmem_status_t st = rmem_mems_free(c.inst->r, v);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  sync_external(env, c.inst);
-  return undefined(env);
+  if (!arg_vaddr(&c, 0, &v)) return NULL;
+  return done(&c, rmem_mems_free(c.r, v));
 }
 
 static napi_value js_mems_get(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   uintptr_t v;
-  if (!get_call(env, info, &c, true) || !arg_vaddr(&c, 0, &v)) return NULL;
-  void *p = rmem_mems_get(c.inst->r, v);
-  if (!p) return throw_last_c(&c, RMEM_EBADPTR);
-  return offset_value(env, c.inst, p);
+  if (!arg_vaddr(&c, 0, &v)) return NULL;
+  return done_ptr(&c, rmem_mems_get(c.r, v), RMEM_EBADPTR);
 }
 
-/* memsExtent(vaddr) -> [offset of vaddr in memory, bytes to the end of its segment] via scratch; returns offset. */
+/* memsExtent(vaddr) -> offset of the byte at vaddr; scratch[1] = bytes to the end of its segment. */
 static napi_value js_mems_extent(napi_env env, napi_callback_info info) {
-  call_t c;
+  CALL(true);
   uintptr_t v;
-  if (!get_call(env, info, &c, true) || !arg_vaddr(&c, 0, &v)) return NULL;
-  void *p = rmem_mems_get(c.inst->r, v);
-  if (!p) return throw_last_c(&c, RMEM_EBADPTR);
+  if (!arg_vaddr(&c, 0, &v)) return NULL;
+  void *p = rmem_mems_get(c.r, v);
+  if (!p) return throw_last(env, RMEM_EBADPTR);
   rmem_mems_segment_t seg; /* O(log n): the segment that holds v */
-  rmem_status_t st = rmem_mems_find(c.inst->r, v, &seg);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
+  rmem_status_t st = rmem_mems_find(c.r, v, &seg);
+  if (st != RMEM_OK) return throw_status(env, st);
   c.inst->scratch[1] = (uint32_t)(seg.kind == MEMS_PROCESS ? seg.eva - v + 1 : 0);
-  return offset_value(env, c.inst, p);
+  return done_ptr(&c, p, RMEM_EBADPTR);
 }
 
 static napi_value js_mems_print_stats(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   fflush(stdout);
-  rmem_status_t st = rmem_mems_print_stats(c.inst->r, stdout);
+  rmem_status_t st = rmem_mems_print_stats(c.r, stdout);
   fflush(stdout); /* so the lines land before whatever JS writes next */
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  return undefined(env);
+  return done(&c, st);
 }
 
+static const field_t mems_fields[] = {
+  FIELD(F_SIZE, rmem_mems_stats_t, pages_used, "pagesUsed"),
+  FIELD(F_SIZE, rmem_mems_stats_t, space_unused, "spaceUnused"),
+  FIELD(F_SIZE, rmem_mems_stats_t, main_chain_length, "mainChainLength"),
+  FIELD(F_SIZE, rmem_mems_stats_t, segments, "segments"),
+  FIELD(F_SIZE, rmem_mems_stats_t, process_segments, "processSegments"),
+  FIELD(F_SIZE, rmem_mems_stats_t, hole_segments, "holeSegments"),
+  FIELD(F_SIZE, rmem_mems_stats_t, bytes_in_use, "bytesInUse"),
+};
+
 static napi_value js_mems_stats(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   rmem_mems_stats_t s;
-  rmem_status_t st = rmem_mems_stats(c.inst->r, &s);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  napi_value o;
-  NODE_API_CALL(env, napi_create_object(env, &o));
-  if (!set_num(env, o, "pagesUsed", (double)s.pages_used) || !set_num(env, o, "spaceUnused", (double)s.space_unused) ||
-      !set_num(env, o, "mainChainLength", (double)s.main_chain_length) ||
-      !set_num(env, o, "segments", (double)s.segments) ||
-      !set_num(env, o, "processSegments", (double)s.process_segments) ||
-      !set_num(env, o, "holeSegments", (double)s.hole_segments) || !set_num(env, o, "bytesInUse", (double)s.bytes_in_use))
-    return NULL;
-  return o;
+  rmem_status_t st = rmem_mems_stats(c.r, &s);
+  return done_value(&c, st, st == RMEM_OK ? make_object(env, &s, mems_fields, NFIELDS(mems_fields)) : NULL);
 }
 
 static napi_value js_mems_finish(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
-  rmem_status_t st = rmem_mems_finish(c.inst->r);
-  if (st != RMEM_OK) return throw_status_c(&c, st);
-  sync_external(env, c.inst);
-  return undefined(env);
+  CALL(true);
+  return done(&c, rmem_mems_finish(c.r));
 }
 
 static napi_value js_mems_validate(napi_env env, napi_callback_info info) {
-  call_t c;
-  if (!get_call(env, info, &c, true)) return NULL;
+  CALL(true);
   rmem_clear_error();
-  size_t n = rmem_mems_validate(c.inst->r);
+  size_t n = rmem_mems_validate(c.r);
   rmem_clear_error();
   return num(env, (double)n);
 }
@@ -1099,8 +993,6 @@ static const struct {
   {"realloc", js_realloc},
   {"alignedAlloc", js_aligned_alloc},
   {"usableSize", js_usable_size},
-  {"allocBatch", js_alloc_batch},
-  {"freeBatch", js_free_batch},
   {"defrag", js_defrag},
   {"stats", js_stats},
   {"validate", js_validate},
@@ -1113,6 +1005,7 @@ static const struct {
   {"arenaDestroy", js_arena_destroy},
   {"arenaStats", js_arena_stats},
   {"cacheCreate", js_cache_create},
+  {"cacheFront", js_cache_front},
   {"cacheAlloc", js_cache_alloc},
   {"cacheFree", js_cache_free},
   {"cacheDestroy", js_cache_destroy},
@@ -1130,6 +1023,53 @@ static const struct {
 };
 
 #define N_INST_FUNCTIONS (sizeof inst_functions / sizeof inst_functions[0])
+
+/* A typed array of `type` over [data, data + bytes) of an external buffer the instance owns (detached by destroy()). */
+static napi_value front_view(call_t *c, napi_typedarray_type type, void *data, size_t bytes, size_t elem) {
+  if (c->inst->nviews >= MAX_VIEWS) return throw_code(c->env, KIND_ERROR, "ERR_RMEM_UNKNOWN", "rmem: too many views");
+  napi_value ab = external_view(c, data, bytes, &c->inst->views[c->inst->nviews]), ta;
+  if (!ab) return NULL;
+  c->inst->nviews++;
+  NODE_API_CALL(c->env, napi_create_typedarray(c->env, type, bytes / elem, ab, 0, &ta));
+  return ta;
+}
+
+/* front: { live, tags, n, cap, tagOf, stacks, stride, nclasses, tableMax, fast } (rmem_front_layout). */
+static napi_value make_front(call_t *c) {
+  rmem_front_layout_t lay;
+  if (rmem_front_layout(c->r, &lay) != RMEM_OK) return throw_last(c->env, RMEM_EINVAL);
+  if (lay.version != RMEM_FRONT_LAYOUT_VERSION) return throw_code(c->env, KIND_ERROR, "ERR_RMEM_UNKNOWN", "rmem: front layout");
+  size_t ntag_slots = (size_t)lay.nclasses + 1;
+  struct {
+    size_t stride, nclasses, table_max, fast;
+  } nums = {lay.stride, lay.nclasses, lay.table_max, lay.fast};
+  static const field_t fields[] = {{"stride", 0, F_SIZE},
+                                   {"nclasses", sizeof(size_t), F_SIZE},
+                                   {"tableMax", 2 * sizeof(size_t), F_SIZE},
+                                   {"fast", 3 * sizeof(size_t), F_SIZE}};
+  napi_value o = make_object(c->env, &nums, fields, 4);
+  if (!o) return NULL;
+  /* the heap front's arrays lie in the instance header; one buffer per array keeps each view exact */
+  struct {
+    const char *name;
+    napi_typedarray_type type;
+    void *data;
+    size_t bytes, elem;
+  } views[] = {
+    {"live", napi_uint32_array, lay.live, lay.live_bytes, 4},
+    {"tags", napi_uint16_array, lay.tags, lay.ntags * 2, 2},
+    {"n", napi_uint8_array, lay.n, ntag_slots, 1},
+    {"cap", napi_uint8_array, lay.cap, ntag_slots, 1},
+    {"tagOf", napi_uint8_array, lay.tag_of, (size_t)lay.table_max / 8 + 1, 1},
+    {"stacks", napi_uint32_array, lay.stacks, ntag_slots * lay.stride * 4, 4},
+  };
+  for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+    napi_value ta = front_view(c, views[i].type, views[i].data, views[i].bytes, views[i].elem);
+    if (!ta) return NULL;
+    NODE_API_CALL(c->env, napi_set_named_property(c->env, o, views[i].name, ta));
+  }
+  return o;
+}
 
 static napi_value js_create_instance(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -1170,37 +1110,36 @@ static napi_value js_create_instance(napi_env env, napi_callback_info info) {
   if (e->insts) e->insts->prev = inst;
   e->insts = inst;
   inst->refs = 1; /* held by this function until the objects below take over */
+  call_t c = {env, inst, r, 0, {NULL, NULL, NULL, NULL}};
 
-  napi_value obj, memory, scratch_ab, scratch;
-  NODE_API_CALL(env, napi_create_object(env, &obj));
+  napi_property_descriptor d_[N_INST_FUNCTIONS + 5];
   for (size_t i = 0; i < N_INST_FUNCTIONS; i++) {
     napi_value fn;
     NODE_API_CALL(env, napi_create_function(env, inst_functions[i].name, NAPI_AUTO_LENGTH, inst_functions[i].cb, inst, &fn));
     NODE_API_CALL(env, napi_add_finalizer(env, fn, inst, fn_finalize, NULL, NULL));
     inst->refs++;
-    NODE_API_CALL(env, napi_set_named_property(env, obj, inst_functions[i].name, fn));
+    d_[i] = (napi_property_descriptor){inst_functions[i].name, NULL, NULL, NULL, NULL, fn, napi_enumerable, NULL};
   }
   /* The range as one ArrayBuffer; its finaliser only drops a ref, never frees. */
+  napi_value memory, scratch_ab, scratch, front, capacity;
   NODE_API_CALL(env, napi_create_external_arraybuffer(env, rmem_base(r), rmem_capacity(r), memory_finalize, inst, &memory));
   inst->refs++;
-  NODE_API_CALL(env, napi_create_reference(env, memory, 0, &inst->memory_ref));
+  NODE_API_CALL(env, napi_create_reference(env, memory, 0, &inst->views[inst->nviews++]));
   void *sdata = NULL;
   NODE_API_CALL(env, napi_create_arraybuffer(env, SCRATCH_WORDS * sizeof(uint32_t), &sdata, &scratch_ab));
   inst->scratch = sdata;
   NODE_API_CALL(env, napi_create_reference(env, scratch_ab, 1, &inst->scratch_ref));
   NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, SCRATCH_WORDS, scratch_ab, 0, &scratch));
-  /* The JS heap front's tag map: out of band (not in `memory`), read by the validator here. */
-  napi_value tags_ab, tags;
-  void *tdata = NULL;
-  inst->ntags = rmem_capacity(r) / 8;
-  NODE_API_CALL(env, napi_create_arraybuffer(env, inst->ntags, &tdata, &tags_ab));
-  inst->tags = tdata;
-  NODE_API_CALL(env, napi_create_reference(env, tags_ab, 1, &inst->tags_ref));
-  NODE_API_CALL(env, napi_create_typedarray(env, napi_uint8_array, inst->ntags, tags_ab, 0, &tags));
-  NODE_API_CALL(env, napi_set_named_property(env, obj, "tags", tags));
-  NODE_API_CALL(env, napi_set_named_property(env, obj, "memory", memory));
-  NODE_API_CALL(env, napi_set_named_property(env, obj, "scratch", scratch));
-  if (!set_num(env, obj, "capacity", (double)rmem_capacity(r))) return NULL;
+  if (!(front = make_front(&c))) return NULL;
+  NODE_API_CALL(env, napi_create_double(env, (double)rmem_capacity(r), &capacity));
+  size_t n = N_INST_FUNCTIONS;
+  d_[n++] = (napi_property_descriptor){"memory", NULL, NULL, NULL, NULL, memory, napi_enumerable, NULL};
+  d_[n++] = (napi_property_descriptor){"scratch", NULL, NULL, NULL, NULL, scratch, napi_enumerable, NULL};
+  d_[n++] = (napi_property_descriptor){"front", NULL, NULL, NULL, NULL, front, napi_enumerable, NULL};
+  d_[n++] = (napi_property_descriptor){"capacity", NULL, NULL, NULL, NULL, capacity, napi_enumerable, NULL};
+  napi_value obj;
+  NODE_API_CALL(env, napi_create_object(env, &obj));
+  NODE_API_CALL(env, napi_define_properties(env, obj, n, d_));
   inst->refs--; /* this function's own hold */
   return obj;
 }
@@ -1228,21 +1167,24 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     throw_napi_failure(env, "napi_set_instance_data");
     return NULL;
   }
-  napi_value fn;
-  NODE_API_CALL(env, napi_create_function(env, "createInstance", NAPI_AUTO_LENGTH, js_create_instance, NULL, &fn));
-  NODE_API_CALL(env, napi_set_named_property(env, exports, "createInstance", fn));
-  NODE_API_CALL(env, napi_create_function(env, "statusName", NAPI_AUTO_LENGTH, js_status_name, NULL, &fn));
-  NODE_API_CALL(env, napi_set_named_property(env, exports, "statusName", fn));
-  napi_value consts;
-  NODE_API_CALL(env, napi_create_object(env, &consts));
-  if (!set_num(env, consts, "PAGE_SIZE", RMEM_PAGE_SIZE) || !set_num(env, consts, "SMALL_MAX", (double)RMEM_SMALL_MAX) ||
-      !set_num(env, consts, "DEFAULT_CAPACITY", (double)RMEM_DEFAULT_CAPACITY) ||
-      !set_num(env, consts, "MIN_CAPACITY", (double)RMEM_MIN_CAPACITY) ||
-      !set_num(env, consts, "MAX_CAPACITY", (double)RMEM_MAX_CAPACITY) ||
-      !set_num(env, consts, "OPT_JUNK", RMEM_OPT_JUNK) || !set_num(env, consts, "OPT_VALIDATE", RMEM_OPT_VALIDATE) ||
-      !set_num(env, consts, "SLAB_STRICT", RMEM_SLAB_STRICT) ||
-      !set_num(env, consts, "SCRATCH_WORDS", SCRATCH_WORDS))
-    return NULL;
-  NODE_API_CALL(env, napi_set_named_property(env, exports, "constants", consts));
+  struct {
+    double page_size, small_max, default_capacity, min_capacity, max_capacity, opt_junk, opt_validate, slab_strict,
+        scratch_words;
+  } k = {RMEM_PAGE_SIZE, (double)RMEM_SMALL_MAX, (double)RMEM_DEFAULT_CAPACITY, (double)RMEM_MIN_CAPACITY,
+         (double)RMEM_MAX_CAPACITY, RMEM_OPT_JUNK, RMEM_OPT_VALIDATE, RMEM_SLAB_STRICT, SCRATCH_WORDS};
+  static const char *const knames[] = {"PAGE_SIZE", "SMALL_MAX", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY",
+                                       "OPT_JUNK", "OPT_VALIDATE", "SLAB_STRICT", "SCRATCH_WORDS"};
+  field_t kf[sizeof knames / sizeof knames[0]];
+  for (size_t i = 0; i < sizeof knames / sizeof knames[0]; i++) kf[i] = (field_t){knames[i], i * sizeof(double), F_DOUBLE};
+  napi_value consts = make_object(env, &k, kf, sizeof knames / sizeof knames[0]), create, status_name;
+  if (!consts) return NULL;
+  NODE_API_CALL(env, napi_create_function(env, "createInstance", NAPI_AUTO_LENGTH, js_create_instance, NULL, &create));
+  NODE_API_CALL(env, napi_create_function(env, "statusName", NAPI_AUTO_LENGTH, js_status_name, NULL, &status_name));
+  napi_property_descriptor d[] = {
+    {"createInstance", NULL, NULL, NULL, NULL, create, napi_enumerable, NULL},
+    {"statusName", NULL, NULL, NULL, NULL, status_name, napi_enumerable, NULL},
+    {"constants", NULL, NULL, NULL, NULL, consts, napi_enumerable, NULL},
+  };
+  NODE_API_CALL(env, napi_define_properties(env, exports, sizeof d / sizeof d[0], d));
   return exports;
 }

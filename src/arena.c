@@ -45,20 +45,10 @@
  * Handles: see handle.h for how a destroyed arena is told from a live one
  * and for the guarantee on slot reuse.
  */
+#include "front.h"
 #include "handle.h"
 
 #include <stddef.h>
-
-/* Runs the whole validator after an operation when the instance asks for it (RMEM_OPT_VALIDATE). */
-static RMEM_NOINLINE void validate_after(rmem_t *r) {
-  rmem_status_t saved = rmem_last_error();
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s", rmem_last_error_message());
-  if (rmem_validate(r) == 0) {
-    if (saved) rmem_fail(saved, "%s", msg);
-    else rmem_clear_error();
-  }
-}
 
 /* ------------------------------------------------------------------------
  * Arena records
@@ -79,6 +69,14 @@ typedef struct chunk {
                           large run: the size it was allocated with */
 } chunk_t;
 
+/* One size class of an intermediate arena: its slabs and the front over them (front.h). */
+typedef struct inter_class {
+  rmem_slab_list_t list;
+  rmem_lfront_t front;
+} inter_class_t;
+
+#define INTER_BYTES (sizeof(inter_class_t) * RMEM_ARENA_CLASSES)
+
 struct arena {
   struct rmem_arena_head head; /* must be first: r_arena_fast reads it */
   rmem_hslot_t slot;           /* at offset sizeof(head) (handle.h) */
@@ -89,7 +87,7 @@ struct arena {
   uint32_t vcount;             /* validator scratch: runs seen in the pagemap */
   chunk_t *first, *cur;        /* bump chunks, oldest first */
   chunk_t *large;              /* intermediate: runs of large objects */
-  rmem_slab_list_t *cls;       /* intermediate: one list per class, out of band */
+  struct inter_class *cls;     /* intermediate: one slab list and front per class, out of band */
   uint64_t next_serial;
   size_t max_size;             /* 0 = no limit */
   size_t reserved;             /* bytes of chunks and large runs held */
@@ -125,7 +123,7 @@ static int class_for(size_t size, size_t align) {
 
 /* Live slots of a class list: one counter per fast path (a shared live count would chain an
    alloc/free pair through two read-modify-writes of one word). */
-static inline size_t class_live(const rmem_slab_list_t *l) { return l->allocs - l->frees; }
+static inline size_t class_live(const struct inter_class *k) { return k->list.used - k->front.n; }
 
 /* True if an allocation of size bytes (with some alignment) can have landed in the class of bsize. */
 static bool size_fits_class(size_t size, uint32_t bsize) {
@@ -153,7 +151,8 @@ static bool is_valid_lifetime(int lt) { return lt >= LIFETIME_TRANSIENT && lt <=
 static size_t inter_slab_bytes(const arena_t *a) {
   size_t b = 0;
   if (a->cls)
-    for (int c = 0; c < RMEM_ARENA_CLASSES; c++) b += a->cls[c].slabs * ((size_t)a->cls[c].slab_pages << RMEM_PAGE_SHIFT);
+    for (int c = 0; c < RMEM_ARENA_CLASSES; c++)
+      b += a->cls[c].list.slabs * ((size_t)a->cls[c].list.slab_pages << RMEM_PAGE_SHIFT);
   return b;
 }
 
@@ -174,8 +173,6 @@ static chunk_t *chunk_new(arena_t *a, size_t bytes, size_t align) {
   if (!c) return rmem_fail_null(RMEM_ENOMEM, "cannot allocate a chunk record");
   uint32_t align_pages = align > RMEM_PAGE_SIZE ? (uint32_t)(align >> RMEM_PAGE_SHIFT) : 1;
   uint32_t first = rmem_pages_alloc(r, (uint32_t)pages, align_pages, RMEM_PK_ARENA, a->slot.index);
-  if (!first && rmem_heap_reclaim(r) > 0)
-    first = rmem_pages_alloc(r, (uint32_t)pages, align_pages, RMEM_PK_ARENA, a->slot.index);
   if (!first) {
     rmem_meta_free(r, c, sizeof *c);
     return NULL; /* ENOMEM recorded by the page source */
@@ -266,7 +263,7 @@ static void *arena_alloc(arena_t *a, size_t size, size_t align) {
   rmem_t *r = a->slot.r;
   if (RMEM_UNLIKELY(r->flags)) {
     if (r->flags & RMEM_OPT_JUNK) memset((void *)p, 0xAB, n);
-    if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+    if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   }
   return (void *)p;
 }
@@ -280,18 +277,22 @@ static void *inter_alloc(arena_t *a, size_t size, size_t align) {
   int c = size <= SLAB_MAX && align <= RMEM_PAGE_SIZE ? class_for(size, align) : -1;
   void *p;
   if (c >= 0) {
-    rmem_slab_list_t *l = &a->cls[c];
-    /* a new slab would be made: respect the limit first */
-    if (a->max_size && l->nparked == 0 && l->cur->summary == 0 && !l->partial && !l->spare) {
-      size_t need = (size_t)l->slab_pages << RMEM_PAGE_SHIFT;
-      size_t held = held_bytes(a);
-      if (held > a->max_size || need > a->max_size - held)
-        return rmem_fail_null(RMEM_ENOMEM, "arena limit: a new %zu-byte slab would exceed max_size %zu", need,
-                              a->max_size);
+    inter_class_t *k = &a->cls[c];
+    rmem_slab_list_t *l = &k->list;
+    if (k->front.n) {
+      p = rmem_lfront_pop(r, &k->front);
+    } else {
+      /* a new slab would be made: respect the limit first */
+      if (a->max_size && !rmem_slab_list_has_free(l)) {
+        size_t need = (size_t)l->slab_pages << RMEM_PAGE_SHIFT;
+        size_t held = held_bytes(a);
+        if (held > a->max_size || need > a->max_size - held)
+          return rmem_fail_null(RMEM_ENOMEM, "arena limit: a new %zu-byte slab would exceed max_size %zu", need,
+                                a->max_size);
+      }
+      p = rmem_lfront_refill(r, &k->front, l);
+      if (!p) return NULL; /* ENOMEM recorded by the engine */
     }
-    p = rmem_slab_list_alloc(l);
-    if (!p) return NULL; /* ENOMEM recorded by the engine */
-    l->allocs++;
   } else {
     chunk_t *ch = chunk_new(a, size, align);
     if (!ch) return NULL;
@@ -305,7 +306,7 @@ static void *inter_alloc(arena_t *a, size_t size, size_t align) {
   a->allocs++;
   if (RMEM_UNLIKELY(r->flags)) {
     if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, size);
-    if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+    if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   }
   return p;
 }
@@ -323,18 +324,19 @@ static rmem_status_t inter_free(arena_t *a, void *ptr, size_t size) {
   if (!rmem_in_range(r, p)) return rmem_fail(RMEM_EBADPTR, "%p is not in the arena's instance", ptr);
   rmem_pme_t *pme = rmem_pme_of(r, p);
   if (pme->kind == RMEM_PK_SLAB) {
-    rmem_slab_t *s = rmem_slab_of(r, pme);
-    uintptr_t rel = (uintptr_t)s->list - (uintptr_t)a->cls;
-    if (s->magic != RMEM_SLAB_MAGIC || s->owner_kind != RMEM_SO_ARENA ||
-        rel >= sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES)
-      return rmem_fail(RMEM_EBADPTR, "%p is not from this arena", ptr);
+    rmem_slab_t *s = rmem_slab_at(r, p);
+    uintptr_t rel = s ? (uintptr_t)s->list - (uintptr_t)a->cls : INTER_BYTES;
+    if (!s || s->owner_kind != RMEM_SO_ARENA || rel >= INTER_BYTES || rel % sizeof(inter_class_t) != 0)
+      return rmem_front_refuse(r, p - r->base, "this arena");
+    if (!rmem_is_live(r, p - r->base)) return rmem_front_refuse(r, p - r->base, "this arena");
     if (!size_fits_class(size, s->bsize))
-      return rmem_fail(RMEM_EINVAL, "size %zu does not match the %u-byte class of %p", size, s->bsize, ptr);
-    rmem_slab_list_t *l = s->list;
-    rmem_status_t st = rmem_slab_free_in(s, p);
-    if (st != RMEM_OK) return st;
-    l->frees++;
+      return rmem_fail_at(RMEM_EINVAL, r, ptr, "size %zu does not match the %u-byte class of the block at offset %zu",
+                          size, s->bsize, (size_t)(p - r->base));
+    inter_class_t *k = &a->cls[rel / sizeof(inter_class_t)];
     if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, s->bsize);
+    rmem_clear_live(r, p - r->base);
+    if (k->front.n >= k->front.cap) rmem_lfront_spill(r, &k->front);
+    rmem_lfront_push(&k->front, (uint32_t)(p - r->base));
     return RMEM_OK;
   }
   if (pme->kind == RMEM_PK_ARENA && pme->owner == a->slot.index) {
@@ -342,24 +344,29 @@ static rmem_status_t inter_free(arena_t *a, void *ptr, size_t size) {
     chunk_t *c = a->large;
     while (c && c->first_page != page) c = c->next;
     if (!c || (p & (RMEM_PAGE_SIZE - 1)) != 0)
-      return rmem_fail(RMEM_EBADPTR, "%p points into a large object of this arena, not at its start", ptr);
+      return rmem_fail_at(RMEM_EBADPTR, r, ptr, "offset %zu points into a large object of this arena, not at its start",
+                          (size_t)(p - r->base));
     if (size != c->stop)
-      return rmem_fail(RMEM_EINVAL, "size %zu does not match the %zu-byte object at %p", size, (size_t)c->stop, ptr);
+      return rmem_fail_at(RMEM_EINVAL, r, ptr, "size %zu does not match the %zu-byte object at offset %zu", size,
+                          (size_t)c->stop, (size_t)(p - r->base));
     large_unlink(a, c);
     chunk_release(a, c);
     return RMEM_OK;
   }
   if (pme->kind == RMEM_PK_FREE)
-    return rmem_fail(RMEM_EBADPTR, "%p is in free pages (already freed, or never allocated)", ptr);
-  return rmem_fail(RMEM_EBADPTR, "%p is not from this arena", ptr);
+    return rmem_fail_at(RMEM_EBADPTR, r, ptr, "offset %zu is in free pages (already freed, or never allocated)",
+                        (size_t)(p - r->base));
+  return rmem_fail_at(RMEM_EBADPTR, r, ptr, "offset %zu is not from this arena", (size_t)(p - r->base));
 }
 
 /* Releases everything an intermediate arena holds (its lists stay usable). */
 static void inter_clear(arena_t *a) {
+  rmem_t *r = a->slot.r;
   for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
-    rmem_slab_list_t *l = &a->cls[c];
-    rmem_slab_list_fini(l);
-    l->allocs = l->frees = 0;
+    inter_class_t *k = &a->cls[c];
+    rmem_front_forget(r, &k->list); /* every object dies with its slab: its live bit goes too (F2) */
+    k->front.n = 0;
+    rmem_slab_list_fini(&k->list);
   }
   while (a->large) {
     chunk_t *c = a->large;
@@ -390,13 +397,17 @@ arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_o
   a->chunk_pages = (uint32_t)pages;
   a->max_size = max_size;
   if (lifetime == LIFETIME_INTERMEDIATE) {
-    a->cls = rmem_meta_alloc(r, sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES);
+    a->cls = rmem_meta_alloc(r, INTER_BYTES);
     if (!a->cls) {
       rmem_hslot_kill(&t->arenas, a);
       return rmem_fail_null(RMEM_ENOMEM, "cannot allocate an arena's class lists");
     }
     for (int c = 0; c < RMEM_ARENA_CLASSES; c++)
-      rmem_slab_list_init(&a->cls[c], r, class_size[c], RMEM_SO_ARENA, a->slot.index, true);
+    {
+      rmem_slab_list_init(&a->cls[c].list, r, class_size[c], RMEM_SO_ARENA, a->slot.index, 0, true);
+      uint32_t cap = (16u << 10) / class_size[c];
+      a->cls[c].front.cap = cap < 4 ? 4 : cap > RMEM_LFRONT_CAP ? RMEM_LFRONT_CAP : cap;
+    }
   } else {
     chunk_t *c = chunk_new(a, pages << RMEM_PAGE_SHIFT, 8);
     if (!c) {
@@ -410,7 +421,7 @@ arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_o
     a->head.ptr = chunk_start(r, c);
     a->head.end = chunk_end(r, c);
   }
-  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return a;
 }
 
@@ -433,13 +444,11 @@ void *rmem_arena_alloc(arena_t *a, size_t size) {
       a->allocs++;
       return (void *)p;
     }
-    if (a->cls && size - 1 < SLAB_MAX) { /* no new slab here, so no limit to check */
-      rmem_slab_list_t *l = &a->cls[class_of(size)];
-      if (RMEM_LIKELY(l->nparked != 0 || l->cur->summary != 0)) {
-        void *q = rmem_slab_list_alloc(l);
-        l->allocs++;
-        a->allocs++;
-        return q;
+    if (a->cls && size - 1 < SLAB_MAX) { /* an object at hand: no new slab, so no limit to check */
+      inter_class_t *k = &a->cls[class_of(size)];
+      if (RMEM_LIKELY(k->front.n != 0)) {
+            a->allocs++;
+        return rmem_lfront_pop(a->slot.r, &k->front);
       }
     }
   }
@@ -468,7 +477,7 @@ static RMEM_NOINLINE rmem_status_t free_checked(arena_t *a, void *p, size_t size
   if (p == NULL) return RMEM_OK;
   if (size == 0) return rmem_fail(RMEM_EINVAL, "arena free with size 0");
   rmem_status_t st = inter_free(a, p, size);
-  if (a->slot.r->flags & RMEM_OPT_VALIDATE) validate_after(a->slot.r);
+  if (a->slot.r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(a->slot.r);
   return st;
 }
 
@@ -481,14 +490,15 @@ static RMEM_NOINLINE rmem_status_t free_checked(arena_t *a, void *p, size_t size
 rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size) {
   if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)) && !a->debug && a->cls &&
                   size - 1 < SLAB_MAX)) {
-    rmem_slab_list_t *l = &a->cls[class_of(size)];
-    rmem_slab_t *s = l->cur;
-    uintptr_t u = (uintptr_t)p;
-    if (RMEM_LIKELY(u - s->start < ((uintptr_t)s->npages << RMEM_PAGE_SHIFT))) {
-      l->frees++;
-      rmem_status_t st = rmem_slab_free_in(s, u);
-      if (RMEM_UNLIKELY(st != RMEM_OK)) l->frees--;
-      return st;
+    inter_class_t *k = &a->cls[class_of(size)];
+    rmem_slab_t *s = k->list.cur;
+    rmem_t *r = a->slot.r;
+    uintptr_t u = (uintptr_t)p, off = u - r->base;
+    if (RMEM_LIKELY(u - s->start < ((uintptr_t)s->npages << RMEM_PAGE_SHIFT) && rmem_is_live(r, off) &&
+                    k->front.n < k->front.cap)) {
+      rmem_clear_live(r, off);
+      rmem_lfront_push(&k->front, (uint32_t)off);
+        return RMEM_OK;
     }
   }
   return free_checked(a, p, size);
@@ -506,7 +516,7 @@ rmem_status_t rmem_arena_reset(arena_t *a) {
   }
   a->allocs = 0;
   a->resets++;
-  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return RMEM_OK;
 }
 
@@ -516,7 +526,7 @@ rmem_status_t rmem_arena_destroy(arena_t *a) {
   rmem_t *r = a->slot.r;
   if (a->lifetime == LIFETIME_INTERMEDIATE) {
     inter_clear(a);
-    rmem_meta_free(r, a->cls, sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES);
+    rmem_meta_free(r, a->cls, INTER_BYTES);
     a->cls = NULL;
   } else {
     bump_cut(a, a->first, chunk_start(r, a->first));
@@ -526,7 +536,7 @@ rmem_status_t rmem_arena_destroy(arena_t *a) {
   a->head.ptr = a->head.end = 0; /* r_arena_fast now always takes the checked path */
   a->used_prev = 0;
   rmem_hslot_kill(&r->arena_state->arenas, a);
-  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return RMEM_OK;
 }
 
@@ -561,7 +571,7 @@ rmem_status_t rmem_arena_rewind(arena_t *a, rmem_arena_mark_t mark) {
   if (mark.ptr < chunk_start(r, c) || mark.ptr > top || (mark.ptr & 7) != 0)
     return rmem_fail(RMEM_EINVAL, "the mark is not a position the arena has reached");
   bump_cut(a, c, mark.ptr);
-  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return RMEM_OK;
 }
 
@@ -592,8 +602,8 @@ rmem_status_t rmem_arena_stats(arena_t *a, rmem_arena_stats_t *out) {
   if (a->lifetime == LIFETIME_INTERMEDIATE) {
     size_t slabs = 0, live = 0;
     for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
-      slabs += a->cls[c].slabs;
-      live += class_live(&a->cls[c]) * a->cls[c].bsize;
+      slabs += a->cls[c].list.slabs;
+      live += class_live(&a->cls[c]) * a->cls[c].list.bsize;
     }
     out->chunks = a->nchunks + slabs;
     out->reserved = a->reserved + inter_slab_bytes(a);
@@ -661,14 +671,15 @@ static size_t check_arena(rmem_t *r, arena_t *a) {
       return problems;
     }
     for (int c = 0; c < RMEM_ARENA_CLASSES; c++) {
-      rmem_slab_list_t *l = &a->cls[c];
-      if (l->bsize != class_size[c] || l->owner_kind != RMEM_SO_ARENA || l->owner_id != id || l->r != r)
+      inter_class_t *k = &a->cls[c];
+      rmem_slab_list_t *l = &k->list;
+      if (l->bsize != class_size[c] || l->owner_kind != RMEM_SO_ARENA || l->owner_id != id || l->r != r || l->page_tag)
         rmem_problem(&problems, "arena %u: class %d list header damaged (A5)", id, c);
       problems += rmem_slab_list_check(l);
-      size_t used = 0;
-      for (rmem_slab_t *s = l->all; s; s = s->anext) used += s->used;
-      if (used != class_live(l))
-        rmem_problem(&problems, "arena %u: class %d has %zu live slots, counted %zu", id, c, used, class_live(l));
+      problems += rmem_front_check_stack(r, l, k->front.st, k->front.n, k->front.cap, RMEM_LFRONT_CAP);
+      problems += rmem_front_check_slabs(r, l);
+      if (l->used < k->front.n)
+        rmem_problem(&problems, "arena %u: class %d has %u objects stacked but %zu used", id, c, k->front.n, l->used);
     }
     size_t large = 0;
     const chunk_t *prev = NULL;
@@ -755,7 +766,7 @@ size_t rmem_arenas_validate(rmem_t *r) {
         uint32_t id = s->list ? s->list->owner_id : 0;
         arena_t *a = id && id < r->arenas.bump ? rmem_pool_at(&r->arenas, id) : NULL;
         if (!a || a->slot.alive != RMEM_HSLOT_ALIVE || !a->cls ||
-            (uintptr_t)s->list - (uintptr_t)a->cls >= sizeof(rmem_slab_list_t) * RMEM_ARENA_CLASSES)
+            (uintptr_t)s->list - (uintptr_t)a->cls >= INTER_BYTES)
           rmem_problem(&problems, "page %u: arena slab of no live intermediate arena (A5)", p);
         else a->vslabs++;
       }
@@ -769,7 +780,7 @@ size_t rmem_arenas_validate(rmem_t *r) {
       rmem_problem(&problems, "arena %u: %u runs in the pagemap, %zu held (A2)", i, a->vcount, a->nchunks);
     if (a->lifetime == LIFETIME_INTERMEDIATE) {
       size_t slabs = 0;
-      for (int c = 0; c < RMEM_ARENA_CLASSES; c++) slabs += a->cls[c].slabs;
+      for (int c = 0; c < RMEM_ARENA_CLASSES; c++) slabs += a->cls[c].list.slabs;
       if (slabs != a->vslabs) rmem_problem(&problems, "arena %u: %zu slabs in the pagemap, %zu held (A5)", i, a->vslabs, slabs);
     }
   }

@@ -2,32 +2,37 @@
  * cache.c - slab caches (the seed's slab_cache / slab_slot), Bonwick / SLUB style.
  *
  * A cache hands out objects of one size. It is one list of the shared slab
- * engine (slab.c) with owner_kind RMEM_SO_CACHE and owner_id = the cache's
- * index: slabs are runs of at least two pages from the instance's page
- * source, carved into slots of obj_size rounded up to the alignment, with an
- * out-of-band bitmap per slab. Allocation pops the lowest free slot of the
- * current slab; free finds the slab through the pagemap, checks that it is a
- * slab of THIS cache, and sets the bit back -- both O(1). The bitmap is the
- * truth about every slot, so double frees and interior pointers are detected
- * exactly and nothing is written into user memory. Empty slabs go back to the
- * page source (one spare is kept so an alloc/free see-saw at a slab boundary
- * does not map and unmap pages each time); rmem_slab_cache_shrink returns the
- * spare too.
+ * engine (slab.c) with owner_kind RMEM_SO_CACHE, owner_id = the cache's
+ * index and its own page tag (RMEM_TAG_CACHE + index), with a single-list
+ * front (front.h) in front of it: freed objects wait on a stack out of band
+ * and are handed out again newest first, the engine refills and takes back
+ * half a stack at a time. Every object in the user's hands has its live bit
+ * set, so a free is checked exactly by that bit and the page's tag -- this
+ * cache's, not another's -- both found from the address alone: a double free,
+ * an interior pointer, another cache's or allocator's memory are refused at
+ * once and change nothing. Nothing is written into user memory. Empty slabs
+ * go back to the page source (one spare is kept so an alloc/free see-saw at a
+ * slab boundary does not map and unmap pages each time);
+ * rmem_slab_cache_shrink returns the stack's objects and the spare too.
  *
  * Cache records live in the instance's pool r->caches and are checked
  * handles (handle.h): a destroyed cache reads RMEM_ESTALE.
  *
  * Invariants (rmem_caches_validate):
  *   C1  a live cache's list passes rmem_slab_list_check, has owner_kind
- *       RMEM_SO_CACHE, owner_id == the cache's index, bsize == obj_size.
- *   C2  list.allocs - list.frees == the sum of used slots over its slabs (the
- *       fast paths keep one counter each, not a shared live count: two
- *       read-modify-writes of one word per alloc/free pair would chain them).
+ *       RMEM_SO_CACHE, owner_id == the cache's index, page_tag == its tag,
+ *       bsize == obj_size rounded up to its alignment; its front keeps F1, F3, F4.
+ *   C2  its live objects are list.used minus the objects on its stack (S6,
+ *       F3); allocs and frees count the calls C served (the Node addon's JS
+ *       front serves others and counts them itself).
  *   C3  every slab with owner_kind RMEM_SO_CACHE belongs to the list of a
  *       live cache, and each cache's list counts exactly the slabs that point
  *       at it.
- *   C4  a dead cache holds no slab.
+ *   C4  a dead cache holds no slab and no stacked object.
+ *
+ * Floor: above front.h and handle.c.
  */
+#include "front.h"
 #include "handle.h"
 
 #include <stddef.h>
@@ -40,8 +45,10 @@ struct slab_cache {
   uint32_t align;
   uint16_t flags;            /* RMEM_SLAB_* */
   uint16_t debug;            /* the instance's RMEM_OPT_* flags (fixed at creation): one load less on the fast paths */
-  uint32_t unused_;
+  uint32_t tag;              /* the page tag of its slabs: RMEM_TAG_CACHE + index */
   rmem_hslot_t slot;         /* at offset 16 (handle.h) */
+  size_t allocs, frees;
+  rmem_lfront_t front;
   rmem_slab_list_t list;
   size_t vslabs;             /* validator scratch */
   char name[32];
@@ -49,22 +56,13 @@ struct slab_cache {
 
 _Static_assert(sizeof(struct slab_cache) <= RMEM_HSLOT_RECORD, "cache record fits its slot");
 _Static_assert(offsetof(struct slab_cache, slot) == sizeof(struct rmem_arena_head), "slot header offset (handle.h)");
+_Static_assert(RMEM_TAG_CACHE + CACHE_MAX <= 0x10000u, "cache tags fit the page-tag map");
 
-static inline size_t live_of(const slab_cache_t *c) { return c->list.allocs - c->list.frees; }
+static inline size_t live_of(const slab_cache_t *c) { return c->list.used - c->front.n; }
 
 #define CACHE_SLOT_OFF offsetof(struct slab_cache, slot)
 
 static inline slab_cache_t *cache_check(slab_cache_t *c) { return rmem_handle_resolve(RMEM_HK_CACHE, c, CACHE_SLOT_OFF); }
-
-static RMEM_NOINLINE void validate_after(rmem_t *r) {
-  rmem_status_t saved = rmem_last_error();
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s", rmem_last_error_message());
-  if (rmem_validate(r) == 0) {
-    if (saved) rmem_fail(saved, "%s", msg);
-    else rmem_clear_error();
-  }
-}
 
 slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_size, size_t align, unsigned flags) {
   if (!rmem_check_instance(r)) return NULL;
@@ -85,106 +83,77 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   c->flags = (uint16_t)flags;
   c->debug = (uint16_t)r->flags;
   c->align = (uint32_t)align;
+  c->tag = RMEM_TAG_CACHE + c->slot.index;
   if (name) {
     size_t n = strnlen(name, sizeof c->name - 1);
     memcpy(c->name, name, n);
     c->name[n] = '\0';
   }
   /* slabs start on page boundaries and bsize is a multiple of align, so every slot is aligned */
-  rmem_slab_list_init(&c->list, r, (uint32_t)bsize, RMEM_SO_CACHE, c->slot.index, true);
-  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  rmem_slab_list_init(&c->list, r, (uint32_t)bsize, RMEM_SO_CACHE, c->slot.index, (uint16_t)c->tag, true);
+  uint32_t cap = (uint32_t)((16u << 10) / bsize);
+  c->front.cap = cap < 4 ? 4 : cap > RMEM_LFRONT_CAP ? RMEM_LFRONT_CAP : cap;
+  if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return c;
 }
 
 static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
   c = cache_check(c);
   if (!c) return NULL;
-  void *p = rmem_slab_list_alloc(&c->list);
+  rmem_t *r = c->slot.r;
+  void *p = c->front.n ? rmem_lfront_pop(r, &c->front) : rmem_lfront_refill(r, &c->front, &c->list);
   if (!p) return NULL; /* ENOMEM recorded by the engine */
-  c->list.allocs++;
+  c->allocs++;
   if (RMEM_UNLIKELY(c->debug)) {
-    rmem_t *r = c->slot.r;
     if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, c->list.bsize);
-    if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+    if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   }
   return p;
 }
 
 /*
- * The fast path: a live cache of the first registered instance, no debugging option, and a
- * slot at hand (parked or in cur). Everything else -- and every error -- goes through
- * alloc_checked, so this stays a leaf with no frame.
+ * The fast path: a live cache of the first registered instance, no debugging option, and an
+ * object on the stack. Everything else -- and every error -- goes through alloc_checked.
  */
 void *rmem_slab_alloc(slab_cache_t *c) {
-  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && !c->debug)) {
-    rmem_slab_list_t *l = &c->list;
-    if (RMEM_LIKELY(l->nparked != 0 || l->cur->summary != 0)) {
-      void *p = rmem_slab_list_alloc(l);
-      l->allocs++;
-      return p;
-    }
+  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && !c->debug && c->front.n != 0)) {
+    c->allocs++;
+    return rmem_lfront_pop(c->slot.r, &c->front);
   }
   return alloc_checked(c);
-}
-
-static RMEM_NOINLINE rmem_status_t foreign(const rmem_t *r, uintptr_t p) {
-  if (!rmem_in_range(r, p)) return rmem_fail(RMEM_EBADPTR, "%p is not in the cache's instance", (void *)p);
-  const rmem_pme_t *pme = rmem_pme_of(r, p);
-  switch (pme->kind) {
-    case RMEM_PK_SLAB: {
-      const rmem_slab_t *s = rmem_slab_of(r, pme);
-      const char *who = s->owner_kind == RMEM_SO_HEAP    ? "the heap"
-                        : s->owner_kind == RMEM_SO_ARENA ? "an arena"
-                                                         : "another slab cache";
-      return rmem_fail(RMEM_EBADPTR, "%p belongs to %s, not to this slab cache", (void *)p, who);
-    }
-    case RMEM_PK_FREE:
-      return rmem_fail(RMEM_EBADPTR, "%p is in free pages (its slab was released: already freed, or never allocated)",
-                       (void *)p);
-    default:
-      return rmem_fail(RMEM_EBADPTR, "%p is not from this slab cache", (void *)p);
-  }
-}
-
-static RMEM_NOINLINE rmem_status_t free_slow(slab_cache_t *c, void *ptr) {
-  if (ptr == NULL) return RMEM_OK;
-  rmem_t *r = c->slot.r;
-  uintptr_t p = (uintptr_t)ptr;
-  if (RMEM_UNLIKELY(!rmem_in_range(r, p))) return foreign(r, p);
-  const rmem_pme_t *pme = rmem_pme_of(r, p);
-  if (RMEM_UNLIKELY(pme->kind != RMEM_PK_SLAB)) return foreign(r, p);
-  rmem_slab_t *s = rmem_slab_of(r, pme);
-  if (RMEM_UNLIKELY(s->list != &c->list)) return foreign(r, p);
-  if (RMEM_UNLIKELY(r->flags & RMEM_OPT_JUNK)) {
-    /* check before junking: a double free must not scribble over a live neighbour */
-    uint32_t idx = rmem_slab_slot_at(s, p);
-    if (idx != UINT32_MAX && !rmem_slab_slot_free(s, idx)) memset(ptr, 0xDF, s->bsize);
-  }
-  rmem_status_t st = rmem_slab_free_in(s, p);
-  if (RMEM_LIKELY(st == RMEM_OK)) {
-    c->list.frees++;
-  }
-  if (RMEM_UNLIKELY(r->flags & RMEM_OPT_VALIDATE)) validate_after(r);
-  return st;
 }
 
 static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
   c = cache_check(c);
   if (!c) return rmem_last_error();
-  return free_slow(c, ptr);
+  if (ptr == NULL) return RMEM_OK;
+  rmem_t *r = c->slot.r;
+  uintptr_t off = (uintptr_t)ptr - r->base;
+  if (off >= r->capacity) return rmem_fail(RMEM_EBADPTR, "%p is not in the cache's instance", ptr);
+  if (!rmem_is_live(r, off) || rmem_tag_at(r, off) != c->tag) return rmem_front_refuse(r, off, "this slab cache");
+  if (RMEM_UNLIKELY(r->flags & RMEM_OPT_JUNK)) memset(ptr, 0xDF, c->list.bsize); /* checked first */
+  rmem_clear_live(r, off);
+  if (c->front.n >= c->front.cap) rmem_lfront_spill(r, &c->front);
+  rmem_lfront_push(&c->front, (uint32_t)off);
+  c->frees++;
+  if (RMEM_UNLIKELY(r->flags & RMEM_OPT_VALIDATE)) rmem_validate_after(r);
+  return RMEM_OK;
 }
 
+/* The fast path: a live object of this cache (its live bit, and its page's tag is the cache's), room on the stack. */
 rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
-  /* Fast path: p lies in the current slab, which is this cache's by construction, so the
-     pagemap lookup can be skipped (NULL and the sentinel's empty range fail the test). */
   if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && !c->debug)) {
-    uintptr_t p = (uintptr_t)ptr;
-    rmem_slab_t *s = c->list.cur;
-    if (RMEM_LIKELY(p - s->start < ((uintptr_t)s->npages << RMEM_PAGE_SHIFT))) {
-      c->list.frees++;
-      rmem_status_t st = rmem_slab_free_in(s, p);
-      if (RMEM_UNLIKELY(st != RMEM_OK)) c->list.frees--;
-      return st;
+    rmem_t *r = c->slot.r;
+    uintptr_t off = (uintptr_t)ptr - r->base;
+    if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
+      uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off), m = *w;
+      uint32_t t = rmem_tag_at(r, off);
+      if (RMEM_LIKELY((m & bit) != 0 && t == c->tag && c->front.n < c->front.cap)) {
+        *w = m & ~bit;
+        rmem_lfront_push(&c->front, (uint32_t)off);
+        c->frees++;
+        return RMEM_OK;
+      }
     }
   }
   return free_checked(c, ptr);
@@ -196,17 +165,20 @@ rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c) {
   if ((c->flags & RMEM_SLAB_STRICT) && live_of(c) > 0)
     return rmem_fail(RMEM_EBUSY, "slab cache '%s' still has %zu live objects", c->name, live_of(c));
   rmem_t *r = c->slot.r;
+  rmem_front_forget(r, &c->list); /* live objects die with their slabs: their live bits go too (F2) */
+  c->front.n = 0;
   rmem_slab_list_fini(&c->list);
   rmem_hslot_kill(&r->arena_state->caches, c);
-  if (r->flags & RMEM_OPT_VALIDATE) validate_after(r);
+  if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return RMEM_OK;
 }
 
 rmem_status_t rmem_slab_cache_shrink(slab_cache_t *c) {
   c = cache_check(c);
   if (!c) return rmem_last_error();
+  rmem_lfront_flush(c->slot.r, &c->front);
   rmem_slab_list_shrink(&c->list);
-  if (c->slot.r->flags & RMEM_OPT_VALIDATE) validate_after(c->slot.r);
+  if (c->slot.r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(c->slot.r);
   return RMEM_OK;
 }
 
@@ -223,8 +195,8 @@ rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out) {
   out->slabs = l->slabs;
   out->slab_bytes = l->slabs * ((size_t)l->slab_pages << RMEM_PAGE_SHIFT);
   out->utilisation = out->slab_bytes ? (double)(live_of(c) * l->bsize) / (double)out->slab_bytes : 0.0;
-  out->allocs = l->allocs;
-  out->frees = l->frees;
+  out->allocs = c->allocs;
+  out->frees = c->frees;
   return RMEM_OK;
 }
 
@@ -234,10 +206,23 @@ rmem_status_t rmem_slab_cache_walk(slab_cache_t *c, rmem_slot_fn *visit, void *a
   if (!visit) return rmem_fail(RMEM_EINVAL, "rmem_slab_cache_walk: NULL visitor");
   for (const rmem_slab_t *s = c->list.all; s; s = s->anext) {
     for (uint32_t i = 0; i < s->nslots; i++) {
-      slab_slot_t slot = {(void *)(s->start + (uintptr_t)i * s->bsize), i, !((s->bits[i >> 6] >> (i & 63)) & 1)};
+      uintptr_t p = s->start + (uintptr_t)i * s->bsize;
+      slab_slot_t slot = {(void *)p, i, rmem_is_live(c->slot.r, p - c->slot.r->base)};
       if (visit(&slot, arg)) return RMEM_OK;
     }
   }
+  return RMEM_OK;
+}
+
+rmem_status_t rmem_slab_cache_layout(slab_cache_t *c, rmem_cache_layout_t *out) {
+  c = cache_check(c);
+  if (!c) return rmem_last_error();
+  if (!out) return rmem_fail(RMEM_EINVAL, "slab_cache_layout: NULL output");
+  memset(out, 0, sizeof *out);
+  out->version = RMEM_FRONT_LAYOUT_VERSION;
+  out->tag = c->tag;
+  out->stack = &c->front.n;
+  out->max = RMEM_LFRONT_CAP;
   return RMEM_OK;
 }
 
@@ -281,17 +266,17 @@ size_t rmem_caches_validate(rmem_t *r) {
     c->vslabs = 0;
     rmem_slab_list_t *l = &c->list;
     if (c->slot.alive != RMEM_HSLOT_ALIVE) {
-      if (l->all || l->slabs) rmem_problem(&problems, "slab cache %u: destroyed but holds slabs (C4)", i);
+      if (l->all || l->slabs || c->front.n) rmem_problem(&problems, "slab cache %u: destroyed but holds slabs (C4)", i);
       continue;
     }
     if (l->owner_kind != RMEM_SO_CACHE || l->owner_id != i || l->r != r || l->bsize < c->obj_size ||
-        l->bsize % c->align != 0)
+        l->bsize % c->align != 0 || l->page_tag != c->tag || c->tag != RMEM_TAG_CACHE + i)
       rmem_problem(&problems, "slab cache %u: list header damaged (C1)", i);
     problems += rmem_slab_list_check(l);
-    size_t used = 0;
-    for (const rmem_slab_t *s = l->all; s; s = s->anext) used += s->used;
-    if (used != live_of(c))
-      rmem_problem(&problems, "slab cache %u: %zu slots used, counters say %zu (C2)", i, used, live_of(c));
+    problems += rmem_front_check_stack(r, l, c->front.st, c->front.n, c->front.cap, RMEM_LFRONT_CAP);
+    problems += rmem_front_check_slabs(r, l);
+    if (l->used < c->front.n)
+      rmem_problem(&problems, "slab cache %u: %u objects stacked but only %zu used (C2)", i, c->front.n, l->used);
   }
   for (uint32_t p = 1; p < r->top;) {
     const rmem_pme_t *h = &r->pm[p];

@@ -12,6 +12,8 @@
 
 typedef struct rmem_error_state {
   rmem_status_t code;
+  const void *ptr;  /* what the failure was about, or NULL */
+  size_t offset;    /* ptr's offset in its instance's range, or SIZE_MAX */
   char message[256];
 } rmem_error_state_t;
 
@@ -28,7 +30,17 @@ const char *rmem_last_error_message(void) { return last_error.message; }
 
 void rmem_clear_error(void) {
   last_error.code = RMEM_OK;
+  last_error.ptr = NULL;
+  last_error.offset = SIZE_MAX;
   last_error.message[0] = '\0';
+}
+
+void rmem_last_error_info(rmem_error_info_t *out) {
+  if (!out) return;
+  out->code = last_error.code;
+  out->message = last_error.message;
+  out->ptr = last_error.code ? last_error.ptr : NULL;
+  out->offset = last_error.code && last_error.ptr ? last_error.offset : SIZE_MAX;
 }
 
 const char *rmem_status_name(rmem_status_t code) {
@@ -54,6 +66,8 @@ void rmem_set_error_handler(rmem_error_fn *fn, void *arg) {
 
 static void record(rmem_status_t code, const char *fmt, va_list ap) {
   last_error.code = code;
+  last_error.ptr = NULL;
+  last_error.offset = SIZE_MAX;
   vsnprintf(last_error.message, sizeof last_error.message, fmt, ap);
   rmem_error_fn *hook = error_hook;
   if (hook) hook(code, last_error.message, error_hook_arg);
@@ -75,8 +89,41 @@ void *rmem_fail_null(rmem_status_t code, const char *fmt, ...) {
   return NULL;
 }
 
+rmem_status_t rmem_fail_at(rmem_status_t code, const rmem_t *r, const void *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  record(code, fmt, ap);
+  va_end(ap);
+  last_error.ptr = p;
+  last_error.offset = r && p && (uintptr_t)p - r->base < r->capacity ? (size_t)((uintptr_t)p - r->base) : SIZE_MAX;
+  return code;
+}
+
+/*
+ * A validation (rmem_validate and the per-allocator validators, which nest):
+ * the outermost one starts from a clear record, so the first problem of the
+ * whole walk is the one described, and it leaves the caller's own record as
+ * it was when it finds nothing.
+ */
+static _Thread_local struct {
+  int depth;
+  rmem_error_state_t saved;
+} validation;
+
+void rmem_validation_begin(void) {
+  if (validation.depth++ == 0) {
+    validation.saved = last_error;
+    rmem_clear_error();
+  }
+}
+
+size_t rmem_validation_end(size_t problems) {
+  if (--validation.depth == 0 && problems == 0) last_error = validation.saved;
+  return problems;
+}
+
 void rmem_problem(size_t *count, const char *fmt, ...) {
-  if (*count == 0) {
+  if (last_error.code != RMEM_ECORRUPT) { /* the first problem of the walk keeps the message */
     va_list ap;
     va_start(ap, fmt);
     record(RMEM_ECORRUPT, fmt, ap);
@@ -89,4 +136,8 @@ bool rmem_instance_refused(const rmem_t *r) {
   if (r == NULL) rmem_fail(RMEM_ENOTINIT, "no rmem instance (NULL): call init_heap() or rmem_create() first");
   else rmem_fail(RMEM_ENOTINIT, "the rmem instance %p was destroyed", (const void *)r);
   return false;
+}
+
+void rmem_validate_after(rmem_t *r) {
+  if (r->validate_all) (void)r->validate_all(r); /* a clean walk leaves the caller's own record as it was */
 }

@@ -15,7 +15,7 @@
  * Floor: the top of the library, with seed.c above it. Nothing below calls
  * into this file.
  */
-#include "internal.h"
+#include "front.h"
 
 #include <pthread.h>
 
@@ -36,6 +36,7 @@ static const struct subsystem {
   void (*fini)(rmem_t *r);
   size_t (*validate)(rmem_t *r);
 } subsystems[] = {
+  {NULL, rmem_front_check},
   {rmem_mems_fini, rmem_mems_validate},
   {rmem_arenas_fini, rmem_arenas_validate},
   {rmem_caches_fini, rmem_caches_validate},
@@ -88,11 +89,13 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   r->npages = (uint32_t)(cap >> RMEM_PAGE_SHIFT);
   r->flags = flags;
 
-  /* pagemap, between two guard pages */
+  /* out-of-band metadata in one mapping between two guard pages: the pagemap (16 bytes a page),
+     the page-tag map (2 bytes a page) and the live bitmap (one bit per 8 bytes of the range) */
   size_t ps = rmem_os_page_size();
   size_t pm_bytes = ((size_t)r->npages * sizeof(rmem_pme_t) + ps - 1) & ~(ps - 1);
-  size_t pc_bytes = ((size_t)r->npages + ps - 1) & ~(ps - 1);
-  r->meta_size = pm_bytes + pc_bytes + 2 * ps;
+  size_t tag_bytes = ((size_t)r->npages * sizeof(uint16_t) + ps - 1) & ~(ps - 1);
+  size_t live_bytes = ((cap >> (RMEM_LIVE_SHIFT + 3)) + ps - 1) & ~(ps - 1);
+  r->meta_size = pm_bytes + tag_bytes + live_bytes + 2 * ps;
   r->meta_base = rmem_os_reserve(r->meta_size);
   void *range = r->meta_base ? rmem_os_reserve(cap) : NULL;
   if (!range || rmem_pool_init(&r->slabs, sizeof(rmem_slab_t), r->npages / 2 + 16) != 0) {
@@ -102,18 +105,15 @@ rmem_t *rmem_create(const rmem_options_t *options) {
     return rmem_fail_null(RMEM_ENOMEM, "cannot reserve %zu bytes of address space", cap);
   }
   rmem_os_guard(r->meta_base, ps);
-  rmem_os_guard(r->meta_base + ps + pm_bytes + pc_bytes, ps);
+  rmem_os_guard(r->meta_base + r->meta_size - ps, ps);
   r->pm = (rmem_pme_t *)(r->meta_base + ps);
-  r->pclass = (uint8_t *)(r->meta_base + ps + pm_bytes);
+  r->ptag = (uint16_t *)(r->meta_base + ps + pm_bytes);
+  r->live = (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes);
   r->base = (uintptr_t)range;
-
-  r->pm[0].kind = RMEM_PK_RESERVED;
-  r->pm[0].flags = RMEM_PF_HEAD | RMEM_PF_TAIL;
-  r->pm[0].len = 1;
-  r->pm[r->npages - 1] = r->pm[0];
-  r->top = 1;
-  r->limit = r->npages - 1;
+  r->validate_all = rmem_validate;
+  rmem_pages_init(r);
   r->magic = RMEM_MAGIC;
+  r->fast = flags == 0 ? RMEM_MAGIC : 0; /* P7: the fast paths' one test */
   rmem_heap_init(r);
   return r;
 }
@@ -124,6 +124,7 @@ rmem_status_t rmem_destroy(rmem_t *r) {
   for (size_t i = 0; i < NSUBSYSTEMS; i++)
     if (subsystems[i].fini) subsystems[i].fini(r);
   r->magic = 0;
+  r->fast = 0;
   rmem_pool_fini(&r->slabs);
   rmem_pool_fini(&r->arenas);
   rmem_pool_fini(&r->caches);
@@ -176,17 +177,59 @@ rmem_status_t rmem_stats(rmem_t *r, rmem_stats_t *out) {
   out->pages_in_use = (size_t)r->used_pages << RMEM_PAGE_SHIFT;
   out->pages_free = (size_t)r->free_pages << RMEM_PAGE_SHIFT;
   out->largest_free = (size_t)rmem_pages_largest_free(r) << RMEM_PAGE_SHIFT;
-  size_t meta = ((size_t)r->top * sizeof(rmem_pme_t)) + (size_t)r->slabs.bump * r->slabs.size +
+  /* below the high-water mark: pagemap entries, page tags and the live bitmap's share */
+  size_t meta = (size_t)r->top * (sizeof(rmem_pme_t) + sizeof(uint16_t) + (RMEM_PAGE_SIZE >> (RMEM_LIVE_SHIFT + 3))) +
+                (size_t)r->slabs.bump * r->slabs.size +
                 (size_t)r->arenas.bump * r->arenas.size + (size_t)r->caches.bump * r->caches.size;
   meta += rmem_meta_bytes(r);
   out->metadata = meta;
   return RMEM_OK;
 }
 
+rmem_status_t rmem_block_extent(rmem_t *r, const void *ptr, rmem_extent_t *out) {
+  if (!rmem_check_instance(r)) return rmem_last_error();
+  if (!out) return rmem_fail(RMEM_EINVAL, "block_extent: NULL output");
+  uintptr_t p = (uintptr_t)ptr, off = p - r->base;
+  out->offset = off;
+  out->size = 0;
+  out->owner = RMEM_OWNER_NONE;
+  if (!ptr || off >= r->capacity) return rmem_fail(RMEM_EBADPTR, "block_extent: %p is not in the instance's range", ptr);
+  uint32_t page = (uint32_t)(off >> RMEM_PAGE_SHIFT);
+  const rmem_pme_t *e = page < r->top ? &r->pm[page] : NULL;
+  if (e && e->kind == RMEM_PK_SLAB) {
+    rmem_slab_t *s = rmem_slab_at(r, p);
+    if (s && rmem_is_live(r, off)) {
+      out->size = s->bsize;
+      out->owner = s->owner_kind == RMEM_SO_HEAP ? RMEM_OWNER_HEAP
+                   : s->owner_kind == RMEM_SO_CACHE ? RMEM_OWNER_CACHE
+                                                    : RMEM_OWNER_ARENA;
+      return RMEM_OK;
+    }
+  } else if (e && (e->kind == RMEM_PK_LARGE || e->kind == RMEM_PK_ARENA)) {
+    if (e->kind == RMEM_PK_LARGE && (!(e->flags & RMEM_PF_HEAD) || (off & (RMEM_PAGE_SIZE - 1)) != 0))
+      return rmem_fail_at(RMEM_EBADPTR, r, ptr, "offset %zu points into a large block, not at its start", (size_t)off);
+    /* the head of the run: the page itself, or back through the run (every page carries the owner) */
+    uint32_t h = page;
+    while (h > 1 && !(r->pm[h].flags & RMEM_PF_HEAD)) h--;
+    uintptr_t end = (uintptr_t)(h + r->pm[h].len) << RMEM_PAGE_SHIFT;
+    out->size = (size_t)(end - off);
+    out->owner = e->kind == RMEM_PK_LARGE ? RMEM_OWNER_HEAP : RMEM_OWNER_ARENA;
+    return RMEM_OK;
+  } else if (e && e->kind == RMEM_PK_MEMS) {
+    out->owner = RMEM_OWNER_MEMS;
+    return rmem_fail_at(RMEM_EBADPTR, r, ptr, "offset %zu is MeMS memory: name it by its virtual address", (size_t)off);
+  }
+  return rmem_fail_at(RMEM_EBADPTR, r, ptr, "offset %zu is not a live block", (size_t)off);
+}
+
+size_t rmem_pages_in_use(const rmem_t *r) {
+  return rmem_check_instance(r) ? (size_t)r->used_pages << RMEM_PAGE_SHIFT : 0;
+}
 
 size_t rmem_validate(rmem_t *r) {
   if (!rmem_check_instance(r)) return 1;
+  rmem_validation_begin();
   size_t problems = 0;
   for (size_t i = NSUBSYSTEMS; i-- > 0;) problems += subsystems[i].validate(r);
-  return problems;
+  return rmem_validation_end(problems);
 }

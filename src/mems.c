@@ -1063,11 +1063,12 @@ static bool check_node(const struct rmem_mems *m, const mems_node_t *x, int dept
 size_t rmem_mems_validate(rmem_t *r) {
   size_t problems = 0;
   if (!rmem_check_instance(r)) return 1; /* as the heap's validator: no instance is one problem */
-  if (!r->mems) return 0;                /* MeMS not running: nothing to check */
+  rmem_validation_begin();
+  if (!r->mems) return rmem_validation_end(0); /* MeMS not running: nothing to check */
   const struct rmem_mems *m = r->mems;
   if (m->magic != MEMS_MAGIC) {
     rmem_problem(&problems, "mems: bad magic");
-    return problems;
+    return rmem_validation_end(problems);
   }
   /* M1: the main chain */
   uint64_t voff = 0;
@@ -1079,7 +1080,7 @@ size_t rmem_mems_validate(rmem_t *r) {
                    (unsigned long long)voff);
     if (mn->npages == 0 || mn->first_page == 0 || (uint64_t)mn->first_page + mn->npages > r->limit) {
       rmem_problem(&problems, "mems: main node %zu has a bad page run (%u, %u)", i, mn->first_page, mn->npages);
-      return problems;
+      return rmem_validation_end(problems);
     }
     if (r->pm[mn->first_page].len != mn->npages || !(r->pm[mn->first_page].flags & RMEM_PF_HEAD))
       rmem_problem(&problems, "mems: main node %zu: the pagemap head does not carry its run", i);
@@ -1102,7 +1103,7 @@ size_t rmem_mems_validate(rmem_t *r) {
   check_state_t cs = {.problems = &problems, .expect_leaf = m->first};
   if (m->root) {
     uint32_t k, mx;
-    if (!check_node(m, m->root, 0, &k, &mx, &cs)) return problems;
+    if (!check_node(m, m->root, 0, &k, &mx, &cs)) return rmem_validation_end(problems);
     if (cs.expect_leaf) rmem_problem(&problems, "mems: the leaf list is longer than the tree");
   } else if (m->first || m->height != 0) {
     rmem_problem(&problems, "mems: no root, but leaves");
@@ -1127,7 +1128,7 @@ size_t rmem_mems_validate(rmem_t *r) {
           at + sz > m->mains[main].voff + main_bytes(&m->mains[main])) {
         rmem_problem(&problems, "mems: segment at %u (size %u, main %u) breaks the chain at %llu (main %zu)",
                      l->u.leaf.voff[k], sz, main_of(info), (unsigned long long)at, main);
-        return problems;
+        return rmem_validation_end(problems);
       }
       if (!is_process(info) && prev_hole)
         rmem_problem(&problems, "mems: adjacent holes in main node %zu at %u", main, l->u.leaf.voff[k]);
@@ -1150,5 +1151,5 @@ size_t rmem_mems_validate(rmem_t *r) {
   if (m->pages != pages || m->segments != segs || m->holes != holes || m->processes != procs ||
       m->hole_bytes != hole_bytes || m->process_bytes != proc_bytes)
     rmem_problem(&problems, "mems: counters disagree with the chains");
-  return problems;
+  return rmem_validation_end(problems);
 }

@@ -134,7 +134,16 @@ static void take_free(rmem_t *r, uint32_t first) {
   r->dirty_pages -= run_dirty(r, first);
 }
 
-static uint32_t align_up32(uint32_t v, uint32_t a) { return (v + a - 1) & ~(a - 1); }
+/*
+ * The first page index >= v whose ADDRESS is aligned to a pages (a power of
+ * two): the range's base is only page-aligned, so page index and address
+ * alignment differ by the base's phase. UINT32_MAX if there is none below 2^32.
+ */
+static uint32_t align_page(const rmem_t *r, uint32_t v, uint32_t a) {
+  uint64_t phase = (uint64_t)(r->base >> RMEM_PAGE_SHIFT) & (a - 1);
+  uint64_t x = (((uint64_t)v + phase + a - 1) & ~(uint64_t)(a - 1)) - phase;
+  return x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+}
 
 static uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
@@ -166,7 +175,7 @@ static uint32_t try_bins(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, ui
     rmem_pme_t *h = &r->pm[first];
     uint32_t len = h->len;
     uint32_t dirty = run_dirty(r, first);
-    uint32_t a = align_up32(first, align);
+    uint32_t a = align_page(r, first, align);
     take_free(r, first);
     carve(r, first, len, dirty, a, n, kind, owner, UINT32_MAX);
     return a;
@@ -175,8 +184,8 @@ static uint32_t try_bins(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, ui
   unsigned lb = bin_of(need);
   for (uint32_t f = r->bins[lb]; f; f = r->pm[f].owner) {
     rmem_pme_t *h = &r->pm[f];
-    uint32_t a = align_up32(f, align);
-    if (a + n <= f + h->len) {
+    uint32_t a = align_page(r, f, align);
+    if ((uint64_t)a + n <= (uint64_t)f + h->len) {
       uint32_t len = h->len;
       uint32_t dirty = run_dirty(r, f);
       take_free(r, f);
@@ -196,7 +205,7 @@ static uint32_t try_top(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, uin
     start = r->top - len;
     dirty = run_dirty(r, start);
   }
-  uint32_t a = align_up32(start, align);
+  uint32_t a = align_page(r, start, align);
   if (a < start || (uint64_t)a + n > r->limit) return 0;
   if (len) take_free(r, start);
   uint32_t end = a + n > r->top ? a + n : r->top;
@@ -216,12 +225,25 @@ uint32_t rmem_pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint
   }
   uint32_t a = try_bins(r, npages, align_pages, kind, owner);
   if (!a) a = try_top(r, npages, align_pages, kind, owner);
+  if (!a && r->reclaim && r->reclaim(r) > 0) { /* the owner of empty slabs gives them back: once more */
+    a = try_bins(r, npages, align_pages, kind, owner);
+    if (!a) a = try_top(r, npages, align_pages, kind, owner);
+  }
   if (!a) {
     rmem_fail(RMEM_ENOMEM, "out of memory: no run of %u pages (%u free pages below the high-water mark, %u above)",
               npages, r->free_pages, r->limit - r->top);
     return 0;
   }
   return a;
+}
+
+void rmem_pages_init(rmem_t *r) {
+  r->pm[0].kind = RMEM_PK_RESERVED;
+  r->pm[0].flags = RMEM_PF_HEAD | RMEM_PF_TAIL;
+  r->pm[0].len = 1;
+  r->pm[r->npages - 1] = r->pm[0];
+  r->top = 1;
+  r->limit = r->npages - 1;
 }
 
 void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner) {
@@ -460,12 +482,12 @@ size_t rmem_pages_check(rmem_t *r) {
     }
   }
   if (listed != free_runs) rmem_problem(&problems, "page source: %u runs binned but %u free runs (P5)", listed, free_runs);
-  for (uint32_t p = 0; p < r->npages; p++) {
-    if (r->pclass[p] != 0 && (p >= r->top || pm[p].kind != RMEM_PK_SLAB)) {
-      rmem_problem(&problems, "page-class map: page %u is tagged %u but holds no slab (P6)", p, r->pclass[p]);
+  for (uint32_t p = 0; p < r->top; p++) {
+    if (r->ptag[p] != 0 && pm[p].kind != RMEM_PK_SLAB) {
+      rmem_problem(&problems, "page-tag map: page %u is tagged %u but holds no slab (P6)", p, r->ptag[p]);
       break;
     }
-    if (p >= r->top) break; /* above top nothing was ever tagged; the untouched map need not be read */
   }
+  /* above top nothing was ever tagged: the untouched map need not be read */
   return problems;
 }

@@ -1,11 +1,11 @@
 /*
  * slab.c - the slab engine: runs of pages carved into equal slots.
  *
- * One mechanism serves three allocators: the heap's size classes (heap.c),
- * slab caches (cache.c) and the size classes of intermediate arenas
- * (arena.c). A slab is a run of pages from the page source, carved into
- * nslots slots of bsize bytes. Its descriptor lives out of band in the
- * instance's slab pool and holds a two-level bitmap of free slots:
+ * One mechanism serves three owners: the heap's size classes (heap.c), slab
+ * caches (cache.c) and the size classes of intermediate arenas (arena.c). A
+ * slab is a run of pages from the page source, carved into nslots slots of
+ * bsize bytes. Its descriptor lives out of band in the instance's slab pool
+ * and holds a two-level bitmap of free slots:
  *
  *     bits[w] bit b == 1   iff slot 64w + b is free
  *     summary bit w == 1   iff bits[w] != 0
@@ -13,23 +13,29 @@
  * Allocation pops the lowest free slot with two count-trailing-zeros; free
  * sets its bit back. Both are O(1) and touch one descriptor cache line and
  * one bitmap word. Because the bitmap is the truth about every slot, a free
- * of a slot that is already free (double free), of an address that is not a
- * slot start (interior pointer) or of the slab's tail waste is detected
- * exactly, and nothing is ever stored in the user's bytes: no write into user
- * memory can corrupt a free list, because there is none.
+ * of a slot that is already free, of an address that is not a slot start or
+ * of the slab's tail waste is detected exactly, and nothing is ever stored
+ * in the user's bytes.
+ *
+ * The engine is not on the owners' fast paths: each owner keeps a front
+ * (front.h) of freed blocks and trades with the engine in batches --
+ * rmem_slab_list_alloc_batch hands out whole bitmap words at a time, and the
+ * front gives blocks back one by one with rmem_slab_put when it spills.
  *
  * Slot index from address: idx = rel / bsize by Lemire's fastdiv (one
  * 64x64->128 multiply, exact for every 32-bit rel), then idx * bsize == rel
  * tells a slot start from an interior pointer.
  *
- * Lists (struct rmem_slab_list, internal.h) keep a small park ring of the
- * slots freed last (handed out first, so a free followed by an alloc costs a
- * few cycles and reuses a cache-hot slot); cur, the slab the bitmap path
- * allocates from; partial slabs; one optional spare empty slab; and the list
- * of all slabs for walks and teardown. Full slabs sit on no free list (they
- * come back when a slot is freed), empty slabs beyond the spare go back to
- * the page source at once. Invariants S1..S5 are written in internal.h and
- * checked by rmem_slab_list_check.
+ * Lists (struct rmem_slab_list, types.h) keep cur, the slab allocation
+ * draws from; partial slabs; one optional spare empty slab; and the list of
+ * all slabs for walks and teardown. Full slabs sit on no list (they come back
+ * when a slot is freed); empty slabs beyond the spare go back to the page
+ * source at once. Invariants S1..S5 are written in types.h and checked by
+ * rmem_slab_list_check.
+ *
+ * Floor: above pages.c and meta.c. The engine calls no owner: what an owner
+ * wants (its pages tagged, pages reclaimed when the page source runs dry) it
+ * gets through the list's page_tag and the instance's reclaim hook.
  */
 #include "internal.h"
 
@@ -39,7 +45,7 @@ rmem_slab_t rmem_slab_sentinel;
 #define SLAB_TARGET_BYTES ((size_t)64 << 10)
 
 void rmem_slab_list_init(rmem_slab_list_t *l, rmem_t *r, uint32_t bsize, uint8_t owner_kind, uint32_t owner_id,
-                         bool keep_spare) {
+                         uint16_t page_tag, bool keep_spare) {
   rmem_assert(bsize >= 8 && bsize % 8 == 0 && "slot sizes are multiples of 8");
   memset(l, 0, sizeof *l);
   l->cur = &rmem_slab_sentinel;
@@ -47,6 +53,7 @@ void rmem_slab_list_init(rmem_slab_list_t *l, rmem_t *r, uint32_t bsize, uint8_t
   l->bsize = bsize;
   l->owner_kind = owner_kind;
   l->owner_id = owner_id;
+  l->page_tag = page_tag;
   l->keep_spare = keep_spare;
   /* about 64 KiB, at least 8 slots (1 MiB / 2 slots for huge slots), at most 4096 slots, at least 2 pages */
   size_t want = SLAB_TARGET_BYTES;
@@ -81,9 +88,14 @@ static bool on_partial(const rmem_slab_list_t *l, const rmem_slab_t *s) {
   return s->prev != NULL || l->partial == s;
 }
 
+/* S4 / P6: the page tag of every page of s. */
+static void tag_pages(rmem_t *r, const rmem_slab_t *s, uint16_t tag) {
+  uint16_t *t = r->ptag + s->first_page;
+  for (uint32_t k = 0; k < s->npages; k++) t[k] = tag;
+}
+
 static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   rmem_t *r = l->r;
-  rmem_assert(s->parked == 0 && "no slab is released under the park ring");
   if (s->aprev) s->aprev->anext = s->anext;
   else l->all = s->anext;
   if (s->anext) s->anext->aprev = s->aprev;
@@ -91,7 +103,7 @@ static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   s->magic = 0;
   s->list = NULL;
   s->summary = 0;
-  memset(r->pclass + s->first_page, 0, s->npages); /* P6 */
+  if (l->page_tag) tag_pages(r, s, 0);
   rmem_pages_free(r, s->first_page);
   rmem_pool_put(&r->slabs, s);
 }
@@ -102,7 +114,6 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   if (!s) return rmem_fail_null(RMEM_ENOMEM, "out of slab descriptors");
   uint32_t idx = rmem_pool_index(&r->slabs, s);
   uint32_t first = rmem_pages_alloc(r, l->slab_pages, 1, RMEM_PK_SLAB, idx);
-  if (!first && rmem_heap_reclaim(r) > 0) first = rmem_pages_alloc(r, l->slab_pages, 1, RMEM_PK_SLAB, idx);
   if (!first) {
     rmem_pool_put(&r->slabs, s);
     return NULL; /* ENOMEM recorded by the page source */
@@ -116,8 +127,7 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   s->first_page = first;
   s->npages = l->slab_pages;
   s->magic = RMEM_SLAB_MAGIC;
-  if (l->owner_kind == RMEM_SO_HEAP) /* S4: the class of every page, one byte each */
-    memset(r->pclass + first, (int)(l->owner_id + 1), l->slab_pages);
+  if (l->page_tag) tag_pages(r, s, l->page_tag);
   uint32_t full_words = s->nslots / 64, rest = s->nslots % 64;
   for (uint32_t w = 0; w < full_words; w++) s->bits[w] = ~(uint64_t)0;
   if (rest) s->bits[full_words] = ((uint64_t)1 << rest) - 1;
@@ -130,8 +140,6 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   l->slabs++;
   return s;
 }
-
-static void occupancy_dropped(rmem_slab_list_t *l, rmem_slab_t *s);
 
 /* Makes cur a slab with a free slot: a partial one, the spare, or (if may_new) a new one. */
 static bool next_cur(rmem_slab_list_t *l, bool may_new) {
@@ -154,48 +162,66 @@ static bool next_cur(rmem_slab_list_t *l, bool may_new) {
   return true;
 }
 
-void *rmem_slab_alloc_slow(rmem_slab_list_t *l) {
-  rmem_assert(l->nparked == 0 && "the bitmap path runs only with an empty park ring (S6)");
-  /* cur is full (or the sentinel): it stays off the lists until a slot comes back. */
-  if (!next_cur(l, false)) {
-    if (l->owner_kind == RMEM_SO_HEAP) {
-      void *p = rmem_heap_borrow(l);
-      if (p) return p;
-    }
-    if (!next_cur(l, true)) return NULL;
+void *rmem_slab_list_alloc(rmem_slab_list_t *l) {
+  rmem_slab_t *s = l->cur;
+  if (RMEM_UNLIKELY(s->summary == 0)) {
+    /* cur is full (or the sentinel): it stays off the lists until a slot comes back */
+    if (!next_cur(l, false) && !next_cur(l, true)) return NULL;
+    s = l->cur;
   }
-  return rmem_slab_list_alloc(l);
+  uint64_t sum = s->summary;
+  unsigned w = (unsigned)__builtin_ctzll(sum);
+  uint64_t m = s->bits[w];
+  unsigned b = (unsigned)__builtin_ctzll(m);
+  m &= m - 1;
+  s->bits[w] = m;
+  if (m == 0) s->summary = sum & ~((uint64_t)1 << w);
+  s->used++;
+  l->used++;
+  return (void *)(s->start + (uintptr_t)(w * 64u + b) * s->bsize);
 }
 
-uint32_t rmem_slab_list_alloc_batch(rmem_slab_list_t *l, void **out, uint32_t max) {
+uint32_t rmem_slab_list_alloc_batch(rmem_slab_list_t *l, uint32_t *out, uint32_t max, bool may_new) {
   uint32_t n = 0;
-  while (n < max && l->nparked) out[n++] = rmem_slab_list_alloc(l); /* the ring path of the fast path */
+  uintptr_t base = l->r->base;
   while (n < max) {
     rmem_slab_t *s = l->cur;
     uint64_t sum = s->summary;
     if (sum == 0) {
-      if (n || !next_cur(l, true)) break;
+      if (n || !next_cur(l, may_new)) break;
       continue;
     }
     /* a whole bitmap word at a time, lowest slots first */
     unsigned w = (unsigned)__builtin_ctzll(sum);
     uint64_t m = s->bits[w];
-    uintptr_t base = s->start + (uintptr_t)w * 64u * s->bsize;
+    uintptr_t at = s->start - base + (uintptr_t)w * 64u * s->bsize;
     uint32_t took = 0;
     while (m && n < max) {
       unsigned b = (unsigned)__builtin_ctzll(m);
       m &= m - 1;
-      out[n++] = (void *)(base + (uintptr_t)b * s->bsize);
+      out[n++] = (uint32_t)(at + (uintptr_t)b * s->bsize);
       took++;
     }
     s->bits[w] = m;
     if (m == 0) s->summary = sum & ~((uint64_t)1 << w);
     s->used += took;
   }
+  l->used += n;
   return n;
 }
 
-rmem_status_t rmem_slab_free_plain(rmem_slab_t *s, uintptr_t p) {
+/* The free-side transitions of a slab: out of full, or empty (S5). */
+static void after_free(rmem_slab_list_t *l, rmem_slab_t *s) {
+  if (s == l->cur) return; /* cur needs no transition */
+  if (s->used + 1 == s->nslots) partial_push(l, s);
+  if (s->used == 0) {
+    partial_remove(l, s);
+    if (l->keep_spare && !l->spare) l->spare = s;
+    else release(l, s);
+  }
+}
+
+rmem_status_t rmem_slab_put(rmem_slab_t *s, uintptr_t p) {
   uint32_t idx = rmem_slab_slot_of(s, p - s->start);
   unsigned w = idx >> 6;
   uint64_t bit = (uint64_t)1 << (idx & 63), m = s->bits[w];
@@ -203,54 +229,12 @@ rmem_status_t rmem_slab_free_plain(rmem_slab_t *s, uintptr_t p) {
   s->bits[w] = m | bit;
   s->summary |= (uint64_t)1 << w;
   s->used--;
-  occupancy_dropped(s->list, s);
+  s->list->used--;
+  after_free(s->list, s);
   return RMEM_OK;
-}
-
-void rmem_slab_after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full) {
-  rmem_assert(s != l->cur && "cur needs no transition");
-  if (was_full) partial_push(l, s);
-  if (s->used + s->parked == 0) {
-    partial_remove(l, s);
-    if (l->keep_spare && !l->spare) l->spare = s;
-    else release(l, s);
-  }
-}
-
-/* A slot of s stopped counting towards its occupancy (freed unparked, or unparked). */
-static void occupancy_dropped(rmem_slab_list_t *l, rmem_slab_t *s) {
-  uint32_t occ = s->used + s->parked;
-  bool was_full = occ + 1 == s->nslots;
-  if (s != l->cur && (occ == 0 || was_full)) rmem_slab_after_free(l, s, was_full);
-}
-
-rmem_status_t rmem_slab_park_evict(rmem_slab_list_t *l, rmem_slab_t *s, uintptr_t p, uint32_t idx) {
-  /* the ring is full: the entry at park_top is the oldest; it becomes a plain free slot */
-  uint32_t t = l->park_top;
-  rmem_slab_t *old = l->park_s[t];
-  l->park_p[t] = p;
-  l->park_s[t] = s;
-  l->park_i[t] = (uint16_t)idx;
-  l->park_top = (t + 1) & (RMEM_SLAB_PARK - 1);
-  s->parked++;
-  old->parked--;
-  occupancy_dropped(l, old);
-  return RMEM_OK;
-}
-
-void rmem_slab_list_unpark(rmem_slab_list_t *l) {
-  while (l->nparked) {
-    uint32_t t = (l->park_top - 1) & (RMEM_SLAB_PARK - 1);
-    l->park_top = t;
-    l->nparked--;
-    rmem_slab_t *s = l->park_s[t];
-    s->parked--;
-    occupancy_dropped(l, s);
-  }
 }
 
 size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
-  rmem_slab_list_unpark(l);
   size_t n = 0;
   if (l->spare) {
     rmem_slab_t *s = l->spare;
@@ -277,8 +261,6 @@ size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
 }
 
 void rmem_slab_list_fini(rmem_slab_list_t *l) {
-  for (uint32_t k = 0; k < l->nparked; k++) l->park_s[(l->park_top - 1 - k) & (RMEM_SLAB_PARK - 1)]->parked = 0;
-  l->nparked = 0;
   while (l->all) {
     rmem_slab_t *s = l->all;
     if (on_partial(l, s)) partial_remove(l, s);
@@ -287,19 +269,24 @@ void rmem_slab_list_fini(rmem_slab_list_t *l) {
   l->cur = &rmem_slab_sentinel;
   l->partial = NULL;
   l->spare = NULL;
+  l->used = 0;
 }
 
 rmem_status_t rmem_slab_bad_free(rmem_slab_t *s, uintptr_t p, int why) {
+  const rmem_t *r = s->list ? s->list->r : NULL;
   uintptr_t rel = p - s->start;
   uint32_t idx = rmem_slab_slot_of(s, rel);
+  size_t off = r ? (size_t)(p - r->base) : 0;
   if (why == 1)
-    return rmem_fail(RMEM_EDOUBLEFREE, "double free of %p (slot %u of a slab of %u-byte slots is already free)",
-                     (void *)p, idx, s->bsize);
+    return rmem_fail_at(RMEM_EDOUBLEFREE, r, (void *)p,
+                        "double free of the block at offset %zu (slot %u of a slab of %u-byte slots is already free)",
+                        off, idx, s->bsize);
   if (idx >= s->nslots)
-    return rmem_fail(RMEM_EBADPTR, "%p is in the unused tail of a slab of %u-byte slots, not a block", (void *)p,
-                     s->bsize);
-  return rmem_fail(RMEM_EBADPTR, "%p points %zu bytes into a %u-byte block (slot %u), not at its start", (void *)p,
-                   (size_t)(rel - (uintptr_t)idx * s->bsize), s->bsize, idx);
+    return rmem_fail_at(RMEM_EBADPTR, r, (void *)p,
+                        "offset %zu is in the unused tail of a slab of %u-byte slots, not a block", off, s->bsize);
+  return rmem_fail_at(RMEM_EBADPTR, r, (void *)p,
+                      "offset %zu points %zu bytes into a %u-byte block (slot %u), not at its start", off,
+                      (size_t)(rel - (uintptr_t)idx * s->bsize), s->bsize, idx);
 }
 
 /* Portable popcount (no -mpopcnt needed, no libgcc call). */
@@ -346,10 +333,10 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
   /* the head entry names this slab; rmem_pages_check sees that every page of a run agrees with its head */
   if (h->kind != RMEM_PK_SLAB || !(h->flags & RMEM_PF_HEAD) || h->len != s->npages || h->owner != idx)
     rmem_problem(&problems, "slab %p: pagemap head at page %u does not describe it (S4)", (const void *)s, s->first_page);
-  uint8_t tag = s->owner_kind == RMEM_SO_HEAP && s->list ? (uint8_t)(s->list->owner_id + 1) : 0;
+  uint16_t tag = s->list ? s->list->page_tag : 0;
   for (uint32_t k = 0; k < s->npages; k++)
-    if (r->pclass[s->first_page + k] != tag) {
-      rmem_problem(&problems, "slab %p: page %u does not carry its class tag %u (S4)", (const void *)s, k, tag);
+    if (r->ptag[s->first_page + k] != tag) {
+      rmem_problem(&problems, "slab %p: page %u does not carry its list's tag %u (S4)", (const void *)s, k, tag);
       break;
     }
   return problems;
@@ -358,7 +345,7 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
 size_t rmem_slab_list_check(rmem_slab_list_t *l) {
   size_t problems = 0;
   rmem_t *r = l->r;
-  size_t count = 0;
+  size_t count = 0, used = 0;
   bool cur_seen = l->cur == &rmem_slab_sentinel, spare_seen = l->spare == NULL;
   if (rmem_slab_sentinel.summary != 0) rmem_problem(&problems, "slab sentinel was written to");
   for (rmem_slab_t *s = l->all; s; s = s->anext) {
@@ -368,50 +355,26 @@ size_t rmem_slab_list_check(rmem_slab_list_t *l) {
       return problems;
     }
     problems += rmem_slab_check(r, s);
+    used += s->used;
     if (s->list != l || s->owner_kind != l->owner_kind || s->bsize != l->bsize)
       rmem_problem(&problems, "slab %p does not point back at its list", (const void *)s);
     bool partial = on_partial(l, s);
-    uint32_t occ = s->used + s->parked;
-    uint32_t parked = 0;
-    for (uint32_t k = 0; k < l->nparked && k < RMEM_SLAB_PARK; k++)
-      parked += l->park_s[(l->park_top - 1 - k) & (RMEM_SLAB_PARK - 1)] == s;
-    if (parked != s->parked) rmem_problem(&problems, "slab %p: parked %u but %u on the park ring (S6)", (const void *)s, s->parked, parked);
     if (s == l->cur) {
       cur_seen = true;
       if (partial) rmem_problem(&problems, "slab %p is cur and on the partial list (S5)", (const void *)s);
     } else if (s == l->spare) {
       spare_seen = true;
-      if (occ != 0 || partial) rmem_problem(&problems, "spare slab %p is not empty and alone (S5)", (const void *)s);
-    } else if (occ >= s->nslots) {
+      if (s->used != 0 || partial) rmem_problem(&problems, "spare slab %p is not empty and alone (S5)", (const void *)s);
+    } else if (s->used >= s->nslots) {
       if (partial) rmem_problem(&problems, "full slab %p is on the partial list (S5)", (const void *)s);
     } else if (!partial) {
-      rmem_problem(&problems, "slab %p has %u free slots but is on no list (S5)", (const void *)s, s->nslots - occ);
-    } else if (occ == 0) {
+      rmem_problem(&problems, "slab %p has %u free slots but is on no list (S5)", (const void *)s, s->nslots - s->used);
+    } else if (s->used == 0) {
       rmem_problem(&problems, "empty slab %p kept on the partial list (S5)", (const void *)s);
     }
   }
-  if (l->nparked > RMEM_SLAB_PARK) {
-    rmem_problem(&problems, "slab list: %u parked, more than the ring holds (S6)", l->nparked);
-  } else {
-    if (l->park_top >= RMEM_SLAB_PARK) rmem_problem(&problems, "park ring top %u out of range (S6)", l->park_top);
-    for (uint32_t k = 0; k < l->nparked; k++) {
-      uint32_t i = (l->park_top - 1 - k) & (RMEM_SLAB_PARK - 1);
-      rmem_slab_t *s = l->park_s[i];
-      if (!rmem_pool_contains(&r->slabs, s) || s->magic != RMEM_SLAB_MAGIC || s->list != l) {
-        rmem_problem(&problems, "park ring entry %u is not a slab of this list (S6)", i);
-        continue;
-      }
-      unsigned idx = l->park_i[i];
-      if (idx >= s->nslots || l->park_p[i] != s->start + (uintptr_t)idx * s->bsize)
-        rmem_problem(&problems, "park ring entry %u does not name a slot (S6)", i);
-      else if (!rmem_slab_slot_free(s, idx))
-        rmem_problem(&problems, "parked slot %p is not free in its bitmap (S6)", (void *)l->park_p[i]);
-      for (uint32_t k2 = 0; k2 < k; k2++)
-        if (l->park_p[(l->park_top - 1 - k2) & (RMEM_SLAB_PARK - 1)] == l->park_p[i])
-          rmem_problem(&problems, "slot %p parked twice (S6)", (void *)l->park_p[i]);
-    }
-  }
   if (count != l->slabs) rmem_problem(&problems, "slab list: %zu slabs counted, %zu on the list", l->slabs, count);
+  if (used != l->used) rmem_problem(&problems, "slab list: %zu slots used, its slabs say %zu (S6)", l->used, used);
   if (!cur_seen) rmem_problem(&problems, "slab list: cur is not one of its slabs (S5)");
   if (!spare_seen) rmem_problem(&problems, "slab list: spare is not one of its slabs (S5)");
   size_t guard = 0;

@@ -5,7 +5,7 @@
  * written (its first and last byte, the same stores for every side), in
  *
  *   v8            Buffer.allocUnsafe(64)                         the baseline
- *   rAlloc/rFree  the seed API (JS heap front over C, see lib/core.js)
+ *   rAlloc/rFree  the seed API (JS heap front over C, see lib/instance.js)
  *   arena         per request: createArena, rArena x PER, rDestroy (JS lease)
  * and, to show what each design reaches:
  *   rAlloc/rFree, native call each   the same through one Node-API call per op
@@ -31,7 +31,7 @@ const rmem = H.loadRmem();
 rmem.init();
 const u8 = rmem.HEAPU8;
 const { TRANSIENT } = rmem.LIFETIME;
-const nativeHeap = require('../../lib/core.js').nativeOf(rmem.instance()); // one Node-API call per op, for comparison
+const nativeHeap = require('../../lib/instance.js').nativeOf(rmem.instance()); // one Node-API call per op, for comparison
 const keep = new Array(PER); // V8: the request's buffers stay alive until the request ends, as its blocks do
 const ptrs = new Int32Array(PER);
 let sink = 0;

@@ -198,10 +198,12 @@ static void test_bad_input(rmem_t *r) {
   CHECK_EQ(q[63], 7);
   CHECK_EQ(rmem_usable_size(r, q), 64);
   CHECK_EQ(rmem_free(r, q), RMEM_OK);
-  CHECK_NULL_ERR(rmem_realloc(r, q, 128), RMEM_EDOUBLEFREE);
+  /* a freed block is "not a live block" to every call but free: only a free can be a double free */
+  CHECK_NULL_ERR(rmem_realloc(r, q, 128), RMEM_EBADPTR);
   rmem_clear_error();
   CHECK_EQ(rmem_usable_size(r, q), 0);
-  CHECK_EQ(rmem_last_error(), RMEM_EDOUBLEFREE);
+  CHECK_EQ(rmem_last_error(), RMEM_EBADPTR);
+  CHECK_ERR(rmem_free(r, q), RMEM_EDOUBLEFREE);
   CHECK_EQ(rmem_usable_size(r, NULL), 0);
   check_intact(r);
 

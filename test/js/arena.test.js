@@ -144,7 +144,7 @@ test('forged arena handles throw ERR_INVALID_ARG_TYPE; Arena cannot be construct
 });
 
 test('forged handle numbers are refused by C (the native layer checks index + generation)', () => {
-  const n = require('../../lib/core.js').nativeOf(rmem.instance());
+  const n = require('../../lib/instance.js').nativeOf(rmem.instance());
   for (const h of [0, 123, 65535, 2 ** 40 + 3]) {
     assert.throws(() => n.arenaAlloc(h, 8, false), (e) => ['ERR_RMEM_INVALID_HANDLE', 'ERR_RMEM_DESTROYED'].includes(e.code));
   }

@@ -16,7 +16,7 @@ const OPS = Number(process.env.RMEM_FUZZ_OPS || 1_000_000);
 
 const CHILD = `
 const { Rmem, LIFETIME, codes } = require('./lib/index.js');
-const core = require('./lib/core.js');
+const core = require('./lib/instance.js');
 const OPS = ${OPS};
 let seed = 0x2545f491;
 const rnd = () => { seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0; return seed / 4294967296; };

@@ -97,7 +97,7 @@ test('destroyed and forged caches throw', () => {
     throwsCode(() => rmem.slabFree(forged, 8), 'ERR_INVALID_ARG_TYPE');
   }
   assert.throws(() => new SlabCache(), TypeError);
-  const n = require('../../lib/core.js').nativeOf(rmem.instance());
+  const n = require('../../lib/instance.js').nativeOf(rmem.instance());
   assert.throws(() => n.cacheAlloc(2 ** 30 + 5), (e) => ['ERR_RMEM_INVALID_HANDLE', 'ERR_RMEM_DESTROYED'].includes(e.code));
   assert.equal(rmem.validate(), 0);
 });

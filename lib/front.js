@@ -1,0 +1,132 @@
+'use strict';
+// front.js - the heap's and the slab caches' fast paths, run in JS on C's own
+// front.
+//
+// A Node-API call costs more here than an allocation does, so rAlloc/rFree
+// and SlabCache#alloc/free would be slower than V8 if each made one. C's heap
+// keeps freed blocks on per-class stacks out of band and checks every free
+// with the live bitmap and the page tags (src/front.h, rmem.h "For language
+// bindings"); the addon shows those very arrays to JS as typed arrays over
+// C's memory (binding.c: make_front, cacheFront), and the functions below run
+// the same few steps rmem_alloc / rmem_free / rmem_slab_alloc / rmem_slab_free
+// run on them. There is no second cache and no JS-side state but two counters:
+//
+//   The invariant JS keeps is C's own (F1-F4 in src/types.h): a block on a
+//   stack is free and its live bit is clear; a block in the user's hands has
+//   its live bit set. JS pops only from stacks, pushes only blocks whose live
+//   bit is set in a page of the right tag, and flips the bit with the move.
+//   Who checks it: rmem_validate (validate(), check()), which the tests run
+//   after every step.
+//
+// Everything else -- an empty stack, a full one, any pointer whose live bit is
+// clear or whose page belongs to another owner, every debugging option --
+// goes to C, which refills, spills, and refuses exactly, with the codes the
+// tests pin. After destroy() the typed arrays are detached (length 0): every
+// read is undefined, every test below fails, and the call goes to C, which
+// throws ERR_RMEM_DESTROYED.
+
+/**
+ * The heap's fast paths for one instance. n: the native functions of the
+ * instance (n.front: the typed arrays). Returns { alloc, free, counts }.
+ */
+function makeHeapFront(n) {
+  const f = n.front;
+  if (!f.fast) {
+    // debugging options (junk, validate): every call goes to C, which runs them
+    return { alloc: (size) => n.alloc(size), free: (ptr) => { n.free(ptr); }, counts: () => [0, 0] };
+  }
+  const { live, tags, n: count, cap, tagOf, stacks } = f;
+  const STRIDE = f.stride;
+  const NCLASSES = f.nclasses;
+  const TABLE_MAX = f.tableMax;
+  let allocs = 0;
+  let frees = 0;
+
+  function alloc(size) {
+    if (typeof size === 'number' && size >= 1 && size <= TABLE_MAX) {
+      const t = tagOf[(size + 7) >>> 3];
+      const c = count[t];
+      if (c > 0) {
+        const off = stacks[t * STRIDE + c - 1];
+        count[t] = c - 1;
+        live[off >>> 8] |= 1 << ((off >>> 3) & 31);
+        allocs++;
+        return off;
+      }
+    }
+    return n.alloc(size); // refill, large sizes, every argument error
+  }
+
+  function free(ptr) {
+    if (typeof ptr === 'number' && (ptr & 7) === 0 && ptr === ptr >>> 0) {
+      const w = ptr >>> 8;
+      const bit = 1 << ((ptr >>> 3) & 31);
+      const m = live[w];
+      if ((m & bit) !== 0) {
+        const t = tags[ptr >>> 12];
+        if (t - 1 >>> 0 < NCLASSES) {
+          const c = count[t];
+          if (c < cap[t]) {
+            live[w] = m & ~bit;
+            stacks[t * STRIDE + c] = ptr;
+            count[t] = c + 1;
+            frees++;
+            return;
+          }
+        }
+      }
+    }
+    n.free(ptr); // a spill, a page run, and every pointer C must refuse
+  }
+
+  return { alloc, free, counts: () => [allocs, frees] };
+}
+
+/**
+ * A slab cache's fast paths: st is its stack ([n, cap, offsets...]) over C's
+ * memory, tag its pages' tag. Returns { alloc, free, counts }.
+ */
+function makeCacheFront(n, h, st, tag) {
+  const f = n.front;
+  if (!f.fast) {
+    return { alloc: () => n.cacheAlloc(h), free: (ptr) => { n.cacheFree(h, ptr); }, counts: () => [0, 0] };
+  }
+  const { live, tags } = f;
+  let allocs = 0;
+  let frees = 0;
+
+  function alloc() {
+    const c = st[0];
+    if (c > 0) {
+      const off = st[c + 1];
+      st[0] = c - 1;
+      live[off >>> 8] |= 1 << ((off >>> 3) & 31);
+      allocs++;
+      return off;
+    }
+    return n.cacheAlloc(h);
+  }
+
+  function free(ptr) {
+    if (typeof ptr === 'number' && (ptr & 7) === 0 && ptr === ptr >>> 0) {
+      const w = ptr >>> 8;
+      const bit = 1 << ((ptr >>> 3) & 31);
+      const m = live[w];
+      if ((m & bit) !== 0 && tags[ptr >>> 12] === tag) {
+        const c = st[0];
+        if (c < st[1]) {
+          live[w] = m & ~bit;
+          st[c + 2] = ptr;
+          st[0] = c + 1;
+          frees++;
+          return;
+        }
+      }
+    }
+    n.cacheFree(h, ptr);
+  }
+
+  return { alloc, free, counts: () => [allocs, frees] };
+}
+
+module.exports = { makeHeapFront, makeCacheFront };

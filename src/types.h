@@ -1,0 +1,311 @@
+/*
+ * types.h - the private structures of rmem, with their invariants. Never installed.
+ *
+ * Every structure that more than one source file reads is defined here, with
+ * its invariants numbered above it; the validators (rmem_validate and the
+ * per-allocator ones) check them, and the tests run the validators after
+ * every step. Function declarations live in internal.h, the fast paths of the
+ * heap front in front.h.
+ *
+ * Families of invariants:
+ *   P   the range and its page source (pages.c)
+ *   S   slabs and slab lists (slab.c)
+ *   F   the front: free stacks and the live bitmap (front.h; heap.c, cache.c, arena.c)
+ *   H   checked handles (handle.h)
+ *   A   arenas (arena.c)      C   slab caches (cache.c)      M   MeMS (mems.c)
+ */
+#ifndef RMEM_TYPES_H
+#define RMEM_TYPES_H
+
+#include "rmem.h"
+#include "rmem_os.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define RMEM_HIDDEN __attribute__((visibility("hidden")))
+#define RMEM_INLINE static inline __attribute__((always_inline))
+#define RMEM_NOINLINE __attribute__((noinline))
+#define RMEM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RMEM_HIDDEN
+#define RMEM_INLINE static inline
+#define RMEM_NOINLINE
+#define RMEM_PRINTF(f, a)
+#endif
+
+/* Internal invariants only; caller input is checked at run time in every build. */
+#ifdef RMEM_DEBUG
+#include <assert.h>
+#define rmem_assert(x) assert(x)
+#else
+#define rmem_assert(x) ((void)0)
+#endif
+
+#define RMEM_PAGE_SHIFT 12
+#define RMEM_CAPACITY_GRAIN ((size_t)64 << 10)
+
+/* ------------------------------------------------------------------------
+ * The pagemap: one entry per 4 KiB page of the range, out of band.
+ * ------------------------------------------------------------------------ */
+
+enum rmem_page_kind {
+  RMEM_PK_NEVER = 0,    /* above the high-water mark: never handed out */
+  RMEM_PK_RESERVED = 1, /* page 0 and the last page */
+  RMEM_PK_FREE = 2,     /* in a free run of the page source */
+  RMEM_PK_SLAB = 3,     /* owned by a slab (owner = slab index) */
+  RMEM_PK_LARGE = 4,    /* a large heap block (owner = 0; head has len) */
+  RMEM_PK_ARENA = 5,    /* an arena chunk (owner = arena index) */
+  RMEM_PK_MEMS = 6,     /* a MeMS main node (owner = mems-defined) */
+  RMEM_PK_USER = 7      /* pages taken by rmem_pages_alloc for other internal users */
+};
+
+#define RMEM_PF_HEAD 0x1u
+#define RMEM_PF_TAIL 0x2u
+#define RMEM_PF_DIRTY 0x4u /* free run: may hold resident pages */
+
+typedef struct rmem_pme {
+  uint8_t kind;   /* enum rmem_page_kind */
+  uint8_t flags;  /* RMEM_PF_* */
+  uint16_t aux;   /* kind-specific (unused today) */
+  uint32_t owner; /* allocated run: owner index; free run head: next free run in its bin (0 = none) */
+  uint32_t len;   /* head and tail of a run: its length in pages */
+  uint32_t prev;  /* free run head: previous free run in its bin (0 = none) */
+} rmem_pme_t;
+
+/* ------------------------------------------------------------------------
+ * Indexed pools (meta.c): fixed-size objects in one reserved out-of-band
+ * mapping, never unmapped before the instance dies, so a stale index or
+ * pointer is always safe to look at. Index 0 is never used (it means "none").
+ * ------------------------------------------------------------------------ */
+
+typedef struct rmem_pool {
+  char *base;        /* object i at base + i * size */
+  size_t size;       /* object size (multiple of 8) */
+  uint32_t max;      /* capacity in objects */
+  uint32_t bump;     /* next never-used index */
+  uint32_t free;     /* head of the free list of indices (0 = none) */
+  uint32_t live;     /* objects in use */
+  size_t mapped;     /* bytes reserved */
+} rmem_pool_t;
+
+/* ------------------------------------------------------------------------
+ * Slabs (slab.c)
+ *
+ * A slab is a run of pages carved into nslots slots of bsize bytes. Its
+ * descriptor lives in the instance's slab pool and holds a two-level bitmap:
+ * bits[w] bit b = 1 iff slot 64w+b is free in the engine, and summary bit w =
+ * 1 iff bits[w] != 0. "Used" in the engine means handed to the slab's owner:
+ * live in the user's hands, or waiting on the owner's front stack (F1).
+ * Invariants (rmem_slab_check, rmem_slab_list_check):
+ *   S1  nslots <= RMEM_SLAB_MAX_SLOTS; bits beyond nslots are 0.
+ *   S2  summary bit w == (bits[w] != 0).
+ *   S3  used == nslots - popcount(bits).
+ *   S4  the pagemap marks every page of the slab RMEM_PK_SLAB with owner = the
+ *       slab's index, and the page-tag map holds its list's page_tag on every
+ *       page of the slab (P6).
+ *   S5  a slab is on its list's partial list iff 0 < used < nslots and it is
+ *       neither cur nor the spare; full slabs are on no list; a slab with
+ *       used == 0 is cur, the spare, or released.
+ *   S6  a list's used is the sum of its slabs' used (so an owner knows its
+ *       live blocks in O(1): used minus the blocks on its front stack).
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_SLAB_MAX_SLOTS 4096u
+#define RMEM_SLAB_WORDS (RMEM_SLAB_MAX_SLOTS / 64u)
+#define RMEM_SLAB_MAGIC 0x51AB51ABu
+
+enum rmem_slab_owner {
+  RMEM_SO_NONE = 0,
+  RMEM_SO_HEAP = 1,  /* a heap size class */
+  RMEM_SO_CACHE = 2, /* a slab cache */
+  RMEM_SO_ARENA = 3  /* an intermediate arena's size class */
+};
+
+typedef struct rmem_slab_list rmem_slab_list_t;
+
+typedef struct rmem_slab {
+  /* sizeof is a multiple of 8, so the slab pool's stride is exactly sizeof(rmem_slab_t) (rmem_slab_of).
+     The first 48 bytes hold everything the engine's fast paths touch, and the bitmap follows at once. */
+  uint64_t summary;
+  uintptr_t start;            /* address of slot 0 (== first page) */
+  uint64_t div;               /* fast division by bsize: floor((2^64 - 1) / bsize) + 1 */
+  rmem_slab_list_t *list;     /* the list that owns it */
+  uint32_t bsize;             /* slot size */
+  uint32_t nslots;
+  uint32_t used;              /* slots handed to the owner (S3) */
+  uint8_t owner_kind;         /* copy of list->owner_kind */
+  uint8_t pad_[3];
+  uint64_t bits[RMEM_SLAB_WORDS];
+  /* cold: slow paths only */
+  uint32_t first_page;        /* page index of the run */
+  uint32_t npages;
+  uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, 0 when released */
+  uint32_t vstack;            /* validator scratch: its slots seen on a front stack */
+  struct rmem_slab *next, *prev;   /* partial list */
+  struct rmem_slab *anext, *aprev; /* every slab of the list */
+} rmem_slab_t;
+
+/*
+ * A list of slabs of one slot size: a heap size class, a slab cache, or an
+ * intermediate arena's size class. cur is never NULL: when there is nothing
+ * to allocate from it points at the shared empty sentinel (summary == 0), so
+ * the fast path needs no NULL test. Every slab of the list is on the `all`
+ * list; at most one empty slab besides cur is kept as `spare` (S5).
+ */
+struct rmem_slab_list {
+  rmem_slab_t *cur;
+  rmem_slab_t *partial;       /* slabs with free slots other than cur and spare, linked through next/prev */
+  rmem_slab_t *spare;         /* one empty slab kept in reserve (keep_spare), or NULL */
+  rmem_slab_t *all;           /* every slab, linked through anext/aprev */
+  rmem_t *r;
+  uint32_t bsize;             /* slot size */
+  uint32_t slab_pages;        /* pages per slab */
+  uint32_t nslots;            /* slots per slab */
+  uint8_t owner_kind;         /* enum rmem_slab_owner */
+  uint8_t keep_spare;         /* keep one empty slab instead of releasing it at once */
+  uint16_t page_tag;          /* written into the page-tag map for every page of its slabs (S4, P6) */
+  uint32_t owner_id;          /* class index / cache index / arena index */
+  size_t slabs;               /* slabs owned (maintained by the engine) */
+  size_t used;                /* slots handed to the owner, over all its slabs (S6) */
+};
+
+/* ------------------------------------------------------------------------
+ * The front (front.h): free stacks over the slab engine, checked by the live bitmap
+ *
+ * Every block a slab list hands out is a slot of one of its slabs. Its owner
+ * (the heap, a slab cache, an intermediate arena) keeps freed blocks on a
+ * stack of its own -- out of band, as 32-bit offsets from the instance's
+ * base -- and hands them out again newest first; the stack is refilled from
+ * and spilled back to the slab engine in batches, off the fast path. Every
+ * block in the user's hands has its bit set in the instance's live bitmap (one
+ * bit per 8 bytes of the range, found from the address alone), so a free is
+ * checked exactly by one bit and one page tag read side by side:
+ *
+ *   live bit set, page tag names the owner  ->  a live block of this owner:
+ *                                               clear the bit, push it
+ *   anything else                           ->  the slow path tells why
+ *                                               (double free, interior
+ *                                               pointer, another owner's block)
+ *
+ * Nothing of this is in user memory.
+ * Invariants (checked by the owners' validators):
+ *   F1  every offset on a front stack names the start of an engine-used slot of
+ *       that stack's list, no offset is on a stack twice, and its live bit is clear.
+ *   F2  a live bit is set only at the start of an engine-used slot of some slab.
+ *   F3  for every slab, used == (live bits at its slot starts) + (its slots on
+ *       its owner's front stack).
+ *   F4  n <= cap <= RMEM_FRONT_CAP (RMEM_LFRONT_CAP for single-list fronts).
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_LIVE_SHIFT 3 /* one live bit per 8 bytes: every slot is 8-aligned and at least 8 long */
+
+/* Page tags (P6): 0 = no front owns the page; a heap class c -> c + 1; slab cache i -> RMEM_TAG_CACHE + i. */
+#define RMEM_TAG_CACHE 0x100u
+
+/* A single list's front (a slab cache, a class of an intermediate arena). */
+#define RMEM_LFRONT_CAP 32u
+
+typedef struct rmem_lfront {
+  uint32_t n, cap;             /* (rmem_cache_layout_t shows these words to bindings in this order) */
+  uint32_t st[RMEM_LFRONT_CAP];
+} rmem_lfront_t;
+
+/* ------------------------------------------------------------------------
+ * The general heap (heap.c)
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_HEAP_CLASSES 96
+#define RMEM_HEAP_TAGS (RMEM_HEAP_CLASSES + 1) /* tag = class + 1; tag 0 is no class */
+#define RMEM_HEAP_TABLE_MAX 4096               /* sizes up to this find their tag by one table load */
+#define RMEM_FRONT_CAP 64u                     /* most blocks one heap class's stack holds */
+
+/* The heap's front: one stack per class, indexed by the page tag (class + 1). */
+typedef struct rmem_front {
+  uint8_t n[RMEM_HEAP_TAGS];     /* blocks on each tag's stack */
+  uint8_t cap[RMEM_HEAP_TAGS];   /* its capacity (F4); 0 for tag 0 */
+  uint8_t tag_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) >> 3 -> tag, for 1 <= size <= RMEM_HEAP_TABLE_MAX */
+  uint8_t pad_[5];
+  uint64_t allocs, frees;        /* operations served by the front */
+  _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP];
+} rmem_front_t;
+
+typedef struct rmem_heap {
+  rmem_front_t front;
+  uint32_t nclasses;
+  size_t borrowed;            /* blocks a class took from the next class up instead of making a slab */
+  size_t large_blocks;        /* live page-run blocks */
+  size_t large_pages;
+  size_t allocs, frees;       /* operations of the slow paths (page runs, aligned, refills) */
+  rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
+} rmem_heap_t;
+
+/* ------------------------------------------------------------------------
+ * The instance
+ *
+ * Invariants of the range (rmem_pages_check):
+ *   P1  page 0 and page npages-1 are RMEM_PK_RESERVED and never handed out.
+ *   P2  pages [1, top) are covered exactly by runs; pages [top, npages-1) are RMEM_PK_NEVER.
+ *   P3  a run's head and tail entries carry its length (len) and the HEAD/TAIL flags;
+ *       every page of a run has the run's kind; an allocated run's pages all carry its
+ *       owner index.
+ *   P4  no two free runs are adjacent (coalescing is immediate).
+ *   P5  every free run is in exactly the bin of its length; the bin bitmap has bit b
+ *       set iff bin b is non-empty; free_pages is the sum of free run lengths.
+ *   P6  ptag[page] != 0 only on pages of a slab whose list has a page tag (S4).
+ *   P7  fast == RMEM_MAGIC iff magic == RMEM_MAGIC and flags == 0.
+ * ------------------------------------------------------------------------ */
+
+#define RMEM_BINS 128
+#define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
+
+struct rmem_arena_table;   /* handle.h */
+struct rmem_mems;          /* mems.c */
+struct rmem_meta_state;    /* meta.c */
+
+struct rmem_s {
+  /* what the fast paths read, in one cache line */
+  uint64_t fast;               /* RMEM_MAGIC while alive and no debug option is on, else 0 (P7) */
+  uintptr_t base;              /* the range */
+  size_t capacity;
+  uint64_t *live;              /* the live bitmap: bit (off >> 3) set iff a live slot starts at base + off (F2) */
+  uint16_t *ptag;              /* page tags, one per page (P6) */
+  uint64_t magic;              /* RMEM_MAGIC while alive */
+  uint32_t npages;             /* capacity / 4096 */
+  unsigned flags;              /* RMEM_OPT_* */
+
+  /* hooks: what an owner wants from the floors below, set by the owner */
+  size_t (*reclaim)(rmem_t *r);      /* the page source is exhausted: give pages back (the heap sets it) */
+  size_t (*validate_all)(rmem_t *r); /* RMEM_OPT_VALIDATE: the whole validator (instance.c sets it) */
+
+  /* metadata */
+  char *meta_base;             /* one mapping: guard, pagemap, page tags, live bitmap, guard */
+  size_t meta_size;
+  rmem_pme_t *pm;              /* npages entries */
+  struct rmem_meta_state *meta;
+
+  /* page source */
+  uint32_t top;                /* pages [1, top) have been handed out at least once */
+  uint32_t limit;              /* npages - 1: the last page is reserved */
+  uint32_t free_pages;         /* pages in free runs below top */
+  uint32_t dirty_pages;        /* free pages that may be resident */
+  uint32_t used_pages;         /* pages in allocated runs */
+  uint64_t bin_map[RMEM_BINS / 64];
+  uint32_t bins[RMEM_BINS];    /* head page of each bin's list */
+  size_t merges;               /* coalescings done by the page source since creation */
+
+  /* pools */
+  rmem_pool_t slabs;           /* rmem_slab_t */
+  rmem_pool_t arenas;          /* arena.c's records */
+  rmem_pool_t caches;          /* cache.c's records */
+
+  /* allocators */
+  rmem_heap_t heap;
+  struct rmem_arena_table *arena_state; /* handle.h, NULL until the first arena or cache */
+  struct rmem_mems *mems;               /* mems.c, NULL until mems_init */
+};
+
+#endif /* RMEM_TYPES_H */
