@@ -1,6 +1,6 @@
 /*
  * fuzz_malloc.c - libFuzzer harness for the drop-in malloc layer
- * (malloc/rmem_malloc.c) through its rmem_malloc_* names, so libFuzzer itself
+ * (the layer of malloc/, without its standard names) through its rmem_malloc_* names, so libFuzzer itself
  * keeps glibc's malloc.
  *
  * The input is a program: each step reads an opcode byte and its operands and

@@ -299,6 +299,7 @@ typedef struct rmem_heap_stats {
   size_t slabs;          /**< slabs owned by the heap */
   size_t large_blocks;   /**< live page-run blocks */
   size_t largest_free;   /**< the largest block that can be allocated without merging, in bytes */
+  size_t cached;         /**< freed blocks waiting on the front's stacks (counted in free_slots) */
   double fragmentation;  /**< 1 - largest_free / free, in [0, 1]; 0 when nothing is free */
   size_t allocs, frees;  /**< operation counters since creation */
 } rmem_heap_stats_t;

@@ -172,7 +172,7 @@ if have gcc; then
 int main(void) { printf("hello from a program gcc built on rmem\n"); return 0; }
 EOF
   srcs="src/heap.c"
-  [ $quick = 1 ] || srcs="$(grep -v '^#' src/sources.txt | tr '\n' ' ') malloc/rmem_malloc.c"
+  [ $quick = 1 ] || srcs="$(grep -v '^#' src/sources.txt | tr '\n' ' ') $(cd $root && ls malloc/*.c | tr '\n' ' ')"
   cat >"$work/gcc.sh" <<EOF
 set -e
 for s in $srcs; do

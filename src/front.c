@@ -73,22 +73,33 @@ void rmem_front_forget(rmem_t *r, const rmem_slab_list_t *l) {
   }
 }
 
+/* Portable popcount (no -mpopcnt needed, no libgcc call). */
+static uint32_t popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 uint32_t rmem_front_live_in(const rmem_t *r, const rmem_slab_t *s) {
   uintptr_t lo = s->start - r->base, hi = lo + (uintptr_t)s->npages * RMEM_PAGE_SIZE;
   uint32_t n = 0;
   for (uintptr_t w = lo >> (RMEM_LIVE_SHIFT + 6); w < hi >> (RMEM_LIVE_SHIFT + 6); w++)
-    n += (uint32_t)__builtin_popcountll(r->live[w]);
+    if (r->live[w]) n += popcount64(r->live[w]);
   return n;
 }
 
 size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32_t *st, uint32_t n, uint32_t cap,
                               uint32_t capmax) {
   size_t problems = 0;
-  if (n > cap || cap > capmax) {
+  if (n > cap || cap > capmax || n > 256) {
     rmem_problem(&problems, "front of list %u/%u holds %u of %u blocks (at most %u) (F4)", l->owner_kind, l->owner_id,
                  n, cap, capmax);
     return problems;
   }
+  uint32_t seen[512], mask = 15;
+  while (mask + 1 < 2 * n) mask = mask * 2 + 1; /* a set of at least twice the entries (n <= 256) */
+  if (n) memset(seen, 0, (mask + 1) * sizeof seen[0]);
   for (uint32_t k = 0; k < n; k++) {
     uintptr_t off = st[k], p = r->base + off;
     rmem_slab_t *s = off < r->capacity ? rmem_slab_at(r, p) : NULL;
@@ -101,8 +112,11 @@ size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32
     if (rmem_slab_slot_free(s, idx))
       rmem_problem(&problems, "front: block at offset %zu is free in the engine too (F1)", (size_t)off);
     if (rmem_is_live(r, off)) rmem_problem(&problems, "front: block at offset %zu is on a stack and live (F1)", (size_t)off);
-    for (uint32_t j = 0; j < k; j++)
-      if (st[j] == st[k]) rmem_problem(&problems, "front: block at offset %zu is on a stack twice (F1)", (size_t)off);
+    /* distinct: an open-addressed set of what this stack holds (capmax <= 256 entries) */
+    uint32_t h = ((uint32_t)(off >> RMEM_LIVE_SHIFT) * 0x9E3779B1u >> 16) & mask;
+    while (seen[h] && seen[h] != off + 1) h = (h + 1) & mask;
+    if (seen[h]) rmem_problem(&problems, "front: block at offset %zu is on a stack twice (F1)", (size_t)off);
+    seen[h] = (uint32_t)off + 1;
     s->vstack++;
   }
   return problems;
@@ -138,6 +152,12 @@ size_t rmem_front_check(rmem_t *r) {
     uint32_t len = h->len ? h->len : 1;
     uintptr_t lo = (uintptr_t)page << RMEM_PAGE_SHIFT, hi = (uintptr_t)(page + len) << RMEM_PAGE_SHIFT;
     rmem_slab_t *s = h->kind == RMEM_PK_SLAB ? rmem_slab_at(r, r->base + lo) : NULL;
+    /* free runs are not scanned: a slab goes back to the page source only with no live block (F3,
+       or after rmem_front_forget), and nothing else sets a live bit */
+    if (h->kind == RMEM_PK_FREE) {
+      page += len;
+      continue;
+    }
     for (uintptr_t w = lo >> (RMEM_LIVE_SHIFT + 6); w < hi >> (RMEM_LIVE_SHIFT + 6); w++) {
       for (uint64_t m = r->live[w]; m; m &= m - 1) {
         uintptr_t off = (w << (RMEM_LIVE_SHIFT + 6)) + ((uintptr_t)__builtin_ctzll(m) << RMEM_LIVE_SHIFT);

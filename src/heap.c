@@ -568,6 +568,7 @@ rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out) {
       fs += s->nslots - s->used;
     }
     size_t cached = f->n[c + 1]; /* used in the engine, free for the user */
+    out->cached += cached;
     used -= cached;
     fs += cached;
     out->live_blocks += used;

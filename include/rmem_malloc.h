@@ -9,9 +9,10 @@
  *
  * The same functions are available under the rmem_malloc_* names declared
  * here, which is how the tests drive the layer inside an ASan build (where
- * the standard names belong to the sanitizer). See rmem_malloc.c for the
- * design: one rmem heap per thread with per-class caches checked by a live
- * bitmap, a registry from addresses to heaps, lock-free remote frees,
+ * the standard names belong to the sanitizer). See malloc/dropin.h for the
+ * design: one chain of rmem instances per thread, whose heap front (per-class
+ * stacks checked by the live bitmap, rmem_alloc / rmem_free) is the fast
+ * path; a registry from addresses to instances; lock-free remote frees;
  * directly mapped huge blocks with a small cache of freed mappings.
  *
  * Environment (read once, at the first allocation):
@@ -50,7 +51,7 @@ typedef struct rmem_malloc_stats {
   size_t heaps;          /**< thread heaps ever created */
   size_t heaps_active;   /**< owned by a live thread */
   size_t instances;      /**< rmem instances (1 GiB ranges) created */
-  size_t allocs, frees;  /**< heap operations: through the thread caches plus rmem's own (page runs, large classes) */
+  size_t allocs, frees;  /**< heap operations of every instance (rmem_heap_stats) */
   size_t remote_frees;   /**< frees pushed to another thread's heap */
   size_t adoptions;      /**< heaps of exited threads taken over by new threads */
   size_t huge_allocs;    /**< blocks mapped directly since start */
@@ -60,7 +61,7 @@ typedef struct rmem_malloc_stats {
   size_t huge_reused;    /**< huge allocations and growths served from that cache */
   size_t pages_used;     /**< bytes of pages held by the heaps (slabs and page runs) */
   size_t pages_dirty;    /**< bytes of free pages that may still be resident */
-  size_t cached;         /**< free blocks waiting on the thread caches */
+  size_t cached;         /**< freed blocks waiting on the instances' front stacks */
   size_t bad_frees;      /**< invalid or double frees reported */
 } rmem_malloc_stats_t;
 
@@ -75,6 +76,8 @@ RMEM_MALLOC_API void rmem_malloc_print_stats(int fd);
  * skipped: their owner may be changing them.
  */
 RMEM_MALLOC_API size_t rmem_malloc_validate(void);
+/** The first problem the last rmem_malloc_validate on this thread found ("" if none). */
+RMEM_MALLOC_API const char *rmem_malloc_problem(void);
 
 /** Hands the calling thread's heap back as if the thread had exited (tests of adoption). */
 RMEM_MALLOC_API void rmem_malloc_thread_done(void);

@@ -1,0 +1,259 @@
+/*
+ * entry.c - the entry points: malloc, free, calloc, realloc, the memalign
+ * family and malloc_usable_size, under their rmem_malloc_* names.
+ *
+ * The fast paths are rmem's own: a small request from a thread that has a
+ * heap goes straight to rmem_alloc on the heap's current instance (its front
+ * pops a block of the class and sets its live bit), and a free of a block of
+ * the current instance goes straight to rmem_free (the live bit and the page
+ * tag, read side by side, decide it exactly). Everything else -- a thread
+ * without a heap, remote frees waiting, a full instance, blocks of another
+ * instance or thread, huge blocks, every bad pointer -- takes the slow paths
+ * below.
+ *
+ * Every block is at least RM_MIN (16) bytes, so every block is 16-byte
+ * aligned as glibc's are (rmem's 8-byte class is never used here).
+ *
+ * Bad frees: every pointer handed to free/realloc is checked exactly (rmem's
+ * live bitmap and pagemap, or the huge table). An invalid or double free is
+ * reported on stderr with its address and the process aborts, as glibc does:
+ * the program's own state is already wrong. RMEM_MALLOC_CONTINUE=1 reports
+ * and carries on. A bad pointer freed from a thread that does not own it is
+ * reported when the owner drains it (later, but with the same address).
+ */
+#include "dropin.h"
+
+#include <stddef.h>
+
+static inline size_t rm_size(size_t size) { return size < RM_MIN ? RM_MIN : size; }
+
+/* One allocation in instance i: plain, or aligned when align > 16. */
+static inline void *rm_inst_alloc(rm_inst_t *i, size_t size, size_t align) {
+  void *p = align > RM_MIN ? rmem_aligned_alloc(i->r, align, rm_size(size)) : rmem_alloc(i->r, rm_size(size));
+  if (!p) rmem_clear_error(); /* full: the caller tries elsewhere */
+  return p;
+}
+
+/*
+ * Every allocation that is not a plain small request from an existing heap's
+ * current instance. size >= 1; align is 0 or a power of two >= 16.
+ */
+static RM_NOINLINE void *rm_alloc_slow(size_t size, size_t align) {
+  if (RMEM_UNLIKELY(size > PTRDIFF_MAX)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (size >= RM_HUGE || align > (RM_INSTANCE >> 2)) {
+    void *p = huge_alloc(size, align, false);
+    if (!p) errno = ENOMEM;
+    return p;
+  }
+  rm_heap_t *h = rm_tls_heap;
+  if (!h && !(h = rm_heap_acquire())) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  rm_flush_all();
+  if (atomic_load_explicit(&h->remote, memory_order_relaxed)) rm_drain(h);
+  void *p = rm_inst_alloc(h->cur, size, align);
+  if (RMEM_LIKELY(p != NULL)) return p;
+  /* the current instance is full: the rest of the chain, then a new instance */
+  for (uint32_t k = 0; k < h->ninst; k++) {
+    rm_inst_t *i = h->inst[k];
+    if (i == h->cur) continue;
+    if ((p = rm_inst_alloc(i, size, align)) != NULL) {
+      rm_use_instance(h, i);
+      return p;
+    }
+  }
+  pthread_mutex_lock(&rm_global);
+  rm_inst_t *i = rm_instance_new(h);
+  pthread_mutex_unlock(&rm_global);
+  if (i && (p = rm_inst_alloc(i, size, align)) != NULL) {
+    rm_use_instance(h, i);
+    return p;
+  }
+  errno = ENOMEM;
+  return NULL;
+}
+
+/* The fast path: a small request, no remote frees waiting: rmem_alloc on the current instance. */
+void *rmem_malloc(size_t size) {
+  rm_heap_t *h = rm_tls_heap;
+  if (RMEM_LIKELY(h != NULL && size - 1 < RM_HUGE - 1 &&
+                  atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL)) {
+    void *p = rmem_alloc(h->cur_r, rm_size(size));
+    if (RMEM_LIKELY(p != NULL)) return p;
+    rmem_clear_error();
+  }
+  return rm_alloc_slow(size ? size : 1, 0);
+}
+
+static RM_NOINLINE void rm_free_slow(void *p, const char *fn) {
+  rm_inst_t *i = rm_lookup((uintptr_t)p);
+  if (i) {
+    if (i->heap == rm_tls_heap) rm_free_local(i, p, fn);
+    else rm_free_remote(i, p, fn);
+    return;
+  }
+  if (huge_free(p)) return;
+  rm_bad(fn, p, RMEM_EBADPTR, "not allocated by rmem-malloc");
+}
+
+/* The fast path: a block of the current instance goes to rmem_free, which checks it exactly. */
+void rmem_malloc_free(void *p) {
+  rm_heap_t *h = rm_tls_heap;
+  if (RMEM_LIKELY(h != NULL && (uintptr_t)p - h->cur_base < RM_INSTANCE)) {
+    rmem_status_t st = rmem_free(h->cur_r, p);
+    if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad("free", p, st, NULL);
+    return;
+  }
+  if (p) rm_free_slow(p, "free");
+}
+
+void *rmem_malloc_calloc(size_t n, size_t size) {
+  size_t total;
+  if (RMEM_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (total == 0) total = 1;
+  if (total >= RM_HUGE) {
+    void *p = huge_alloc(total, 0, true); /* zeroed only if it comes from the huge cache */
+    if (!p) errno = ENOMEM;
+    return p;
+  }
+  void *p = rmem_malloc(total);
+  if (p) memset(p, 0, total);
+  return p;
+}
+
+/* Usable size of the live block p, 0 if it is none. */
+static size_t rm_usable(const void *p) {
+  rm_inst_t *i = rm_lookup((uintptr_t)p);
+  if (!i) return huge_size(p);
+  /* Another thread's instance: reading its live bit, tag and class sizes is safe while the block is
+     live (they cannot change under a live block). */
+  size_t n = rmem_usable_size(i->r, p);
+  if (!n) rmem_clear_error();
+  return n;
+}
+
+void *rmem_malloc_realloc(void *p, size_t size) {
+  if (p == NULL) return rmem_malloc(size);
+  if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+    rmem_malloc_free(p);
+    return NULL;
+  }
+  if (RMEM_UNLIKELY(size > PTRDIFF_MAX)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  rm_heap_t *h = rm_tls_heap;
+  rm_inst_t *i = rm_lookup((uintptr_t)p);
+  size_t old;
+  if (i) {
+    if (i->heap == h && size < RM_HUGE) {
+      void *q = rmem_realloc(i->r, p, rm_size(size)); /* in place when it fits; page runs grow and shrink */
+      if (q) return q;
+      rmem_status_t st = rmem_last_error();
+      if (st != RMEM_ENOMEM) {
+        rm_bad("realloc", p, st, NULL);
+        return NULL;
+      }
+      rmem_clear_error(); /* the instance is full: move below */
+    }
+    old = rmem_usable_size(i->r, p);
+    if (old == 0) {
+      rm_bad("realloc", p, rmem_last_error(), NULL);
+      return NULL;
+    }
+    /* another thread's block (its instance is not ours to change): stay if it fits and uses half of it */
+    if (i->heap != h && size <= old && (size * 2 >= old || old <= RM_MIN)) return p;
+  } else {
+    old = huge_size(p);
+    if (old == 0) {
+      rm_bad("realloc", p, RMEM_EBADPTR, "not allocated by rmem-malloc");
+      return NULL;
+    }
+    if (size >= RM_HUGE / 2) { /* stay a mapping: a remap moves pages, not bytes */
+      void *q = huge_realloc(p, old, size);
+      if (!q) errno = ENOMEM;
+      return q;
+    }
+  }
+  void *q = rmem_malloc(size);
+  if (!q) return NULL;
+  memcpy(q, p, old < size ? old : size);
+  rmem_malloc_free(p);
+  return q;
+}
+
+void *rmem_malloc_reallocarray(void *p, size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return rmem_malloc_realloc(p, total);
+}
+
+/* align: a power of two. */
+static void *rm_memalign(size_t align, size_t size) {
+  if (size == 0) size = 1;
+  if (align <= RM_MIN) return rmem_malloc(size); /* every block is 16-aligned */
+  return rm_alloc_slow(size, align);
+}
+
+int rmem_malloc_posix_memalign(void **out, size_t alignment, size_t size) {
+  if (alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0) return EINVAL;
+  int saved = errno;
+  void *p = rm_memalign(alignment, size);
+  errno = saved;
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+void *rmem_malloc_aligned_alloc(size_t alignment, size_t size) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) { /* glibc: any power of two */
+    errno = EINVAL;
+    return NULL;
+  }
+  return rm_memalign(alignment, size);
+}
+
+void *rmem_malloc_memalign(size_t alignment, size_t size) {
+  if (alignment > ((size_t)1 << 62)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t a = 1;
+  while (a < alignment) a <<= 1; /* glibc rounds a non-power of two up */
+  return rm_memalign(a, size);
+}
+
+void *rmem_malloc_valloc(size_t size) { return rm_memalign(rmem_os_page_size(), size); }
+
+void *rmem_malloc_pvalloc(size_t size) {
+  size_t ps = rmem_os_page_size();
+  if (size > PTRDIFF_MAX - ps) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size = size ? (size + ps - 1) & ~(ps - 1) : ps;
+  return rm_memalign(ps, size);
+}
+
+size_t rmem_malloc_usable_size(const void *p) {
+  /* Programs like redis call this on every allocation and free: a block of the current instance
+     is answered by rmem_usable_size's own fast path (its live bit and its class). */
+  rm_heap_t *h = rm_tls_heap;
+  if (RMEM_LIKELY(h != NULL && (uintptr_t)p - h->cur_base < RM_INSTANCE)) {
+    size_t n = rmem_usable_size(h->cur_r, p);
+    if (RMEM_LIKELY(n != 0)) return n;
+    rmem_clear_error();
+    return 0;
+  }
+  return p ? rm_usable(p) : 0;
+}
