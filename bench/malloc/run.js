@@ -131,6 +131,19 @@ const programs = {
   }),
 };
 
+const allocNames = opt('allocators', Object.keys(allAllocators).join(',')).split(',');
+const allocators = allocNames.filter((a) => {
+  if (!(a in allAllocators)) {
+    console.error(`unknown allocator ${a}; the allocators are: ${Object.keys(allAllocators).join(' ')}`);
+    process.exit(2);
+  }
+  if (allAllocators[a] && !fs.existsSync(allAllocators[a])) {
+    console.warn(`skipping ${a}: ${allAllocators[a]} not found`);
+    return false;
+  }
+  return true;
+});
+
 const only = opt('only', '');
 const wanted = only ? only.split(',').filter(Boolean) : WORKLOADS.map((w) => w.name);
 const unknownNames = wanted.filter((n) => !WORKLOADS.some((w) => w.name === n));
@@ -153,20 +166,12 @@ for (const w of WORKLOADS.filter((x) => wanted.includes(x.name))) {
     console.warn(`skipping ${w.name}: ${w.program} not found`);
   }
 }
-const allocNames = opt('allocators', Object.keys(allAllocators).join(',')).split(',');
-const allocators = allocNames.filter((a) => {
-  if (!(a in allAllocators)) {
-    console.error(`unknown allocator ${a}; the allocators are: ${Object.keys(allAllocators).join(' ')}`);
-    process.exit(2);
-  }
-  if (allAllocators[a] && !fs.existsSync(allAllocators[a])) {
-    console.warn(`skipping ${a}: ${allAllocators[a]} not found`);
-    return false;
-  }
-  return true;
-});
 
 const measure = path.join(bin, 'measure');
+if (!fs.existsSync(measure)) {
+  console.error(`${measure} not found: build it with scripts/bench-malloc.sh (npm run bench:malloc), or point --bin at the build`);
+  process.exit(2);
+}
 function runOnce(w, alloc) {
   const out = path.join(tmp, `out-${w.name}-${alloc}.txt`);
   const margs = ['--preload', allAllocators[alloc], '--stdout', out];
