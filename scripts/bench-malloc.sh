@@ -6,10 +6,15 @@
 # (Debian packages libjemalloc-dev libmimalloc-dev libtcmalloc-minimal4, with
 # apt-get, only when running as root), then runs bench/malloc/run.js: every
 # workload under glibc, jemalloc, mimalloc, tcmalloc and rmem in the same run,
-# medians of several runs, ratios against the best. Extra arguments go to
-# run.js (--runs N, --scale S, --only a,b, --allocators a,b, --json file).
+# medians of several runs, ratios against the best; the results also go to
+# bench/results/malloc.json for the HTML report. Extra arguments go to run.js
+# (--runs N, --scale S, --only a,b, --allocators a,b, --json file; --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for a in "$@"; do
+  # the usage needs no build and no packages
+  if [ "$a" = --help ] || [ "$a" = -h ]; then exec node bench/malloc/run.js --help; fi
+done
 libdir=/usr/lib/x86_64-linux-gnu
 missing=()
 [ -f $libdir/libjemalloc.so.2 ] || missing+=(libjemalloc-dev)
@@ -26,5 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 dir=build/bench-malloc
 cmake -S . -B $dir -DCMAKE_BUILD_TYPE=Release -DRMEM_BUILD_TESTS=OFF >/dev/null
-cmake --build $dir -j 2 --target rmem_malloc measure wl_cfrac wl_espresso wl_larson wl_xmalloc wl_realloc >/dev/null
+# every workload of bench/malloc (wl_*.c; run.js's table, bench/malloc/workloads.js, names them)
+workloads=$(cd bench/malloc && ls wl_*.c | sed 's/\.c$//')
+# shellcheck disable=SC2086
+cmake --build $dir -j 2 --target rmem_malloc measure $workloads >/dev/null
 exec node bench/malloc/run.js --bin $dir/malloc "$@"

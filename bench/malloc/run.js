@@ -1,33 +1,73 @@
 'use strict';
 // bench/malloc/run.js - the malloc benchmark: every workload under every
 // allocator, in the same run, interleaved (run k of every allocator before run
-// k+1 of any), so machine noise hits all allocators alike. Reports medians of
-// wall time and peak RSS and their ratios against the best of the run.
+// k+1 of any, the order reversed every other run), so machine noise hits all
+// allocators alike. Reports medians of wall time and peak RSS and their ratios
+// against the best of the run.
 //
-//   node bench/malloc/run.js --bin build/bench-malloc [--runs 5] [--scale 1]
+//   node bench/malloc/run.js --bin build/bench-malloc/malloc [--runs 5] [--scale 1]
 //        [--only cfrac,larson] [--allocators glibc,rmem] [--json out.json]
 //
 // --bin holds the workload executables, measure and librmem-malloc.so (the CMake
-// build of malloc/). The outputs of every run are compared with glibc's: an
-// allocator that changes a program's output is reported as WRONG, whatever its
-// speed. Lower is better. Wall time is what the issue's targets name; the
+// build of malloc/); the workloads are the table in workloads.js (--help lists
+// them). The outputs of every run are compared with glibc's: an allocator that
+// changes a program's output is reported as WRONG, whatever its speed. Lower
+// is better. Wall time is what the issue's targets name; the
 // machine is shared and noisy, so CPU time (user + sys of the process and its
 // children) is reported beside it and is the steadier figure for single-threaded
-// workloads.
-const { spawnSync, execFileSync } = require('node:child_process');
+// workloads. The load average is printed (and kept in the JSON) at the start and
+// the end: a load above the core count means other work competed with the run.
+// The JSON goes to bench/results/malloc.json unless --json says otherwise; the
+// HTML report (bench/report/make.js) shows it.
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { WORKLOADS } = require('./workloads');
 
 const root = path.join(__dirname, '..', '..');
 const args = process.argv.slice(2);
+
+const USAGE = `usage: node bench/malloc/run.js [options]
+  --bin DIR          the CMake build of malloc/ with the wl_* programs, measure and
+                     librmem-malloc.so (default build/bench-malloc/malloc;
+                     scripts/bench-malloc.sh builds it and passes it)
+  --runs N           runs of every workload under every allocator, medians (default 5)
+  --scale S          multiplies the work of the wl_* workloads (default 1)
+  --only a,b         only these workloads
+  --allocators a,b   only these allocators: glibc,jemalloc,mimalloc,tcmalloc,rmem
+  --json FILE        where the results go (default bench/results/malloc.json,
+                     or $RMEM_BENCH_RESULTS/malloc.json; "none": nowhere)
+  --help             this text
+workloads: ${WORKLOADS.map((w) => w.name).join(' ')}`;
+
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const known = ['bin', 'runs', 'scale', 'only', 'allocators', 'json'];
+for (let i = 0; i < args.length; i++) {
+  const m = /^--([a-z]+)(=.*)?$/.exec(args[i]);
+  if (!m || !known.includes(m[1])) {
+    console.error(`unknown argument ${args[i]}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (m[2] === undefined) i++; // its value
+}
+/** `--name value` or `--name=value`. */
 function opt(name, def) {
+  const eq = args.find((a) => a.startsWith(`--${name}=`));
+  if (eq !== undefined) return eq.slice(name.length + 3);
   const i = args.indexOf(`--${name}`);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
 }
-const bin = path.resolve(root, opt('bin', 'build/bench-malloc'));
-const runs = Math.max(1, parseInt(opt('runs', '5'), 10));
+const bin = path.resolve(root, opt('bin', 'build/bench-malloc/malloc'));
+const runs = Math.max(1, parseInt(opt('runs', '5'), 10) || 1);
 const scale = opt('scale', '1');
+if (!(Number(scale) > 0)) {
+  console.error(`--scale wants a positive number, got ${scale}`);
+  process.exit(2);
+}
 const libdir = '/usr/lib/x86_64-linux-gnu';
 const allAllocators = {
   glibc: '',
@@ -38,6 +78,7 @@ const allAllocators = {
 };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rmem-bench-malloc-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // The real programs get generated inputs (deterministic, so outputs compare).
 function sqliteInput() {
@@ -81,27 +122,21 @@ function gccInput() {
 }
 
 const which = (p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
-const workloads = [
-  { name: 'cfrac', cmd: [path.join(bin, 'wl_cfrac'), scale] },
-  { name: 'espresso', cmd: [path.join(bin, 'wl_espresso'), scale] },
-  { name: 'larson', cmd: [path.join(bin, 'wl_larson'), scale, '4'] },
-  { name: 'xmalloc', cmd: [path.join(bin, 'wl_xmalloc'), scale] },
-  { name: 'realloc', cmd: [path.join(bin, 'wl_realloc'), scale] },
-];
-if (which('sqlite3')) workloads.push({ name: 'sqlite3', cmd: ['sqlite3', ':memory:'], stdin: sqliteInput() });
-if (which('python3')) workloads.push({ name: 'python3', cmd: ['python3', pythonScript()] });
-if (which('gcc')) {
-  workloads.push({
-    name: 'gcc',
+// the real programs' command lines (their inputs are generated above)
+const programs = {
+  sqlite3: () => ({ cmd: ['sqlite3', ':memory:'], stdin: sqliteInput() }),
+  python3: () => ({ cmd: ['python3', pythonScript()] }),
+  gcc: () => ({
     cmd: ['gcc', '-O2', '-std=c11', '-D_GNU_SOURCE', `-I${path.join(root, 'include')}`, '-c', gccInput(), '-o', path.join(tmp, 'x.o')],
-  });
-}
+  }),
+};
 
-const only = opt('only', '');
-const selected = only ? workloads.filter((w) => only.split(',').includes(w.name)) : workloads;
 const allocNames = opt('allocators', Object.keys(allAllocators).join(',')).split(',');
 const allocators = allocNames.filter((a) => {
-  if (!(a in allAllocators)) throw new Error(`unknown allocator ${a}`);
+  if (!(a in allAllocators)) {
+    console.error(`unknown allocator ${a}; the allocators are: ${Object.keys(allAllocators).join(' ')}`);
+    process.exit(2);
+  }
   if (allAllocators[a] && !fs.existsSync(allAllocators[a])) {
     console.warn(`skipping ${a}: ${allAllocators[a]} not found`);
     return false;
@@ -109,7 +144,34 @@ const allocators = allocNames.filter((a) => {
   return true;
 });
 
+const only = opt('only', '');
+const wanted = only ? only.split(',').filter(Boolean) : WORKLOADS.map((w) => w.name);
+const unknownNames = wanted.filter((n) => !WORKLOADS.some((w) => w.name === n));
+if (unknownNames.length) {
+  console.error(`unknown workload ${unknownNames.join(', ')}; the workloads are: ${WORKLOADS.map((w) => w.name).join(' ')}`);
+  process.exit(2);
+}
+const selected = [];
+for (const w of WORKLOADS.filter((x) => wanted.includes(x.name))) {
+  if (w.bin) {
+    const exe = path.join(bin, w.bin);
+    if (!fs.existsSync(exe)) {
+      console.error(`${exe} not found: build it with scripts/bench-malloc.sh (npm run bench:malloc), or point --bin at the build`);
+      process.exit(2);
+    }
+    selected.push({ ...w, cmd: [exe, scale, ...(w.args || [])] });
+  } else if (which(w.program)) {
+    selected.push({ ...w, ...programs[w.program]() });
+  } else {
+    console.warn(`skipping ${w.name}: ${w.program} not found`);
+  }
+}
+
 const measure = path.join(bin, 'measure');
+if (!fs.existsSync(measure)) {
+  console.error(`${measure} not found: build it with scripts/bench-malloc.sh (npm run bench:malloc), or point --bin at the build`);
+  process.exit(2);
+}
 function runOnce(w, alloc) {
   const out = path.join(tmp, `out-${w.name}-${alloc}.txt`);
   const margs = ['--preload', allAllocators[alloc], '--stdout', out];
@@ -128,14 +190,21 @@ const median = (xs) => {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 };
 
+const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)));
+const cores = os.cpus().length;
+const loadNote = (l) => `load average ${l.join(' / ')} (1/5/15 min)${l[0] > cores ? ` - above the ${cores} cores: other work is competing, expect noise` : ''}`;
+const loadStart = loadavg();
+const startedAt = new Date();
 const results = {};
-console.log(`malloc benchmark: ${runs} runs, scale ${scale}, ${os.cpus().length} CPUs, allocators ${allocators.join(' ')}`);
+console.log(`malloc benchmark: ${runs} runs, scale ${scale}, ${cores} CPUs, allocators ${allocators.join(' ')}`);
+console.log(`at the start: ${loadNote(loadStart)}`);
 for (const w of selected) {
   results[w.name] = {};
   const samples = Object.fromEntries(allocators.map((a) => [a, []]));
   let reference = null;
   for (let k = 0; k < runs; k++) {
-    for (const a of allocators) {
+    // odd runs go in reverse order, so no allocator always runs first (or last)
+    for (const a of k % 2 ? [...allocators].reverse() : allocators) {
       const m = runOnce(w, a);
       if (a === allocators[0] && reference === null) reference = m.output;
       samples[a].push(m);
@@ -147,6 +216,8 @@ for (const w of selected) {
     const bad = ms.find((m) => m.status !== 0) || ms.find((m) => m.output !== reference);
     results[w.name][a] = {
       wall: median(ms.map((m) => m.wall)),
+      wall_min: Math.min(...ms.map((m) => m.wall)),
+      wall_max: Math.max(...ms.map((m) => m.wall)),
       cpu: median(ms.map((m) => m.user + m.sys)),
       maxrss_kb: median(ms.map((m) => m.maxrss_kb)),
       ok: !bad,
@@ -173,20 +244,41 @@ for (const w of selected) {
       output: r.ok ? 'same' : `WRONG (status ${r.status})`,
     });
   }
-  console.log(`\n${w.name}  (medians of ${runs}; cmd: ${w.cmd.map((c) => path.basename(c)).join(' ')})`);
+  console.log(`\n${w.name}: ${w.what}  (medians of ${runs}; cmd: ${w.cmd.map((c) => path.basename(c)).join(' ')})`);
   console.table(rows);
 }
 
 if (allocators.includes('rmem')) {
   console.log('\nrmem against the targets (time <= 1.10 x fastest, peak RSS <= 1.10 x smallest):');
   const verdict = (x) => (x <= 1.1 ? 'met' : 'MISSED');
+  const width = Math.max(...selected.map((w) => w.name.length));
   for (const w of selected) {
     const r = results[w.name].rmem;
-    console.log(`  ${w.name.padEnd(9)} wall ${r.time_ratio.toFixed(2)}x (${verdict(r.time_ratio)})  ` +
+    console.log(`  ${w.name.padEnd(width)} wall ${r.time_ratio.toFixed(2)}x (${verdict(r.time_ratio)})  ` +
       `cpu ${r.cpu_ratio.toFixed(2)}x (${verdict(r.cpu_ratio)})  RSS ${r.rss_ratio.toFixed(2)}x (${verdict(r.rss_ratio)})` +
       `${r.ok ? '' : '  OUTPUT WRONG'}`);
   }
 }
-const json = opt('json', '');
-if (json) fs.writeFileSync(json, JSON.stringify({ runs, scale, results }, null, 2));
-fs.rmSync(tmp, { recursive: true, force: true });
+const loadEnd = loadavg();
+console.log(`\nat the end: ${loadNote(loadEnd)}`);
+const resultsDir = process.env.RMEM_BENCH_RESULTS ? path.resolve(process.env.RMEM_BENCH_RESULTS) : path.join(root, 'bench', 'results');
+const json = opt('json', path.join(resultsDir, 'malloc.json'));
+if (json !== 'none') {
+  const cpus = os.cpus();
+  const doc = {
+    name: 'malloc',
+    title: 'Drop-in malloc',
+    date: startedAt.toISOString(),
+    machine: { cpu: cpus.length ? cpus[0].model : 'unknown', cores, node: process.version, memory: os.totalmem(), loadavg: loadEnd },
+    loadavg: { start: loadStart, end: loadEnd },
+    runs,
+    scale,
+    allocators,
+    workloads: selected.map((w) => ({ name: w.name, what: w.what, threads: w.threads, cmd: w.cmd.map((c) => path.basename(c)).join(' ') })),
+    results,
+  };
+  fs.mkdirSync(path.dirname(path.resolve(json)), { recursive: true });
+  fs.writeFileSync(json, JSON.stringify(doc, null, 2) + '\n');
+  const rel = path.relative(process.cwd(), path.resolve(json));
+  console.log(`results: ${rel.startsWith('..') ? path.resolve(json) : rel}`);
+}

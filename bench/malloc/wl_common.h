@@ -58,4 +58,31 @@ static inline uint64_t wl_touch(void *p, size_t n, uint64_t tag) {
   return tag * 31 + n;
 }
 
+/* 1 if the pattern wl_touch(p, n, tag) wrote is still there. Workloads that
+   hand blocks between threads check every block before freeing it, so an
+   allocator that gives one block to two owners shows up as a failure. */
+static inline int wl_intact(const void *p, size_t n, uint64_t tag) {
+  const unsigned char *c = p;
+  if (c[n - 1] != (unsigned char)(tag >> 8)) return 0;
+  if (n > 1 && c[0] != (unsigned char)tag) return 0;
+  if (n >= 16) {
+    uint64_t t;
+    memcpy(&t, c + n / 2 - 4, 8);
+    if (t != tag) return 0;
+  }
+  return 1;
+}
+
+/* The thread count from argv[i] (default def), kept within 1..64. */
+static inline int wl_threads(int argc, char **argv, int i, int def) {
+  int n = argc > i ? atoi(argv[i]) : def;
+  return n >= 1 && n <= 64 ? n : def;
+}
+
+/* Operations for a scale: base * scale, at least 1. */
+static inline long wl_ops(double base, double scale) {
+  long n = (long)(base * scale);
+  return n > 0 ? n : 1;
+}
+
 #endif

@@ -6,6 +6,8 @@
  * charts (inline SVG from svg.js: latency percentiles, throughput, memory over
  * time) and its table. A benchmark whose JSON is missing is listed as not run;
  * JSON files this script does not know are shown as tables of their numbers.
+ * The drop-in malloc's section (malloc.json, written by npm run bench:malloc,
+ * not by npm run bench) lists every workload kind, run or not.
  *
  *   node bench/report/make.js [resultsDir]
  */
@@ -214,6 +216,87 @@ function cSection(doc) {
   return out.join('\n');
 }
 
+/*
+ * The drop-in malloc benchmark (npm run bench:malloc, bench/malloc/run.js):
+ * every workload of bench/malloc/workloads.js, run or not, with every
+ * allocator's wall time and peak RSS as ratios to the best of the run.
+ */
+function mallocSection(doc, targets) {
+  const { WORKLOADS } = require('../malloc/workloads');
+  const R = doc.results || {};
+  const allocs = doc.allocators || Object.keys(Object.values(R)[0] || {});
+  const ran = WORKLOADS.filter((w) => R[w.name]);
+  // workloads in the results that the table no longer knows still show
+  const extra = Object.keys(R).filter((n) => !WORKLOADS.some((w) => w.name === n)).map((n) => ({ name: n, what: '' }));
+  const rows = [...ran, ...extra];
+  const notRun = WORKLOADS.filter((w) => !R[w.name]);
+  const out = [`<h2 id="malloc">Drop-in malloc (<code>npm run bench:malloc</code>)</h2>`];
+  const m = doc.machine || {};
+  const la = doc.loadavg || {};
+  const busy = [la.start, la.end].some((l) => l && m.cores && l[0] > m.cores);
+  out.push(`<p class="meta">${esc(doc.date || '')}; ${esc(m.cpu || '')}, ${esc(m.cores || '?')} cores, Node ${esc(m.node || '')}; load average ` +
+    `${esc((la.start || []).join(' / '))} at the start, ${esc((la.end || []).join(' / '))} at the end${busy ? ' — the machine was busy with other work, expect a wide spread' : ''}</p>`);
+  out.push(`<p>Each workload ran ${esc(doc.runs)} time(s) under every allocator (${allocs.map(esc).join(', ')}), interleaved, at scale ${esc(doc.scale)}; ` +
+    'figures are medians, ratios are to the fastest (smallest) allocator of the same run, lower is better. An allocator whose output differed from the first allocator\'s (glibc\'s) is marked wrong and left out of the best.</p>');
+  const ratio = (r, k) => (r && r.ok && Number.isFinite(r[k]) ? r[k] : NaN);
+  // at most 5 workloads of 5 bars to a chart, or the value labels collide
+  const nCharts = Math.ceil(rows.length / 5);
+  const parts = [];
+  for (let c = 0, i = 0; c < nCharts; c++) {
+    const n = Math.ceil((rows.length - i) / (nCharts - c));
+    parts.push(rows.slice(i, i + n));
+    i += n;
+  }
+  for (const [key, title] of [['time_ratio', 'Wall time ÷ fastest'], ['rss_ratio', 'Peak RSS ÷ smallest']]) {
+    for (const [c, part] of parts.entries()) {
+      out.push(bars({
+        title: `${title}${nCharts > 1 ? ` (${c + 1} of ${nCharts})` : ''}`, unit: '×', width: 940,
+        groups: part.map((w) => ({
+          label: w.name,
+          bars: allocs.map((a) => {
+            const r = R[w.name][a];
+            const b = { label: a, value: ratio(r, key) };
+            if (key === 'time_ratio' && Number.isFinite(b.value) && r.wall_min !== undefined) {
+              const fastest = r.wall / r.time_ratio; // whisker: this allocator's min-max runs
+              b.min = r.wall_min / fastest;
+              b.max = r.wall_max / fastest;
+            }
+            return b;
+          }),
+        })),
+      }));
+    }
+  }
+  const cell = (r, v, x) => (!r ? 'n/a' : !r.ok ? `<span class="no">wrong output (status ${esc(r.status)})</span>` : `${esc(v)} (${esc(f2(x))}×)`);
+  const tableOf = (get, ratioKey) => htmlTable(rows, [
+    { label: 'workload', get: (w) => w.name },
+    ...allocs.map((a) => ({ label: a, cls: 'n', html: true, get: (w) => cell(R[w.name][a], get(R[w.name][a] || {}), (R[w.name][a] || {})[ratioKey]) })),
+  ]);
+  out.push('<h3>Wall time, s (× fastest)</h3>', tableOf((r) => f2(r.wall, 3), 'time_ratio'));
+  out.push('<h3>CPU time (user + sys), s (× least)</h3>', tableOf((r) => f2(r.cpu, 3), 'cpu_ratio'));
+  out.push('<h3>Peak RSS, MB (× smallest)</h3>', tableOf((r) => f2(r.maxrss_kb / 1024, 1), 'rss_ratio'));
+  out.push('<h3>The workloads</h3>', htmlTable(WORKLOADS, [
+    { label: 'workload', get: (w) => w.name },
+    { label: 'threads', get: (w) => w.threads || '', cls: 'n' },
+    { label: 'what it exercises', get: (w) => w.what },
+    { label: 'this run', html: true, get: (w) => (R[w.name] ? 'ran' : '<span class="na">not run</span>') },
+  ]));
+  if (notRun.length) out.push(`<p class="na">Not run in this result: ${notRun.map((w) => esc(w.name)).join(', ')}.</p>`);
+  if (allocs.includes('rmem')) {
+    for (const w of rows) {
+      const r = R[w.name].rmem;
+      if (!r) continue;
+      if (!r.ok) {
+        targets.push({ bench: 'malloc', figure: `${w.name}: rmem's output`, value: `wrong (status ${r.status})`, target: 'the same as glibc', met: false });
+        continue;
+      }
+      targets.push({ bench: 'malloc', figure: `${w.name}: rmem wall time`, value: `${f2(r.time_ratio)}× fastest`, target: '≤ 1.10×', met: r.time_ratio <= 1.1 });
+      targets.push({ bench: 'malloc', figure: `${w.name}: rmem peak RSS`, value: `${f2(r.rss_ratio)}× smallest`, target: '≤ 1.10×', met: r.rss_ratio <= 1.1 });
+    }
+  }
+  return out.join('\n');
+}
+
 /** A flat table of every number in an unknown result file. */
 function genericBody(doc) {
   const rows = [];
@@ -241,6 +324,7 @@ const KNOWN = [
   ['churn', churnSection],
   ['seed-three-way', threeWaySection],
   ['c-bench', cSection],
+  ['malloc', mallocSection],
 ];
 
 function makeReport(dir, file = path.join(dir, 'report.html')) {
@@ -290,7 +374,7 @@ nav a{margin-right:1em}
 </style></head><body>
 <h1>rmem benchmark report</h1>
 <p class="meta">Generated ${esc(new Date().toISOString())} from ${esc(path.relative(process.cwd(), dir) || dir)}. Every comparison ran both sides in the same run, after a warm-up, with the order of sides alternated; figures are medians, with min–max beside them.</p>
-<nav>${KNOWN.filter(([k]) => results[k]).map(([k]) => `<a href="#${{ tour: 'tour', 'backend-sim': 'backend', http: 'http', 'session-store': 'sessions', churn: 'churn', 'seed-three-way': 'three-way', 'c-bench': 'c' }[k]}">${esc(k)}</a>`).join('')}</nav>
+<nav>${KNOWN.filter(([k]) => results[k]).map(([k]) => `<a href="#${{ tour: 'tour', 'backend-sim': 'backend', http: 'http', 'session-store': 'sessions', churn: 'churn', 'seed-three-way': 'three-way', 'c-bench': 'c', malloc: 'malloc' }[k]}">${esc(k)}</a>`).join('')}</nav>
 <h2>Every figure beside its target</h2>
 ${summary}
 ${missing.length ? `<p class="na">Not run: ${missing.map(esc).join(', ')}.</p>` : ''}
