@@ -91,3 +91,17 @@ test('SlabCache.name is the name C stores: 31 bytes of UTF-8 at most, whole char
   }
   rm.destroy();
 });
+
+test('RMEM_ADDON names the addon to load, and is the only candidate', () => {
+  const code = 'const r = require("rmem"); r.init(); r.rFree(r.rAlloc(8)); console.log("loaded")';
+  const ok = spawnSync(process.execPath, ['-e', code], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, RMEM_ADDON: require('node-gyp-build').resolve(ROOT) },
+  });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), 'loaded');
+  const missing = path.join(ROOT, 'build', 'no-such-addon.node');
+  const bad = spawnSync(process.execPath, ['-e', 'try { require("rmem"); } catch (e) { console.log(e.code, e.message); }'], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, RMEM_ADDON: missing },
+  });
+  assert.match(bad.stdout, /^ERR_RMEM_ADDON_MISSING rmem: RMEM_ADDON=.*no-such-addon\.node could not be loaded/);
+});
