@@ -1,6 +1,6 @@
 # cmake/install.cmake - what `cmake --install` puts where, for C users:
 #
-#   include/rmem.h, include/rmem_malloc.h
+#   include/: every header of include/ (rmem.h, rmem_os.h) and rmem_malloc.h
 #   lib/librmem.so*, lib/librmem.a, lib/librmem-malloc.so
 #   lib/cmake/rmem/rmemConfig.cmake (+ Version, Targets): find_package(rmem)
 #     with the targets rmem::rmem (shared), rmem::rmem_static, rmem::malloc
@@ -31,14 +31,13 @@ foreach(t ${RMEM_EXPORTED})
 endforeach()
 
 install(TARGETS ${RMEM_EXPORTED} EXPORT rmemTargets)
-install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/include/rmem.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# rmem_malloc.h from wherever it lives (malloc/ today, perhaps include/ later).
-foreach(h include/rmem_malloc.h malloc/rmem_malloc.h)
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${h})
-    install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-    break()
-  endif()
-endforeach()
+# Every public header (include/*.h: rmem.h, rmem_os.h, ...), and rmem_malloc.h from
+# malloc/ as long as it lives there rather than in include/.
+file(GLOB RMEM_PUBLIC_HEADERS ${CMAKE_CURRENT_SOURCE_DIR}/include/*.h)
+if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/include/rmem_malloc.h AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/malloc/rmem_malloc.h)
+  list(APPEND RMEM_PUBLIC_HEADERS ${CMAKE_CURRENT_SOURCE_DIR}/malloc/rmem_malloc.h)
+endif()
+install(FILES ${RMEM_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 install(EXPORT rmemTargets NAMESPACE rmem:: DESTINATION ${RMEM_CMAKE_DIR})
 configure_package_config_file(${CMAKE_CURRENT_SOURCE_DIR}/cmake/rmemConfig.cmake.in

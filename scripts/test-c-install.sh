@@ -47,7 +47,8 @@ fi
 passed=$((passed + 1))
 echo "ok - build and install rmem into $prefix"
 
-for f in include/rmem.h include/rmem_malloc.h lib/librmem.a lib/librmem.so lib/librmem-malloc.so \
+headers=$(cd include && printf 'include/%s ' *.h)
+for f in $headers include/rmem_malloc.h lib/librmem.a lib/librmem.so lib/librmem-malloc.so \
          lib/cmake/rmem/rmemConfig.cmake lib/cmake/rmem/rmemConfigVersion.cmake lib/cmake/rmem/rmemTargets.cmake \
          lib/pkgconfig/rmem.pc lib/pkgconfig/rmem-malloc.pc; do
   check "installed $f" test -e "$prefix/$f"
