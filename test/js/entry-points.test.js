@@ -56,6 +56,19 @@ test('ESM memory and views are live bindings: undefined before the default insta
   assert.deepEqual(JSON.parse(r.stdout), { before: true, after: true });
 });
 
+test('ESM bindings follow a new default instance after the old one was destroyed', () => {
+  const code = `
+    import { init, instance, HEAPU8, memory } from 'rmem';
+    init();
+    const first = HEAPU8;
+    instance().destroy();
+    init(); // a destroyed default instance is replaced
+    console.log(JSON.stringify({ moved: first !== HEAPU8, current: HEAPU8 === instance().HEAPU8 && memory === instance().memory }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { moved: true, current: true });
+});
+
 test('ESM bindings also follow an init() made through require()', () => {
   const code = `
     import { createRequire } from 'node:module';
