@@ -4,9 +4,10 @@
  * Node process, each against its V8 twin in the same run, then the HTML
  * report (bench/results/report.html) from the JSON they wrote.
  *
- *   npm run bench                  the full set (several minutes)
+ *   npm run bench                  the full set (about 11 minutes on 2 cores)
  *   npm run bench -- --quick       shorter loads and fewer rounds
  *   npm run bench -- --only=http,churn
+ *     (names: backend-sim, http, session-store, churn, seed-three-way, c-bench)
  * A benchmark that fails is reported and the others still run; the exit
  * status is non-zero if any failed.
  */

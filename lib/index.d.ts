@@ -1,9 +1,21 @@
-// Type definitions for rmem (hand-written).
+// Type definitions for rmem (hand-written), for `require('rmem')` and
+// `import ... from 'rmem'` alike (lib/index.js and lib/index.mjs export the
+// same names; `default` is the module object itself in both).
 //
 // Memory model: an instance's whole address range is ONE ArrayBuffer
 // (`memory`). A pointer is a plain integer byte offset into it (0 = null), of
 // type `Ptr` (a number). Sizes are finite numbers >= 1; fractions are
 // truncated. Every failure throws an Error with a `code` (see `RmemErrorCode`).
+//
+// Needs lib es2020 or later (BigInt64Array); nothing newer: the one later
+// name used, Symbol.dispose, is declared below for compilers whose lib lacks it.
+
+declare global {
+  interface SymbolConstructor {
+    /** Node.js has it from 18.18 and 20.4; TypeScript's lib from esnext.disposable (the same declaration, merged). */
+    readonly dispose: unique symbol;
+  }
+}
 
 
 /** A byte offset into `memory` (0 = null). Always an integer in [0, 2^32). */
@@ -16,6 +28,7 @@ export declare const LIFETIME: {
   readonly PERSISTENT: 2;
 };
 export type Lifetime = 0 | 1 | 2;
+/** The same lifetimes by name; every function that takes a lifetime takes either form. */
 export type LifetimeName = 'transient' | 'intermediate' | 'persistent';
 
 /** Every `code` rmem throws. */
@@ -60,26 +73,45 @@ export interface RmemOptions {
   validate?: boolean;
 }
 
+/** Figures of the general heap. Sizes are in bytes, counts are counts. */
 export interface HeapStats {
+  /** bytes: usable size of the live blocks */
   used: number;
+  /** bytes: free slots in the heap's slabs plus free pages of the page source */
   free: number;
+  /** count of live blocks */
   liveBlocks: number;
+  /** count of free slots in the heap's slabs */
   freeSlots: number;
+  /** count of slabs the heap owns */
   slabs: number;
+  /** count of live page-run blocks (larger than constants.SMALL_MAX) */
   largeBlocks: number;
+  /** bytes: the largest block that can be allocated without merging */
   largestFree: number;
+  /** 1 - largestFree / free, in [0, 1]; 0 when nothing is free */
   fragmentation: number;
+  /** allocations since the instance was created */
   allocs: number;
+  /** frees since the instance was created */
   frees: number;
 }
 
+/** Page-source figures of an instance. Every size here is in BYTES, the page figures included. */
 export interface Stats {
+  /** bytes of address space reserved */
   capacity: number;
+  /** bytes of pages handed out at least once and not released to the OS since */
   committed: number;
+  /** bytes actually resident (mincore); 0 if unknown */
   resident: number;
+  /** BYTES (not a page count) of the pages some allocator owns now; divide by constants.PAGE_SIZE for pages */
   pagesInUse: number;
+  /** BYTES (not a page count) of the free pages below the high-water mark */
   pagesFree: number;
+  /** bytes: the largest run of free pages, never-used pages included */
   largestFree: number;
+  /** bytes of out-of-band metadata committed */
   metadata: number;
   /** live arenas of the instance */
   arenas: number;
@@ -99,34 +131,50 @@ export interface DefragReport {
 
 export interface ArenaStats {
   lifetime: Lifetime;
+  /** count of chunks held (intermediate arenas: slabs and large runs) */
   chunks: number;
+  /** bytes of the chunks held */
   reserved: number;
+  /** bytes handed out since the last reset (bump arenas, padding and leases included); intermediate: bytes of live objects */
   used: number;
+  /** allocations since the last reset made by library calls (the JS fast path counts its leases, not each bump) */
   allocs: number;
+  /** resets since creation */
   resets: number;
   /** bytes leased to the JS fast path and not yet handed out */
   leased: number;
 }
 
 export interface SlabCacheStats {
+  /** the cache's name as C stores it (see SlabCache.name) */
   name: string;
+  /** bytes per object (the slot size) */
   objSize: number;
   objectsInUse: number;
+  /** count of slots in all slabs */
   slots: number;
   slabs: number;
+  /** bytes of pages held */
   slabBytes: number;
+  /** objectsInUse * objSize / slabBytes */
   utilisation: number;
   allocs: number;
   frees: number;
 }
 
+/** MeMS figures, as printStats shows them. */
 export interface MemsStats {
+  /** count of 4 KiB pages of all main nodes ("Page used") */
   pagesUsed: number;
+  /** bytes in holes ("Space unused") */
   spaceUnused: number;
+  /** count of main nodes ("Main Chain Length") */
   mainChainLength: number;
+  /** count of all sub-chain nodes */
   segments: number;
   processSegments: number;
   holeSegments: number;
+  /** bytes in PROCESS segments */
   bytesInUse: number;
 }
 
@@ -156,6 +204,11 @@ export declare class Arena {
 /** A slab cache of fixed-size objects. */
 export declare class SlabCache {
   private constructor();
+  /**
+   * The name as C stores it: at most 31 bytes of UTF-8, cut before a character
+   * that does not fit, and ending at an embedded NUL; '' for none. Always equal
+   * to stats().name.
+   */
   readonly name: string;
   readonly destroyed: boolean;
   readonly instance: Rmem;
@@ -255,16 +308,17 @@ export declare function rDefrag(): DefragReport;
 /** The three default arenas (64 KiB chunks); creates the default instance if needed. */
 export declare function initArenas(): void;
 /** A dynamic arena on the default instance; size is its chunk size. */
-export declare function createArena(size: number, lifetime?: Lifetime): Arena;
+export declare function createArena(size: number, lifetime?: Lifetime | LifetimeName): Arena;
 /** size bytes from an arena. */
 export declare function rArena(arena: Arena, size: number): Ptr;
 /** size bytes from the default arena of a lifetime (after initArenas()). */
-export declare function rArena(size: number, lifetime: Lifetime): Ptr;
-export declare function rArenaFree(arena: Arena | Lifetime, ptr: Ptr, size: number): void;
-export declare function rReset(arena: Arena): void;
-export declare function rReset(lifetime: Lifetime): void;
+export declare function rArena(size: number, lifetime: Lifetime | LifetimeName): Ptr;
+/** Frees one object of an intermediate arena (or of the default intermediate arena); size: its allocated size. */
+export declare function rArenaFree(arena: Arena | Lifetime | LifetimeName, ptr: Ptr, size: number): void;
+/** Rewinds an arena, or the default arena of a lifetime, to empty. */
+export declare function rReset(arena: Arena | Lifetime | LifetimeName): void;
 export declare function rDestroy(arena: Arena): void;
-export declare function arenaStats(arena: Arena | Lifetime): ArenaStats;
+export declare function arenaStats(arena: Arena | Lifetime | LifetimeName): ArenaStats;
 export declare function slabCacheCreate(name: string | undefined | null, objSize: number, options?: { align?: number; strict?: boolean }): SlabCache;
 export declare function createSlabCache(name: string | undefined | null, objSize: number, options?: { align?: number; strict?: boolean }): SlabCache;
 export declare function slabAlloc(cache: SlabCache): Ptr;
@@ -278,7 +332,14 @@ export declare function check(): void;
 /** The default instance, or null before init(). */
 export declare function instance(): Rmem | null;
 
-/** The default instance's memory and views (throw ERR_RMEM_NOT_INITIALIZED before init()). */
+/**
+ * The default instance's memory and typed views over all of it. The default
+ * instance exists after init() (or initArenas() or mems.init(), which create
+ * it). CommonJS: properties of the module that throw ERR_RMEM_NOT_INITIALIZED
+ * before that. ESM: live bindings (`export let`), `undefined` before that and
+ * the instance's views from then on, so `import { init, HEAPU8 } from 'rmem'`
+ * works as in Emscripten: call init() first, then use HEAPU8.
+ */
 export declare const memory: ArrayBuffer;
 export declare const HEAP8: Int8Array;
 export declare const HEAPU8: Uint8Array;

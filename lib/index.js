@@ -25,6 +25,7 @@ const { Rmem, Arena, SlabCache, LIFETIME } = core;
 let D = null; // the default Rmem of this environment
 let F = null; // its heap front (alloc/free closures)
 let defaultArenas = null; // [transient, intermediate, persistent] after initArenas()
+const onDefault = []; // callbacks run whenever a default instance is created (index.mjs's live bindings)
 
 function ensure() {
   if (D === null || D.destroyed) init();
@@ -48,6 +49,7 @@ function init(options) {
   D = new Rmem(options === undefined ? {} : options);
   F = core.frontOf(D);
   defaultArenas = null;
+  for (const fn of onDefault) fn(D);
 }
 
 /** size bytes from the heap; returns the byte offset of the block. */
@@ -224,5 +226,16 @@ for (const name of ['memory', 'HEAP8', 'HEAPU8', 'HEAP16', 'HEAPU16', 'HEAP32', 
 Object.defineProperty(api, 'mems', { enumerable: true, get() { return require('./mems'); } });
 
 module.exports = api;
-// Internal hooks for ./mems.js (same environment, same default instance).
+// `default` is the module itself, so `import rmem from 'rmem'` gives the same
+// object in every TypeScript and bundler interop mode (lib/index.d.ts declares
+// a default export).
+Object.defineProperty(module.exports, 'default', { value: api, enumerable: false });
+// Internal hooks for ./mems.js and ./index.mjs (same environment, same default instance).
 Object.defineProperty(module.exports, '_ensureDefault', { value: ensure, enumerable: false });
+Object.defineProperty(module.exports, '_onDefault', {
+  enumerable: false,
+  value(fn) {
+    onDefault.push(fn); // also for a later default instance, after the current one was destroyed
+    if (D !== null) fn(D);
+  },
+});

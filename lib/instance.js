@@ -338,7 +338,8 @@ class Rmem {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
     const { align = 0, strict = false } = options;
     const h = this.#n.cacheCreate(name ?? undefined, objSize, align, strict ? C.SLAB_STRICT : 0);
-    const c = new SlabCache(TOKEN, this, this.#n, h, name ?? '');
+    // The name as C stored it (at most 31 bytes of UTF-8, whole characters), so name === stats().name.
+    const c = new SlabCache(TOKEN, this, this.#n, h, this.#n.cacheStats(h).name);
     return c;
   }
 

@@ -45,3 +45,5 @@ module.exports = {
   stats() { return need().stats(); },
   validate() { return need().validate(); },
 };
+// `default` is the module itself, as for require('rmem') (lib/mems.d.ts declares a default export).
+Object.defineProperty(module.exports, 'default', { value: module.exports, enumerable: false });

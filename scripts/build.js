@@ -1,21 +1,49 @@
 'use strict';
-// `npm install` runs this. It builds the Node addon with node-gyp against the
-// Node headers that came with this Node (no download: --nodedir points at the
-// installation's own include/node), then the C library, tools and tests with
-// CMake when CMake is present.
+// Builds the Node addon (build/Release/rmem.node) with node-gyp, against the
+// Node headers that came with this Node when they are installed beside it
+// (--nodedir: nothing to download), else node-gyp's own header cache.
+//
+//   node scripts/build.js            `npm run build`: always from source
+//   node scripts/build.js --install  `npm install` / `npm rebuild rmem`: in an
+//       installed package, nothing to do when a prebuilt binary from prebuilds/
+//       (shipped in the npm package, see scripts/prebuild.js) loads on this
+//       machine; otherwise, and always in a git checkout, a build from source.
+//       npm_config_build_from_source=true (`npm install --build-from-source`)
+//       forces the build.
+//
+// Only the addon: the C library, tools and tests are CMake's (`npm run build:c`,
+// and `npm test` builds the trees it needs), never part of installing the package.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
+const installing = process.argv.includes('--install');
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
-  if (r.error) throw r.error;
+function fail(message) {
+  console.error(`rmem build: ${message}`);
+  process.exit(1);
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root });
+  if (r.error) fail(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) {
-    console.error(`rmem build: ${cmd} ${args.join(' ')} failed with status ${r.status}`);
-    process.exit(r.status || 1);
+    fail(`${path.basename(args[0] || cmd)} ${args.slice(1).join(' ')} failed with status ${r.status ?? r.signal}.` +
+      (installing ? ' No prebuilt binary fits this machine, so the addon is built from source: that needs a C ' +
+        'compiler, make and python3 (Debian: apt-get install build-essential python3).' : ''));
   }
+}
+
+/** The path of a prebuilt addon that loads here, or null (checked in a child: a bad binary cannot hurt this one). */
+function loadablePrebuild() {
+  const code = 'const r = require("node-gyp-build").resolve(process.argv[1]); require(r); console.log(r);';
+  const env = { ...process.env };
+  delete env.RMEM_ADDON;
+  const r = spawnSync(process.execPath, ['-e', code, root], { cwd: root, env, encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const file = r.stdout.trim();
+  return file.includes(`${path.sep}prebuilds${path.sep}`) ? file : null;
 }
 
 function findNodeGyp() {
@@ -35,27 +63,26 @@ function findNodeDir() {
   return dirs.find((d) => fs.existsSync(path.join(d, 'include', 'node', 'node_api.h')));
 }
 
-const gyp = findNodeGyp();
-if (!gyp) {
-  console.error('rmem build: node-gyp not found (it ships with npm).');
-  process.exit(1);
+if (installing) {
+  const checkout = fs.existsSync(path.join(root, '.git'));
+  if (!checkout && process.env.npm_config_build_from_source !== 'true') {
+    const prebuilt = loadablePrebuild();
+    if (prebuilt) {
+      console.log(`rmem: using the prebuilt addon ${path.relative(root, prebuilt)}`);
+      process.exit(0);
+    }
+  }
 }
+
+const gyp = findNodeGyp();
+if (!gyp) fail('node-gyp not found (it ships with npm).');
 const nodedir = findNodeDir();
+const dirArgs = nodedir ? [`--nodedir=${nodedir}`] : [];
 if (!nodedir) {
-  console.error('rmem build: the Node headers (include/node/node_api.h) are not installed beside ' +
-    process.execPath + '; install the nodejs package that provides them.');
-  process.exit(1);
+  console.warn(`rmem build: no Node headers (include/node/node_api.h) beside ${process.execPath}; ` +
+    'node-gyp will use its own header cache (and download the headers if it has none).');
 }
 // configure + build, not rebuild: rebuild starts by deleting all of build/,
 // which would take the CMake trees (build/release, build/test-*) with it.
-run(process.execPath, [gyp, 'configure', `--nodedir=${nodedir}`]);
-run(process.execPath, [gyp, 'build', `--nodedir=${nodedir}`, '--jobs=max']);
-
-const haveCmake = spawnSync('cmake', ['--version'], { stdio: 'ignore' }).status === 0;
-if (haveCmake && !process.env.RMEM_SKIP_CMAKE) {
-  const dir = path.join(root, 'build', 'release');
-  run('cmake', ['-S', root, '-B', dir, '-DCMAKE_BUILD_TYPE=Release', '-DRMEM_BUILD_TESTS=OFF']);
-  run('cmake', ['--build', dir, '-j', '2']);
-} else if (!haveCmake) {
-  console.warn('rmem build: cmake not found; the addon is built, the C tools are not.');
-}
+run(process.execPath, [gyp, 'configure', ...dirArgs]);
+run(process.execPath, [gyp, 'build', ...dirArgs, '--jobs=2']);

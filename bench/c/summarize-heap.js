@@ -1,6 +1,10 @@
 'use strict';
 // Medians and ratios of bench_heap's JSON lines (one line per allocator per
 // round), printed as a table with the targets beside rmem's figures.
+//
+//   node bench/c/summarize-heap.js INPUT.jsonl [OUTPUT.json]
+// (scripts/bench-c.sh, i.e. npm run bench:c, runs it on the lines it collected.)
+require('../help').helpIfAsked(__filename);
 const fs = require('node:fs');
 const [input, output] = process.argv.slice(2);
 const rows = fs.readFileSync(input, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));

@@ -50,6 +50,38 @@ function arg(name, def) {
   return v;
 }
 
+/* ------------------------------------------------------------------ --help */
+
+// Every script that loads the harness answers --help with its opening
+// comment and these options, and runs nothing.
+if (require.main && require.main.filename) {
+  require('../help').helpIfAsked(require.main.filename, `
+Options the benchmark harness reads (bench/js/harness.js), where the script uses them:
+  --quick                 shorter loads and fewer rounds (also RMEM_BENCH_QUICK=1)
+  RMEM_BENCH_SMOKE=1      tiny parameters, as npm test's smoke test runs them
+  RMEM_BENCH_RESULTS=DIR  write the JSON results to DIR instead of bench/results/
+  --NAME=VALUE            the script's own parameters, listed above`);
+}
+
+/* ------------------------------------------------------------------ workloads */
+
+/** How the blocks of the seed's request workload are touched, in the words every figure uses. */
+const WRITTEN = {
+  ALL: 'every byte written and read',
+  ENDS: 'first and last byte written',
+};
+
+/**
+ * The words that name the seed's request workload wherever one of its figures
+ * is printed or quoted (npm start, bench/js/seed-three-way.js, the README), so
+ * figures of different shapes cannot be taken for one another:
+ *   requestWorkload({ requests: 10000, per: 100, size: 64, written: WRITTEN.ALL })
+ *   -> '64-byte blocks, 100 per request, 10,000 requests, every byte written and read'
+ */
+function requestWorkload({ requests, per, size, written }) {
+  return `${size}-byte blocks, ${per} per request, ${requests.toLocaleString('en-US')} requests, ${written}`;
+}
+
 /* ------------------------------------------------------------------ rmem */
 
 let rmemCache;
@@ -279,4 +311,6 @@ module.exports = {
   table,
   fmt,
   prng,
+  WRITTEN,
+  requestWorkload,
 };

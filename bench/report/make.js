@@ -192,7 +192,8 @@ function threeWaySection(doc, targets) {
   const rows = doc.table || [];
   const p = doc.params || {};
   const out = [`<h2 id="three-way">The seed's three-way benchmark (issue 5)</h2>`, header(doc)];
-  out.push(`<p>${f2(p.requests, 0)} requests × ${p.per} allocations of ${p.size} B (${esc(p.written || '')}); medians of ${p.rounds} rounds.</p>`);
+  out.push(`<p>${esc(doc.workload || `${f2(p.requests, 0)} requests × ${p.per} allocations of ${p.size} B (${p.written || ''})`)}; ` +
+    `medians of ${p.rounds} rounds.</p>`);
   out.push(bars({
     title: 'Time per run (median, whisker = min–max)', unit: 'ms',
     groups: [{ label: 'time', bars: rows.map((r) => ({ label: r.side, value: r.ms.median, min: r.ms.min, max: r.ms.max })) }],
@@ -386,6 +387,7 @@ ${sections.join('\n')}
 }
 
 if (require.main === module) {
+  require('../help').helpIfAsked(__filename);
   const dir = path.resolve(process.argv[2] || path.join(__dirname, '..', 'results'));
   const file = makeReport(dir);
   console.log(`report: ${path.relative(process.cwd(), file)}`);

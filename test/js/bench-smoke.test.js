@@ -44,6 +44,11 @@ test('npm start (bench/tour.js) shows every allocator and writes tour.json', () 
   assert.strictEqual(doc.table.length, 6);
   for (const row of doc.table) finite(row.ms.median, `${row.side} time`);
   assert.match(doc.verdict, /Arena is/);
+  // every figure names its workload, in the words the README and seed-three-way.js use
+  const workload = '64-byte blocks, 100 per request, 200 requests, every byte written and read';
+  assert.ok(r.stdout.includes(`VERDICT <<< (${workload})`), 'the verdict names its workload');
+  assert.ok(doc.workload.startsWith(workload), doc.workload);
+  for (const t of doc.targets) assert.ok(t.figure.includes(workload), t.figure);
 });
 
 test('backend simulation', () => {

@@ -25,5 +25,11 @@ test('seed-three-way --smoke runs and writes its JSON', () => {
   }
   for (const row of doc.table) assert.ok(row.ms.median > 0 && Number.isFinite(row.speedVsV8), row.side);
   assert.equal(doc.targets.length, 2);
+  // every figure names its workload, in the words the README and the tour use
+  const workload = '64-byte blocks, 100 per request, 200 requests, first and last byte written';
+  assert.equal(doc.workload, workload);
+  for (const t of doc.targets) assert.ok(t.figure.includes(workload), t.figure);
+  for (const line of r.stdout.split('\n').filter((l) => /^(MET|NOT MET)/.test(l))) assert.ok(line.includes(workload), line);
+  assert.ok(r.stdout.includes(`workload ${workload}`), 'the header names the workload');
   fs.rmSync(dir, { recursive: true, force: true });
 });

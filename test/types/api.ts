@@ -1,0 +1,76 @@
+// The shipped types against the API's edges: checked by scripts/test-types.js
+// (tsc --strict, as a .ts and a .mts file, module nodenext and bundler) with
+// the README's examples; never run. Each @ts-expect-error line must be an
+// error, or tsc fails on the directive.
+import rmem, {
+  LIFETIME, Rmem, Arena, SlabCache, arenaStats, createArena, initArenas, rArena, rArenaFree, rReset,
+  memory, HEAPU8, HEAP64, dataView, instance, mems as memsFromRoot,
+} from 'rmem';
+import type { Lifetime, LifetimeName, Ptr, Stats, ArenaStats, SlabCacheStats, RmemError, RmemErrorCode } from 'rmem';
+import mems, { malloc, get } from 'rmem/mems';
+
+// The default export is the module: the same names as the named exports.
+const sameInit: typeof rmem.init = rmem.init;
+const heap: Uint8Array = rmem.HEAPU8;
+const big: BigInt64Array = HEAP64;
+const buf: ArrayBuffer = memory;
+const dv: DataView = dataView;
+void [sameInit, heap, big, buf, dv, HEAPU8];
+
+// Lifetimes: numbers and names alike, in the classes and in the seed functions.
+const names: LifetimeName[] = ['transient', 'intermediate', 'persistent'];
+const numbers: Lifetime[] = [LIFETIME.TRANSIENT, LIFETIME.INTERMEDIATE, LIFETIME.PERSISTENT];
+initArenas();
+for (const lt of [...names, ...numbers]) {
+  const a: Arena = createArena(4096, lt);
+  const p: Ptr = rArena(a, 16);
+  const q: Ptr = rArena(16, lt);
+  rReset(lt);
+  const s: ArenaStats = arenaStats(lt);
+  const l: Lifetime = s.lifetime;
+  rReset(a);
+  void [p, q, l];
+}
+rArenaFree('intermediate', rArena(32, 'intermediate'), 32);
+// @ts-expect-error not a lifetime
+createArena(4096, 'forever');
+// @ts-expect-error not a lifetime
+rReset(3);
+// @ts-expect-error rArena(size) needs the lifetime of a default arena
+rArena(16);
+
+// Instances, stats (bytes), slab caches, dispose.
+const rm = new Rmem({ capacity: 1 << 20 });
+const st: Stats = rm.stats();
+const bytes: number = st.pagesInUse + st.pagesFree;
+const c: SlabCache = rm.createSlabCache('records', 64, { align: 16 });
+const cs: SlabCacheStats = c.stats();
+const sameName: boolean = c.name === cs.name;
+const arena = rm.createArena({ lifetime: 'persistent', size: 8192 });
+const r: number = arena.scope(() => 1);
+const pr: Promise<string> = arena.scope(async () => 'done');
+rm[Symbol.dispose]();
+void [bytes, sameName, r, pr];
+// @ts-expect-error the capacity is a number of bytes
+new Rmem({ capacity: '1 MiB' });
+
+// instance() is null before init().
+const d: Rmem | null = instance();
+if (d !== null) void d.memory.byteLength;
+
+// Errors carry a code from a closed list.
+try {
+  rmem.rFree(1);
+} catch (e) {
+  const code: RmemErrorCode = (e as RmemError).code;
+  void code;
+}
+
+// MeMS: BigInt virtual addresses; numbers accepted.
+mems.init();
+const v: bigint = malloc(10);
+const off: bigint = get(v);
+memsFromRoot.free(Number(v));
+// @ts-expect-error malloc returns a bigint
+const n: number = mems.malloc(10);
+void [off, n];
