@@ -31,12 +31,8 @@ foreach(t ${RMEM_EXPORTED})
 endforeach()
 
 install(TARGETS ${RMEM_EXPORTED} EXPORT rmemTargets)
-# Every public header (include/*.h: rmem.h, rmem_os.h, ...), and rmem_malloc.h from
-# malloc/ as long as it lives there rather than in include/.
+# Every public header: rmem.h, rmem_os.h, rmem_malloc.h.
 file(GLOB RMEM_PUBLIC_HEADERS ${CMAKE_CURRENT_SOURCE_DIR}/include/*.h)
-if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/include/rmem_malloc.h AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/malloc/rmem_malloc.h)
-  list(APPEND RMEM_PUBLIC_HEADERS ${CMAKE_CURRENT_SOURCE_DIR}/malloc/rmem_malloc.h)
-endif()
 install(FILES ${RMEM_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 install(EXPORT rmemTargets NAMESPACE rmem:: DESTINATION ${RMEM_CMAKE_DIR})
