@@ -616,10 +616,14 @@ RMEM_API rmem_status_t slab_cache_destroy(slab_cache_t *c);
  *   live word  live[off >> 6] (64-bit words; 32-bit word off >> 8), bit (off >> 3) & 63
  *   page tag   tags[off >> 12]; the heap's tags are 1 .. nclasses, a cache's is its own
  *   heap alloc of size (1 .. table_max): t = tag_of[(size + 7) >> 3]; if n[t] > 0:
- *              off = stacks[t * stride + n[t] - 1], n[t]--, set off's live bit
+ *              off = top[t], n[t]--, top[t] = stacks[t * stride + ((n[t] - 1) & (stride - 1))],
+ *              set off's live bit
  *   heap free  off's live bit set, 1 <= tags[off >> 12] = t <= nclasses, n[t] < cap[t]:
- *              clear the bit, stacks[t * stride + n[t]] = off, n[t]++
- *   cache      the same with the cache's single stack, and tags[off >> 12] == tag
+ *              clear the bit, stacks[t * stride + n[t]] = off, top[t] = off, n[t]++
+ *   cache      the same with the cache's single stack (n, cap, top, entries), and
+ *              tags[off >> 12] == tag
+ * (top[t] is the newest entry, kept apart so that a pop reads what the last
+ * push wrote: one memory hop instead of two.)
  *
  * Anything else goes to C, which refills, spills and refuses exactly. Only
  * for a private instance whose fast word is on (no debugging options), and
@@ -641,6 +645,7 @@ typedef struct rmem_front_layout {
   uint8_t *cap;          /**< each tag's capacity */
   uint8_t *tag_of;       /**< (size + 7) >> 3 -> tag, for 1 <= size <= table_max */
   uint32_t *stacks;      /**< stacks[t * stride + i]: block offsets */
+  uint32_t *top;         /**< top[t] == stacks[t * stride + n[t] - 1] while n[t] > 0 */
   uint32_t stride;       /**< entries per tag */
   uint32_t nclasses;     /**< tags 1 .. nclasses */
   uint32_t table_max;    /**< largest size tag_of maps */
@@ -654,7 +659,8 @@ RMEM_API rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out);
 typedef struct rmem_cache_layout {
   uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
   uint32_t tag;          /**< its pages' tag */
-  uint32_t *stack;       /**< stack[0] = n, stack[1] = cap, stack[2 .. 2 + cap) = block offsets */
+  uint32_t *stack;       /**< stack[0] = n, stack[1] = cap, stack[2] = top (the newest entry while n > 0),
+                              stack[3 .. 3 + cap) = block offsets */
   uint32_t max;          /**< most entries cap can be */
   uint32_t pad_;
 } rmem_cache_layout_t;

@@ -35,7 +35,7 @@ function makeHeapFront(n) {
     // debugging options (junk, validate): every call goes to C, which runs them
     return { alloc: (size) => n.alloc(size), free: (ptr) => { n.free(ptr); }, counts: () => [0, 0] };
   }
-  const { live, tags, n: count, cap, tagOf, stacks } = f;
+  const { live, tags, n: count, cap, tagOf, stacks, top } = f;
   const STRIDE = f.stride;
   const NCLASSES = f.nclasses;
   const TABLE_MAX = f.tableMax;
@@ -47,8 +47,9 @@ function makeHeapFront(n) {
       const t = tagOf[(size + 7) >>> 3];
       const c = count[t];
       if (c > 0) {
-        const off = stacks[t * STRIDE + c - 1];
+        const off = top[t];
         count[t] = c - 1;
+        top[t] = stacks[t * STRIDE + ((c - 2) & (STRIDE - 1))]; // the new top (a stale word when c was 1)
         live[off >>> 8] |= 1 << ((off >>> 3) & 31);
         allocs++;
         return off;
@@ -69,6 +70,7 @@ function makeHeapFront(n) {
           if (c < cap[t]) {
             live[w] = m & ~bit;
             stacks[t * STRIDE + c] = ptr;
+            top[t] = ptr;
             count[t] = c + 1;
             frees++;
             return;
@@ -83,8 +85,8 @@ function makeHeapFront(n) {
 }
 
 /**
- * A slab cache's fast paths: st is its stack ([n, cap, offsets...]) over C's
- * memory, tag its pages' tag. Returns { alloc, free, counts }.
+ * A slab cache's fast paths: st is its stack ([n, cap, top, offsets...]) over
+ * C's memory, tag its pages' tag. Returns { alloc, free, counts }.
  */
 function makeCacheFront(n, h, st, tag) {
   const f = n.front;
@@ -92,14 +94,16 @@ function makeCacheFront(n, h, st, tag) {
     return { alloc: () => n.cacheAlloc(h), free: (ptr) => { n.cacheFree(h, ptr); }, counts: () => [0, 0] };
   }
   const { live, tags } = f;
+  const MAX = st.length - 3; // entries the stack can hold (a power of two)
   let allocs = 0;
   let frees = 0;
 
   function alloc() {
     const c = st[0];
     if (c > 0) {
-      const off = st[c + 1];
+      const off = st[2];
       st[0] = c - 1;
+      st[2] = st[3 + ((c - 2) & (MAX - 1))]; // the new top (a stale word when c was 1)
       live[off >>> 8] |= 1 << ((off >>> 3) & 31);
       allocs++;
       return off;
@@ -116,7 +120,8 @@ function makeCacheFront(n, h, st, tag) {
         const c = st[0];
         if (c < st[1]) {
           live[w] = m & ~bit;
-          st[c + 2] = ptr;
+          st[c + 3] = ptr;
+          st[2] = ptr;
           st[0] = c + 1;
           frees++;
           return;

@@ -162,7 +162,7 @@ static napi_value throw_last(napi_env env, rmem_status_t fallback) {
 
 typedef struct rmem_js_env rmem_js_env_t;
 
-#define MAX_VIEWS 8 /* external buffers over one instance's memory and metadata, detached by destroy() */
+#define MAX_VIEWS 12 /* external buffers over one instance's memory and metadata, detached by destroy() */
 
 typedef struct rmem_js_inst {
   rmem_t *r;                 /* NULL after destroy() */
@@ -802,7 +802,7 @@ static napi_value js_cache_create(napi_env env, napi_callback_info info) {
   return num(env, handle_of(index, gen));
 }
 
-/* cacheFront(h) -> Uint32Array over the cache's stack ([n, cap, entries...]); scratch[0] = its page tag. */
+/* cacheFront(h) -> Uint32Array over the cache's stack ([n, cap, top, entries...]); scratch[0] = its page tag. */
 static napi_value js_cache_front(napi_env env, napi_callback_info info) {
   CALL(true);
   slab_cache_t *sc = arg_cache(&c, 0);
@@ -823,7 +823,7 @@ static napi_value js_cache_front(napi_env env, napi_callback_info info) {
     c.inst->ncache_views = n;
   }
   detach_ref(env, &c.inst->cache_views[index]); /* a view of a cache that lived in this slot before */
-  size_t bytes = (2 + (size_t)lay.max) * sizeof(uint32_t);
+  size_t bytes = (3 + (size_t)lay.max) * sizeof(uint32_t);
   napi_value ab = external_view(&c, lay.stack, bytes, &c.inst->cache_views[index]), ta;
   if (!ab) return NULL;
   NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, bytes / 4, ab, 0, &ta));
@@ -1034,7 +1034,7 @@ static napi_value front_view(call_t *c, napi_typedarray_type type, void *data, s
   return ta;
 }
 
-/* front: { live, tags, n, cap, tagOf, stacks, stride, nclasses, tableMax, fast } (rmem_front_layout). */
+/* front: { live, tags, n, cap, tagOf, stacks, top, stride, nclasses, tableMax, fast } (rmem_front_layout). */
 static napi_value make_front(call_t *c) {
   rmem_front_layout_t lay;
   if (rmem_front_layout(c->r, &lay) != RMEM_OK) return throw_last(c->env, RMEM_EINVAL);
@@ -1062,6 +1062,7 @@ static napi_value make_front(call_t *c) {
     {"cap", napi_uint8_array, lay.cap, ntag_slots, 1},
     {"tagOf", napi_uint8_array, lay.tag_of, (size_t)lay.table_max / 8 + 1, 1},
     {"stacks", napi_uint32_array, lay.stacks, ntag_slots * lay.stride * 4, 4},
+    {"top", napi_uint32_array, lay.top, ntag_slots * 4, 4},
   };
   for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
     napi_value ta = front_view(c, views[i].type, views[i].data, views[i].bytes, views[i].elem);

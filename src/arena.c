@@ -436,7 +436,7 @@ arena_t *rmem_arena_create(rmem_t *r, size_t chunk_size, lifetime_t lifetime) {
  * slab, a debugging option and every error take rmem_arena_alloc_slow.
  */
 void *rmem_arena_alloc(arena_t *a, size_t size) {
-  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)) && !a->debug)) {
+  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)))) {
     uintptr_t p = a->head.ptr;
     size_t n = (size + 7) & ~(size_t)7;
     if (RMEM_LIKELY(n - 1 < a->head.end - p)) {
@@ -488,7 +488,7 @@ static RMEM_NOINLINE rmem_status_t free_checked(arena_t *a, void *p, size_t size
  * free_checked.
  */
 rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size) {
-  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)) && !a->debug && a->cls &&
+  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head)) && a->cls &&
                   size - 1 < SLAB_MAX)) {
     inter_class_t *k = &a->cls[class_of(size)];
     rmem_slab_t *s = k->list.cur;
@@ -676,7 +676,7 @@ static size_t check_arena(rmem_t *r, arena_t *a) {
       if (l->bsize != class_size[c] || l->owner_kind != RMEM_SO_ARENA || l->owner_id != id || l->r != r || l->page_tag)
         rmem_problem(&problems, "arena %u: class %d list header damaged (A5)", id, c);
       problems += rmem_slab_list_check(l);
-      problems += rmem_front_check_stack(r, l, k->front.st, k->front.n, k->front.cap, RMEM_LFRONT_CAP);
+      problems += rmem_front_check_stack(r, l, k->front.st, k->front.n, k->front.top, k->front.cap, RMEM_LFRONT_CAP);
       problems += rmem_front_check_slabs(r, l);
       if (l->used < k->front.n)
         rmem_problem(&problems, "arena %u: class %d has %u objects stacked but %zu used", id, c, k->front.n, l->used);

@@ -116,7 +116,7 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
  * object on the stack. Everything else -- and every error -- goes through alloc_checked.
  */
 void *rmem_slab_alloc(slab_cache_t *c) {
-  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && !c->debug && c->front.n != 0)) {
+  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && c->front.n != 0)) {
     c->allocs++;
     return rmem_lfront_pop(c->slot.r, &c->front);
   }
@@ -142,7 +142,7 @@ static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
 
 /* The fast path: a live object of this cache (its live bit, and its page's tag is the cache's), room on the stack. */
 rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
-  if (RMEM_LIKELY(rmem_handle_ok(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && !c->debug)) {
+  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF))) {
     rmem_t *r = c->slot.r;
     uintptr_t off = (uintptr_t)ptr - r->base;
     if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
@@ -273,7 +273,7 @@ size_t rmem_caches_validate(rmem_t *r) {
         l->bsize % c->align != 0 || l->page_tag != c->tag || c->tag != RMEM_TAG_CACHE + i)
       rmem_problem(&problems, "slab cache %u: list header damaged (C1)", i);
     problems += rmem_slab_list_check(l);
-    problems += rmem_front_check_stack(r, l, c->front.st, c->front.n, c->front.cap, RMEM_LFRONT_CAP);
+    problems += rmem_front_check_stack(r, l, c->front.st, c->front.n, c->front.top, c->front.cap, RMEM_LFRONT_CAP);
     problems += rmem_front_check_slabs(r, l);
     if (l->used < c->front.n)
       rmem_problem(&problems, "slab cache %u: %u objects stacked but only %zu used (C2)", i, c->front.n, l->used);

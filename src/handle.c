@@ -30,6 +30,7 @@ static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
   if (slot >= 0) {
     rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
     atomic_store_explicit(&e->span, (uintptr_t)pool->max * pool->size, memory_order_relaxed);
+    atomic_store_explicit(&e->lim, (uintptr_t)pool->max * pool->size - RMEM_HSLOT_RECORD, memory_order_relaxed);
     atomic_store_explicit(&e->r, r, memory_order_relaxed);
     atomic_store_explicit(&e->base, (uintptr_t)pool->base, memory_order_release);
     if ((uint32_t)slot == hwm) atomic_store_explicit(&rmem_hreg_hwm[kind], hwm + 1, memory_order_release);
@@ -41,6 +42,7 @@ static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
 static void hreg_remove(unsigned kind, uint32_t slot) {
   pthread_mutex_lock(&hreg_lock);
   rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
+  atomic_store_explicit(&e->lim, 0, memory_order_release);
   atomic_store_explicit(&e->base, 0, memory_order_release);
   atomic_store_explicit(&e->r, NULL, memory_order_relaxed);
   pthread_mutex_unlock(&hreg_lock);
@@ -132,6 +134,7 @@ void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max) {
   s->r = r;
   s->generation = gen;
   s->alive = RMEM_HSLOT_ALIVE;
+  s->fast = r->flags ? 0 : RMEM_HSLOT_FAST;
   s->index = rmem_pool_index(t->pool, rec);
   t->live++;
   return rec;
@@ -140,6 +143,7 @@ void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max) {
 void rmem_hslot_kill(rmem_htable_t *t, void *rec) {
   rmem_hslot_t *s = rmem_hslot_of(rec, t->off);
   s->alive = 0;
+  s->fast = 0;
   s->next_dead = 0;
   if (t->dead_tail) rmem_hslot_of(rmem_pool_at(t->pool, t->dead_tail), t->off)->next_dead = s->index;
   else t->dead_head = s->index;
@@ -173,6 +177,8 @@ size_t rmem_htable_check(rmem_t *r, rmem_htable_t *t) {
     rmem_hslot_t *s = rmem_hslot_of(rmem_pool_at(t->pool, i), t->off);
     if (s->generation == 0 || s->index != i || s->r != r)
       rmem_problem(&problems, "%s slot %u: header damaged (H2)", what, i);
+    if (s->fast != (s->alive == RMEM_HSLOT_ALIVE && !r->flags ? RMEM_HSLOT_FAST : 0))
+      rmem_problem(&problems, "%s slot %u: fast word %#x disagrees with alive %#x (H2)", what, i, s->fast, s->alive);
     if (s->alive == RMEM_HSLOT_ALIVE) alive++;
     else if (s->alive == 0) dead++;
     else rmem_problem(&problems, "%s slot %u: alive word %#x (H2)", what, i, s->alive);

@@ -45,6 +45,7 @@
 enum rmem_handle_kind { RMEM_HK_ARENA = 0, RMEM_HK_CACHE = 1 };
 
 #define RMEM_HSLOT_ALIVE 0xA11CEu
+#define RMEM_HSLOT_FAST 0xFA57A11Cu /* alive and no debugging option: the owner's fast paths may run */
 #define RMEM_HSLOT_QUARANTINE 1024u
 #define RMEM_HREG_MAX 256u
 /* Every arena and cache record is this big: a constant, so a boundary check is one mask. */
@@ -57,6 +58,8 @@ typedef struct rmem_hslot {
   uint32_t alive;      /* RMEM_HSLOT_ALIVE while alive, 0 once destroyed */
   uint32_t index;      /* the slot's pool index */
   uint32_t next_dead;  /* dead FIFO link (0 = none) */
+  uint32_t fast;       /* RMEM_HSLOT_FAST while alive and its instance has no debugging option, else 0 */
+  uint32_t pad_;
 } rmem_hslot_t;
 
 /* Per instance and kind: the pool plus the FIFO of dead slots. */
@@ -95,8 +98,9 @@ RMEM_HIDDEN RMEM_NOINLINE void *rmem_handle_refused(unsigned kind, const void *h
 typedef struct rmem_hreg_entry {
   _Atomic uintptr_t base; /* 0 = unused entry */
   _Atomic uintptr_t span; /* max * RMEM_HSLOT_RECORD */
+  _Atomic uintptr_t lim;  /* span - RMEM_HSLOT_RECORD while registered, 0 when unused: one compare tells
+                             "inside the pool, past the unused record 0" */
   _Atomic(rmem_t *) r;
-  uintptr_t pad_;
 } rmem_hreg_entry_t;
 
 RMEM_HIDDEN extern rmem_hreg_entry_t rmem_hreg[2][RMEM_HREG_MAX];
@@ -110,20 +114,29 @@ static inline rmem_hslot_t *rmem_hslot_of(void *rec, size_t off) { return (rmem_
  * (RMEM_EINVAL for NULL, RMEM_ESTALE for a destroyed object, RMEM_EBADPTR for
  * anything else). Never dereferences h unless it lies inside a registered pool.
  */
+static inline bool rmem_hreg_in(const rmem_hreg_entry_t *e, uintptr_t p) {
+  uintptr_t rel = p - atomic_load_explicit(&e->base, memory_order_acquire);
+  /* inside the pool and not the unused record 0 (one compare: lim is 0 for an unused entry), on a
+     record boundary (the pool's base is page-aligned, so p's own low bits tell) */
+  return rel - RMEM_HSLOT_RECORD < atomic_load_explicit(&e->lim, memory_order_relaxed) &&
+         (p & (RMEM_HSLOT_RECORD - 1)) == 0;
+}
+
 static inline bool rmem_hreg_accepts(const rmem_hreg_entry_t *e, uintptr_t p, size_t off) {
-  uintptr_t base = atomic_load_explicit(&e->base, memory_order_acquire);
-  uintptr_t rel = p - base;
-  /* inside the pool, on a record boundary, not the unused record 0, alive (H2 makes its r the
-     entry's instance); the record is read only once all the address tests passed */
-  return base != 0 && rel < atomic_load_explicit(&e->span, memory_order_relaxed) &&
-         (rel & (RMEM_HSLOT_RECORD - 1)) == 0 && rel != 0 &&
-         ((const rmem_hslot_t *)(p + off))->alive == RMEM_HSLOT_ALIVE;
+  /* the record is read only once the address tests passed; H2 makes its r the entry's instance */
+  return rmem_hreg_in(e, p) && ((const rmem_hslot_t *)(p + off))->alive == RMEM_HSLOT_ALIVE;
 }
 
 /* The fast test: h is a live record of the first registered pool of its kind (the common
    case: one instance). False means "ask rmem_handle_resolve", not "bad". */
 static inline bool rmem_handle_ok(unsigned kind, const void *h, size_t off) {
   return rmem_hreg_accepts(&rmem_hreg[kind][0], (uintptr_t)h, off);
+}
+
+/* rmem_handle_ok, and the owner may take its fast paths (alive, no debugging option: fast == RMEM_HSLOT_FAST). */
+static inline bool rmem_handle_fast(unsigned kind, const void *h, size_t off) {
+  return rmem_hreg_in(&rmem_hreg[kind][0], (uintptr_t)h) &&
+         ((const rmem_hslot_t *)((uintptr_t)h + off))->fast == RMEM_HSLOT_FAST;
 }
 
 /* Every registry entry, then the error; out of line. */

@@ -23,9 +23,9 @@
  *     time. A pointer whose live bit is clear is refused at once, with the
  *     reason found by the slow path (double free, interior pointer, another
  *     allocator's memory), and the heap is unchanged.
- *   - When a class's stack is empty and its slabs have no free slot, it
- *     borrows one block of the next class or two up (<= 25% bigger) before it
- *     makes a new slab. Each class's live count wanders up and down under a
+ *   - When a class's stack is empty and its slabs (it has some) have no free
+ *     slot, it borrows one block of the next class or two up (<= 25% bigger)
+ *     before it makes a new slab. Each class's live count wanders up and down under a
  *     random mix of sizes; without borrowing every class grows slabs to its
  *     own peak, with it the peaks of one class are served from the dips of
  *     its neighbour. The block belongs to its own class (its page's tag says
@@ -113,8 +113,9 @@ void rmem_heap_fini(rmem_t *r) {
 /* Pops the newest block of tag t's stack (n > 0) and marks it live. */
 RMEM_INLINE void *front_pop(rmem_t *r, uint32_t t, uint32_t n) {
   rmem_front_t *f = &r->heap.front;
-  uint32_t off = f->st[t][n - 1];
+  uint32_t off = f->top[t];
   f->n[t] = (uint8_t)(n - 1);
+  f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
   f->allocs++;
   rmem_set_live(r, off);
   return (void *)(r->base + off);
@@ -142,6 +143,7 @@ static void front_push_slow(rmem_t *r, uint32_t t, uint32_t off) {
     n -= half;
   }
   f->st[t][n] = off;
+  f->top[t] = off;
   f->n[t] = (uint8_t)(n + 1);
   f->frees++;
 }
@@ -180,7 +182,9 @@ static RMEM_NOINLINE void *front_refill(rmem_t *r, uint32_t t) {
   uint32_t want = f->cap[t] / 2u ? f->cap[t] / 2u : 1u;
   uint32_t got = rmem_slab_list_alloc_batch(l, f->st[t], want, false);
   if (got == 0) {
-    void *p = borrow(r, t - 1);
+    /* every slab of the class is full: a neighbour's dip serves this peak (a class with no slab
+       yet makes its first one: borrowing then would make every allocation of it a borrow) */
+    void *p = l->slabs ? borrow(r, t - 1) : NULL;
     if (p) return p;
     got = rmem_slab_list_alloc_batch(l, f->st[t], want, true);
     if (got == 0) return NULL; /* ENOMEM recorded */
@@ -191,6 +195,7 @@ static RMEM_NOINLINE void *front_refill(rmem_t *r, uint32_t t) {
     f->st[t][a] = f->st[t][b];
     f->st[t][b] = x;
   }
+  f->top[t] = f->st[t][got - 1];
   return front_pop(r, t, got);
 }
 
@@ -307,12 +312,13 @@ static RMEM_NOINLINE void *alloc_slow(rmem_t *r, size_t size) {
 
 /* The fast path: a live instance without debug options, a size with a table entry, a block on its stack. */
 void *rmem_alloc(rmem_t *r, size_t size) {
-  if (RMEM_LIKELY(r != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && r->fast == RMEM_MAGIC)) {
+  if (RMEM_LIKELY(r != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && r->fast == RMEM_FAST)) {
     rmem_front_t *f = &r->heap.front;
     uint32_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
-      uint32_t off = f->st[t][n - 1];
+      uint32_t off = f->top[t];
       f->n[t] = (uint8_t)(n - 1);
+      f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)]; /* F5; a stale word when n is 0 */
       f->allocs++;
       rmem_set_live(r, off);
       return (void *)(r->base + off);
@@ -373,7 +379,7 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
 static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
   if (ptr == NULL) return RMEM_OK;
   if (!rmem_check_instance(r)) return rmem_last_error();
-  block_t b;
+  block_t b = {0, 0, 0};
   rmem_status_t st = lookup(r, (uintptr_t)ptr, &b, true);
   if (st != RMEM_OK) return st;
   if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, b.size); /* checked first: a bad free never scribbles */
@@ -394,7 +400,7 @@ static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
 
 /* The fast path: a live block of a heap class (its live bit and its page's tag, read side by side), room on its stack. */
 rmem_status_t rmem_free(rmem_t *r, void *ptr) {
-  if (RMEM_LIKELY(r != NULL && r->fast == RMEM_MAGIC)) {
+  if (RMEM_LIKELY(r != NULL && r->fast == RMEM_FAST)) {
     uintptr_t off = (uintptr_t)ptr - r->base;
     if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
       uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off), m = *w;
@@ -405,6 +411,7 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
         if (RMEM_LIKELY(n < f->cap[t])) {
           *w = m & ~bit;
           f->st[t][n] = (uint32_t)off;
+          f->top[t] = (uint32_t)off;
           f->n[t] = (uint8_t)(n + 1);
           f->frees++;
           return RMEM_OK;
@@ -455,7 +462,7 @@ size_t rmem_free_batch(rmem_t *r, void *const *ptrs, size_t n) {
 }
 
 size_t rmem_usable_size(rmem_t *r, const void *ptr) {
-  if (RMEM_LIKELY(r != NULL && r->fast == RMEM_MAGIC)) {
+  if (RMEM_LIKELY(r != NULL && r->fast == RMEM_FAST)) {
     uintptr_t off = (uintptr_t)ptr - r->base;
     if (RMEM_LIKELY(off < r->capacity && rmem_is_live(r, off))) {
       uint32_t t = rmem_tag_at(r, off);
@@ -467,7 +474,7 @@ size_t rmem_usable_size(rmem_t *r, const void *ptr) {
     rmem_fail(RMEM_EBADPTR, "usable_size: NULL");
     return 0;
   }
-  block_t b;
+  block_t b = {0, 0, 0};
   return lookup(r, (uintptr_t)ptr, &b, false) == RMEM_OK ? b.size : 0;
 }
 
@@ -476,7 +483,7 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
   if (ptr == NULL) return rmem_alloc(r, size);
   if (size == 0) return rmem_fail_null(RMEM_EINVAL, "realloc: size 0 (use free)");
   if (size > RMEM_MAX_CAPACITY) return rmem_fail_null(RMEM_ERANGE, "realloc: size %zu is too large", size);
-  block_t b;
+  block_t b = {0, 0, 0};
   if (lookup(r, (uintptr_t)ptr, &b, false) != RMEM_OK) return NULL;
   size_t padded = (size + 7) & ~(size_t)7;
   if (b.tag) {
@@ -512,7 +519,7 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   rmem_front_t *f = &r->heap.front;
   memset(out, 0, sizeof *out);
   out->version = RMEM_FRONT_LAYOUT_VERSION;
-  out->fast = r->fast == RMEM_MAGIC;
+  out->fast = r->fast == RMEM_FAST;
   out->live = r->live;
   out->live_bytes = r->capacity >> (RMEM_LIVE_SHIFT + 3);
   out->tags = r->ptag;
@@ -521,6 +528,7 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   out->cap = f->cap;
   out->tag_of = f->tag_of;
   out->stacks = &f->st[0][0];
+  out->top = f->top;
   out->stride = RMEM_FRONT_CAP;
   out->nclasses = r->heap.nclasses;
   out->table_max = RMEM_HEAP_TABLE_MAX;
@@ -632,7 +640,7 @@ size_t rmem_heap_validate(rmem_t *r) {
   size_t problems = 0;
   size_t heap_slabs = 0;
   const rmem_front_t *f = &r->heap.front;
-  if (r->fast != ((r->flags == 0) ? RMEM_MAGIC : 0)) rmem_problem(&problems, "instance: fast word disagrees with its flags (P7)");
+  if (r->fast != ((r->flags == 0) ? RMEM_FAST : 0)) rmem_problem(&problems, "instance: fast word disagrees with its flags (P7)");
   if (f->cap[0] != 0 || f->n[0] != 0) rmem_problem(&problems, "heap front: tag 0 has a stack (F4)");
   for (uint32_t g = 1; g <= RMEM_HEAP_TABLE_MAX / 8; g++) {
     uint32_t t = f->tag_of[g];
@@ -646,7 +654,7 @@ size_t rmem_heap_validate(rmem_t *r) {
     if (l->bsize != class_sizes[c] || l->owner_kind != RMEM_SO_HEAP || l->page_tag != c + 1)
       rmem_problem(&problems, "heap class %u: list header damaged", c);
     problems += rmem_slab_list_check(l);
-    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], f->cap[c + 1], RMEM_FRONT_CAP);
+    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], f->top[c + 1], f->cap[c + 1], RMEM_FRONT_CAP);
     problems += rmem_front_check_slabs(r, l);
     heap_slabs += l->slabs;
   }

@@ -19,7 +19,7 @@
 
 #include <pthread.h>
 
-static rmem_t *rmem_default_instance;
+rmem_t *rmem_default_instance; /* seed.c reads it on every seed call */
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ------------------------------------------------------------------------
@@ -113,7 +113,7 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   r->validate_all = rmem_validate;
   rmem_pages_init(r);
   r->magic = RMEM_MAGIC;
-  r->fast = flags == 0 ? RMEM_MAGIC : 0; /* P7: the fast paths' one test */
+  r->fast = flags == 0 ? RMEM_FAST : 0; /* P7: the fast paths' one test */
   rmem_heap_init(r);
   return r;
 }

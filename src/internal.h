@@ -216,6 +216,8 @@ RMEM_HIDDEN void rmem_caches_fini(rmem_t *r);
 RMEM_HIDDEN size_t rmem_caches_validate(rmem_t *r);
 RMEM_HIDDEN void rmem_mems_fini(rmem_t *r);
 
+/* The default instance of the seed's names (instance.c owns it; seed.c reads it). */
+RMEM_HIDDEN extern rmem_t *rmem_default_instance;
 /* The default arenas of init_arenas (arena.c): created or recreated; the one of a lifetime. */
 RMEM_HIDDEN rmem_status_t rmem_arenas_defaults(rmem_t *r);
 RMEM_HIDDEN arena_t *rmem_arena_default_of(rmem_t *r, lifetime_t lifetime);

@@ -28,8 +28,8 @@ static rmem_t *default_or_fail(const char *what) {
  * ------------------------------------------------------------------------ */
 
 rmem_status_t init_heap(void) { return rmem_init_default(NULL); }
-void *r_alloc(size_t size) { return rmem_alloc(rmem_default(), size); }
-rmem_status_t r_free(void *ptr) { return rmem_free(rmem_default(), ptr); }
+void *r_alloc(size_t size) { return rmem_alloc(rmem_default_instance, size); }
+rmem_status_t r_free(void *ptr) { return rmem_free(rmem_default_instance, ptr); }
 rmem_status_t r_defrag(void) { return rmem_defrag(rmem_default(), NULL); }
 void *r_calloc(size_t n, size_t size) { return rmem_calloc(rmem_default(), n, size); }
 void *r_realloc(void *ptr, size_t size) { return rmem_realloc(rmem_default(), ptr, size); }

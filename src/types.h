@@ -199,6 +199,10 @@ struct rmem_slab_list {
  *   F3  for every slab, used == (live bits at its slot starts) + (its slots on
  *       its owner's front stack).
  *   F4  n <= cap <= RMEM_FRONT_CAP (RMEM_LFRONT_CAP for single-list fronts).
+ *   F5  n > 0  =>  top == st[n - 1]. The newest block is kept apart as well as
+ *       on the stack, so a pop reads one word the last push wrote -- one
+ *       store-to-load hop on the path of a free followed by an allocation
+ *       instead of two (the count, then the entry it indexes).
  * ------------------------------------------------------------------------ */
 
 #define RMEM_LIVE_SHIFT 3 /* one live bit per 8 bytes: every slot is 8-aligned and at least 8 long */
@@ -210,7 +214,7 @@ struct rmem_slab_list {
 #define RMEM_LFRONT_CAP 32u
 
 typedef struct rmem_lfront {
-  uint32_t n, cap;             /* (rmem_cache_layout_t shows these words to bindings in this order) */
+  uint32_t n, cap, top;        /* (rmem_cache_layout_t shows these words to bindings in this order) */
   uint32_t st[RMEM_LFRONT_CAP];
 } rmem_lfront_t;
 
@@ -230,6 +234,7 @@ typedef struct rmem_front {
   uint8_t tag_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) >> 3 -> tag, for 1 <= size <= RMEM_HEAP_TABLE_MAX */
   uint8_t pad_[5];
   uint64_t allocs, frees;        /* operations served by the front */
+  uint32_t top[RMEM_HEAP_TAGS];  /* st[t][n[t] - 1] while n[t] > 0 (F5) */
   _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP];
 } rmem_front_t;
 
@@ -256,11 +261,12 @@ typedef struct rmem_heap {
  *   P5  every free run is in exactly the bin of its length; the bin bitmap has bit b
  *       set iff bin b is non-empty; free_pages is the sum of free run lengths.
  *   P6  ptag[page] != 0 only on pages of a slab whose list has a page tag (S4).
- *   P7  fast == RMEM_MAGIC iff magic == RMEM_MAGIC and flags == 0.
+ *   P7  fast == RMEM_FAST iff magic == RMEM_MAGIC and flags == 0.
  * ------------------------------------------------------------------------ */
 
 #define RMEM_BINS 128
 #define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
+#define RMEM_FAST 0x74736166u            /* "fast": 32 bits, one compare with an immediate */
 
 struct rmem_arena_table;   /* handle.h */
 struct rmem_mems;          /* mems.c */
@@ -268,7 +274,8 @@ struct rmem_meta_state;    /* meta.c */
 
 struct rmem_s {
   /* what the fast paths read, in one cache line */
-  uint64_t fast;               /* RMEM_MAGIC while alive and no debug option is on, else 0 (P7) */
+  uint32_t fast;               /* RMEM_FAST while alive and no debug option is on, else 0 (P7) */
+  uint32_t pad_;
   uintptr_t base;              /* the range */
   size_t capacity;
   uint64_t *live;              /* the live bitmap: bit (off >> 3) set iff a live slot starts at base + off (F2) */

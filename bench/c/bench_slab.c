@@ -9,10 +9,9 @@
  * Baselines, same process, same pattern: malloc/free (the C library's, or a
  * preloaded one), and for scale a raw inlined pointer bump and the same bump
  * through a non-inlined call (ns per allocation; a bump frees nothing).
- * "engine pair" is the floor under the cache: the slab engine's own inline
- * alloc and free (src/internal.h) on a private list, with no handle check and
- * no pagemap lookup -- what a pair costs before any validation of the caller's
- * handle and pointer.
+ * "engine pair" is the slab engine alone (src/slab.c): rmem_slab_list_alloc
+ * and rmem_slab_put on a private list, with no handle check, no front and no
+ * pagemap lookup -- the bitmap work a cache's front saves on most pairs.
  *
  * Every object is written to and its address accumulated into a printed sink
  * so the work cannot be optimised away. Medians of RUNS runs, candidates
@@ -68,7 +67,7 @@ static double run(int k, size_t n, slab_cache_t *c, raw_t *raw, void **ptrs) {
         char *p = rmem_slab_list_alloc(engine);
         p[0] = (char)i;
         acc += (uintptr_t)p;
-        rmem_slab_free_in(engine->cur, (uintptr_t)p); /* p is in cur: the pair never leaves it */
+        rmem_slab_put(engine->cur, (uintptr_t)p); /* p is in cur: the pair never leaves it */
       }
       break;
     case MALLOC_PAIR:
@@ -142,7 +141,7 @@ int main(int argc, char **argv) {
   slab_cache_t *c = r ? launder(rmem_slab_cache_create(r, "bench", OBJ, 0, 0)) : NULL;
   raw_t *raw = launder(malloc(sizeof *raw));
   engine = launder(malloc(sizeof *engine));
-  if (r && engine) rmem_slab_list_init(engine, r, OBJ, RMEM_SO_NONE, 0, true);
+  if (r && engine) rmem_slab_list_init(engine, r, OBJ, RMEM_SO_NONE, 0, 0, true);
   char *buf = malloc(BATCH * OBJ);
   void **ptrs = malloc(BATCH * sizeof *ptrs);
   if (!c || !raw || !buf || !ptrs) {
