@@ -140,6 +140,9 @@ typedef struct rmem_options {
  * Reserves the address range and sets up the page source. Pages are committed
  * on first touch and the whole range is readable and writable (untouched
  * pages read as zero), so any byte of it may be accessed without a fault.
+ * (On Windows that means the whole range is committed at once: it takes no
+ * physical memory until touched, but counts against the commit limit; see
+ * rmem_os.h.)
  * Returns NULL (EINVAL for a bad capacity or flags, ENOMEM if the OS refuses).
  */
 RMEM_API rmem_t *rmem_create(const rmem_options_t *options);

@@ -16,12 +16,33 @@
  *   - Memory from rmem_os_reserve and rmem_os_map reads as zero until written.
  *
  * Platform notes
- *   POSIX (Linux, macOS): reserve is mmap(PROT_READ | PROT_WRITE,
+ *   POSIX (Linux, macOS; src/os.c): reserve is mmap(PROT_READ | PROT_WRITE,
  *   MAP_NORESERVE): the kernel commits a page when it is first touched, so any
- *   byte of a reserved range can be read or written without a fault.
- *   Decommit is madvise(MADV_DONTNEED) where pages must read as zero at once
- *   (Linux); remap is mremap (Linux only; elsewhere it returns NULL and the
- *   caller copies).
+ *   byte of a reserved range can be read or written without a fault, and only
+ *   touched pages cost memory. Decommit is madvise(MADV_DONTNEED) on Linux,
+ *   where it makes private pages read as zero at once; elsewhere MADV_DONTNEED
+ *   is only a hint that may keep the bytes (and MADV_FREE keeps them until the
+ *   kernel needs the page), so decommit maps fresh zero pages over the range
+ *   (mmap MAP_FIXED, one call, no moment unmapped). Remap is mremap (Linux
+ *   only; elsewhere it returns NULL and the caller copies); the huge-page hint
+ *   is MADV_HUGEPAGE where it exists. Resident is mincore.
+ *
+ *   Windows (src/os_win.c): memory that is only reserved faults when touched,
+ *   so reserve COMMITS the whole range at once (VirtualAlloc MEM_RESERVE |
+ *   MEM_COMMIT). That keeps "any byte can be touched" (the Node addon shows
+ *   the whole range to JS as one ArrayBuffer), and physical pages still come
+ *   only on first touch, but the whole reservation counts against the
+ *   system's commit limit (RAM + page file) from the start: an instance
+ *   charges its capacity plus its metadata, and rmem_create fails with
+ *   RMEM_ENOMEM where the limit cannot cover that, where Linux would
+ *   overcommit. Decommit is VirtualFree(MEM_DECOMMIT) then VirtualAlloc
+ *   (MEM_COMMIT) of the same pages: zero pages, out of the working set
+ *   (MEM_RESET and DiscardVirtualMemory leave contents undefined); between
+ *   the two calls the pages are briefly inaccessible, and if the recommit
+ *   fails (another process took the commit charge) it returns -1 and the
+ *   pages stay inaccessible. Release frees whole mappings only (-1 for part
+ *   of one). Guard is VirtualProtect(PAGE_NOACCESS); resident is
+ *   QueryWorkingSetEx; remap returns NULL; the huge-page hint does nothing.
  */
 #ifndef RMEM_OS_H
 #define RMEM_OS_H
@@ -45,7 +66,8 @@ RMEM_API size_t rmem_os_page_size(void);
 
 /**
  * Reserves size bytes of address space that can be read and written at once:
- * pages are committed by the OS when first touched and read as zero. This is
+ * pages get memory from the OS when first touched and read as zero (on
+ * Windows the range is committed at once: see the platform notes). This is
  * what an instance's range and its metadata live in. NULL on failure.
  */
 RMEM_API void *rmem_os_reserve(size_t size);
@@ -57,7 +79,7 @@ RMEM_API void *rmem_os_reserve(size_t size);
  */
 RMEM_API void *rmem_os_map(size_t size, size_t align);
 
-/** Unmaps [p, p + size) (from rmem_os_reserve or rmem_os_map). 0, or -1. */
+/** Unmaps [p, p + size) (from rmem_os_reserve or rmem_os_map; on Windows a whole mapping only). 0, or -1. */
 RMEM_API int rmem_os_release(void *p, size_t size);
 
 /**

@@ -15,6 +15,11 @@
 //
 //   npm test                      all suites
 //   npm test -- types pack        only the suites whose names contain one of the words
+//
+// The Windows suite (the C tests cross-built with mingw-w64 and run under wine,
+// scripts/test-windows.sh, about a minute) is skipped with its reason when
+// mingw-w64 or wine is missing, unless RMEM_TEST_WINDOWS=1 (CI sets it: then a
+// missing tool fails); RMEM_TEST_WINDOWS=0 skips it.
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -40,6 +45,17 @@ function jsArgs(version) {
   return ['--test', ...conc, 'test/js/'];
 }
 
+/** The C tests for Windows under wine, or why they cannot run here. */
+function windowsSuite() {
+  const name = 'C (Windows, under wine)';
+  const want = process.env.RMEM_TEST_WINDOWS;
+  if (want === '0') return { name, skip: 'RMEM_TEST_WINDOWS=0' };
+  const check = spawnSync('bash', ['scripts/test-windows.sh', '--check'], { cwd: root, encoding: 'utf8' });
+  if (check.status === 0 || want === '1') return { name, cmd: 'bash', args: ['scripts/test-windows.sh'] };
+  const why = (check.stdout || '').trim() || 'mingw-w64 or wine not found';
+  return { name, skip: `${why}; apt-get install gcc-mingw-w64-x86-64 wine64` };
+}
+
 const SUITES = [
   { name: 'addon build', build: true, cmd: node, args: ['scripts/build.js'] },
   { name: 'C (plain)', cmd: 'bash', args: ['scripts/test-c.sh', 'plain'] },
@@ -50,6 +66,7 @@ const SUITES = [
     : { name: `JS (${bin})`, skip: `${bin} does not run` })),
   { name: 'types', cmd: node, args: ['scripts/test-types.js'] },
   { name: 'C install', cmd: 'bash', args: ['scripts/test-c-install.sh'] },
+  windowsSuite(),
   { name: 'pack', cmd: node, args: ['scripts/test-pack.js'] },
 ];
 if (!otherNodes().some((n) => n.version && n.version.startsWith('18.'))) {

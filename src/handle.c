@@ -7,7 +7,7 @@
  */
 #include "handle.h"
 
-#include <pthread.h>
+#include "lock.h"
 
 /* ------------------------------------------------------------------------
  * The registry of handle pools (handle.h)
@@ -15,11 +15,11 @@
 
 rmem_hreg_entry_t rmem_hreg[2][RMEM_HREG_MAX];
 _Atomic uint32_t rmem_hreg_hwm[2];
-static pthread_mutex_t hreg_lock = PTHREAD_MUTEX_INITIALIZER;
+static rmem_lock_t hreg_lock = RMEM_LOCK_INIT;
 
 static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
   int slot = -1;
-  pthread_mutex_lock(&hreg_lock);
+  rmem_lock(&hreg_lock);
   uint32_t hwm = atomic_load_explicit(&rmem_hreg_hwm[kind], memory_order_relaxed);
   for (uint32_t i = 0; i < hwm; i++)
     if (atomic_load_explicit(&rmem_hreg[kind][i].base, memory_order_relaxed) == 0) {
@@ -35,17 +35,17 @@ static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
     atomic_store_explicit(&e->base, (uintptr_t)pool->base, memory_order_release);
     if ((uint32_t)slot == hwm) atomic_store_explicit(&rmem_hreg_hwm[kind], hwm + 1, memory_order_release);
   }
-  pthread_mutex_unlock(&hreg_lock);
+  rmem_unlock(&hreg_lock);
   return slot;
 }
 
 static void hreg_remove(unsigned kind, uint32_t slot) {
-  pthread_mutex_lock(&hreg_lock);
+  rmem_lock(&hreg_lock);
   rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
   atomic_store_explicit(&e->lim, 0, memory_order_release);
   atomic_store_explicit(&e->base, 0, memory_order_release);
   atomic_store_explicit(&e->r, NULL, memory_order_relaxed);
-  pthread_mutex_unlock(&hreg_lock);
+  rmem_unlock(&hreg_lock);
 }
 
 static const char *kind_name(unsigned kind) { return kind == RMEM_HK_ARENA ? "arena" : "slab cache"; }

@@ -17,10 +17,10 @@
  */
 #include "front.h"
 
-#include <pthread.h>
+#include "lock.h"
 
 rmem_t *rmem_default_instance; /* seed.c reads it on every seed call */
-static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static rmem_lock_t default_lock = RMEM_LOCK_INIT;
 
 /* ------------------------------------------------------------------------
  * Instances
@@ -48,13 +48,13 @@ static const struct subsystem {
 
 /* Instance headers are recycled, never unmapped: a stale rmem_t* reads magic 0. */
 static rmem_t *spare_headers;
-static pthread_mutex_t header_lock = PTHREAD_MUTEX_INITIALIZER;
+static rmem_lock_t header_lock = RMEM_LOCK_INIT;
 
 static rmem_t *header_get(void) {
-  pthread_mutex_lock(&header_lock);
+  rmem_lock(&header_lock);
   rmem_t *r = spare_headers;
   if (r) spare_headers = (rmem_t *)r->base; /* the spare list is threaded through base */
-  pthread_mutex_unlock(&header_lock);
+  rmem_unlock(&header_lock);
   if (!r) {
     size_t ps = rmem_os_page_size();
     size_t bytes = (sizeof(rmem_t) + ps - 1) & ~(ps - 1);
@@ -67,10 +67,10 @@ static rmem_t *header_get(void) {
 
 static void header_put(rmem_t *r) {
   memset(r, 0, sizeof *r);
-  pthread_mutex_lock(&header_lock);
+  rmem_lock(&header_lock);
   r->base = (uintptr_t)spare_headers;
   spare_headers = r;
-  pthread_mutex_unlock(&header_lock);
+  rmem_unlock(&header_lock);
 }
 
 rmem_t *rmem_create(const rmem_options_t *options) {
@@ -148,21 +148,21 @@ rmem_t *rmem_default(void) { return rmem_default_instance; }
 
 rmem_status_t rmem_init_default(const rmem_options_t *options) {
   rmem_status_t st = RMEM_OK;
-  pthread_mutex_lock(&default_lock);
+  rmem_lock(&default_lock);
   if (!rmem_default_instance) {
     rmem_t *r = rmem_create(options);
     if (r) rmem_default_instance = r;
     else st = rmem_last_error();
   }
-  pthread_mutex_unlock(&default_lock);
+  rmem_unlock(&default_lock);
   return st;
 }
 
 rmem_status_t rmem_shutdown_default(void) {
-  pthread_mutex_lock(&default_lock);
+  rmem_lock(&default_lock);
   rmem_t *r = rmem_default_instance;
   rmem_default_instance = NULL;
-  pthread_mutex_unlock(&default_lock);
+  rmem_unlock(&default_lock);
   if (!r) return rmem_fail(RMEM_ENOTINIT, "the default instance does not exist");
   return rmem_destroy(r);
 }

@@ -1,20 +1,36 @@
 /*
  * os.c - the operating system behind one small contract (include/rmem_os.h),
  * for POSIX systems: Linux, and macOS where a call has a portable form.
+ * Windows is src/os_win.c; both are in src/sources.txt and each compiles to
+ * nothing on the other's platform.
  *
  * Everything rmem asks of the OS goes through these functions. Reserved
  * memory is mapped readable and writable with MAP_NORESERVE: the kernel
  * commits a page on first touch, so "committing" is free and any byte of a
  * reserved range can be read or written without a fault (the Node addon
- * relies on that: JS may touch any byte of the range). Decommit is
- * madvise(MADV_DONTNEED): on Linux the pages stay mapped and read as zero at
- * once. Linux-only calls (mremap, MADV_HUGEPAGE) sit behind feature tests;
- * where they are missing, remap returns NULL (the caller copies) and the huge
- * page hint does nothing.
+ * relies on that: JS may touch any byte of the range).
+ *
+ * Decommit must leave the pages mapped and reading as zero at once. What
+ * each call guarantees:
+ *   madvise(MADV_DONTNEED)  Linux: private anonymous pages are dropped and
+ *                           read as zero on the next touch. Elsewhere (macOS,
+ *                           the BSDs) it is only a hint and the old bytes may
+ *                           stay, so it is used on Linux only.
+ *   madvise(MADV_FREE)      lazy everywhere: the old bytes stay until the
+ *                           kernel needs the page. Never used here.
+ *   mmap(MAP_FIXED)         POSIX: a fresh anonymous mapping replaces the
+ *                           pages in one call (no moment where they are
+ *                           unmapped), zero-filled. The portable decommit, used
+ *                           wherever MADV_DONTNEED does not zero.
+ * Linux-only calls (mremap, MADV_HUGEPAGE, MADV_DONTNEED's zeroing) sit behind
+ * feature tests; where they are missing, remap returns NULL (the caller
+ * copies), the huge page hint does nothing and decommit remaps.
  *
  * Functions return 0 / a pointer on success and -1 / NULL on failure; they
  * never print and never record an error (callers decide what to report).
  */
+#if !defined(_WIN32)
+
 #include "internal.h"
 
 #include <sys/mman.h>
@@ -72,7 +88,13 @@ static int os_inner(void *p, size_t size, uintptr_t *lo, uintptr_t *hi) {
 int rmem_os_decommit(void *p, size_t size) {
   uintptr_t lo, hi;
   if (!os_inner(p, size, &lo, &hi)) return 0;
+#if defined(__linux__)
   return madvise((void *)lo, hi - lo, MADV_DONTNEED);
+#else
+  void *q = mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                 -1, 0);
+  return q == MAP_FAILED ? -1 : 0;
+#endif
 }
 
 int rmem_os_guard(void *p, size_t size) {
@@ -118,3 +140,7 @@ void rmem_os_advise_huge(void *p, size_t size) {
   (void)p, (void)size;
 #endif
 }
+
+#else
+typedef int rmem_os_posix_unused; /* Windows: src/os_win.c; ISO C wants a non-empty file */
+#endif /* !_WIN32 */

@@ -7,6 +7,7 @@
  */
 #include "check.h"
 #include "internal.h"
+#include "platform.h"
 
 #include <stdbool.h>
 
@@ -496,17 +497,11 @@ static void test_stress(void) {
   rmem_destroy(r);
 }
 
-#include <time.h>
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 #define TIMED(call)                                                   \
   do {                                                                \
-    double t0_ = now_s();                                             \
+    double t0_ = check_now_s();                                       \
     call;                                                             \
-    if (getenv("RMEM_TEST_TIMES")) fprintf(stderr, "%-40s %.2f s\n", #call, now_s() - t0_); \
+    if (getenv("RMEM_TEST_TIMES")) fprintf(stderr, "%-40s %.2f s\n", #call, check_now_s() - t0_); \
   } while (0)
 
 int main(void) {

@@ -10,17 +10,14 @@
  */
 #include "internal.h"
 #include "mems_test.h"
-
-#include <unistd.h>
+#include "platform.h"
 
 /* printStats into a string (caller frees). */
 static char *stats_of(rmem_t *r) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
+  FILE *f = check_stream_open();
   if (!f) abort();
   rmem_status_t st = rmem_mems_print_stats(r, f);
-  fclose(f);
+  char *buf = check_stream_text(f);
   if (st != RMEM_OK) {
     free(buf);
     return strdup("<print_stats failed>");
@@ -568,25 +565,6 @@ static void test_stress(void) {
  * The seed's names on the default instance (stdout captured for print_stats)
  * ------------------------------------------------------------------------ */
 
-static char *capture_stdout(void (*fn)(void)) {
-  fflush(stdout);
-  FILE *tmp = tmpfile();
-  if (!tmp) abort();
-  int saved = dup(STDOUT_FILENO);
-  dup2(fileno(tmp), STDOUT_FILENO);
-  fn();
-  fflush(stdout);
-  dup2(saved, STDOUT_FILENO);
-  close(saved);
-  fseek(tmp, 0, SEEK_END);
-  long n = ftell(tmp);
-  rewind(tmp);
-  char *buf = calloc((size_t)n + 1, 1);
-  if (fread(buf, 1, (size_t)n, tmp) != (size_t)n) abort();
-  fclose(tmp);
-  return buf;
-}
-
 static void test_seed_names(void) {
   if (rmem_default()) rmem_shutdown_default();
   rmem_clear_error();
@@ -594,7 +572,7 @@ static void test_seed_names(void) {
   CHECK(mems_free((void *)1000) == RMEM_ENOTINIT);
   CHECK(mems_get((void *)1000) == NULL && rmem_last_error() == RMEM_ENOTINIT);
   CHECK(mems_finish() == RMEM_ENOTINIT);
-  char *none = capture_stdout(mems_print_stats);
+  char *none = check_capture_stdout(mems_print_stats);
   CHECK_EQ_STR(none, ""); /* prints nothing, records the error, does not exit */
   free(none);
   CHECK(rmem_last_error() == RMEM_ENOTINIT);
@@ -605,7 +583,7 @@ static void test_seed_names(void) {
   int *phys = mems_get(v);
   CHECK(phys != NULL);
   *phys = 42;
-  char *out = capture_stdout(mems_print_stats);
+  char *out = check_capture_stdout(mems_print_stats);
   CHECK_EQ_STR(out,
                "MeMS Stats:\n"
                "MAIN[1000:5095] -> <P>[SVA:1000:EVA:1999] <-> <H>[SVA:2000:EVA:5095] <-> <NULL>\n"

@@ -61,6 +61,24 @@ static void test_runs_and_coalescing(void) {
   rmem_destroy(r);
 }
 
+/* Alignments far above the OS's own alignment of the base (64 KiB on Windows, often 2 MiB on
+   Linux) are alignments of the address, for the heap and for arenas alike. */
+static void test_big_alignment(void) {
+  rmem_t *r = check_instance((size_t)256 << 20);
+  arena_t *a = rmem_arena_create(r, 0, LIFETIME_TRANSIENT);
+  CHECK(a != NULL);
+  for (size_t al = (size_t)64 << 10; al <= ((size_t)64 << 20); al *= 2) {
+    void *p = rmem_aligned_alloc(r, al, 100);
+    CHECK(p != NULL && (uintptr_t)p % al == 0);
+    CHECK_EQ(rmem_free(r, p), RMEM_OK);
+    void *q = rmem_arena_alloc_aligned(a, 100, al);
+    CHECK(q != NULL && (uintptr_t)q % al == 0);
+    CHECK_EQ(rmem_arena_reset(a), RMEM_OK);
+  }
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
 static void test_shrink_grow(void) {
   rmem_t *r = check_instance(RMEM_MIN_CAPACITY);
   uint32_t a = rmem_pages_alloc(r, 10, 1, RMEM_PK_USER, 2);
@@ -208,6 +226,7 @@ static void test_stress(void) {
 
 int main(void) {
   test_runs_and_coalescing();
+  test_big_alignment();
   test_shrink_grow();
   test_decommit();
   test_dirty_is_counted_not_spread();
