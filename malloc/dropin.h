@@ -151,6 +151,9 @@ RM_HIDDEN void *huge_alloc(size_t size, size_t align, bool zero);
 RM_HIDDEN size_t huge_size(const void *p);
 /* Frees the huge block at p into the huge cache, or unmaps it; false if p is not one. */
 RM_HIDDEN bool huge_free(void *p);
+/* Why p, not a live block of any instance nor a live huge block, cannot be freed: a double free of a
+   huge block (cached or lately unmapped), a pointer into one, or not rmem-malloc's at all. */
+RM_HIDDEN rmem_status_t huge_why(const void *p, const char **detail);
 /* Resizes a huge block of old mapped bytes (NULL if the OS refuses: p stays valid). */
 RM_HIDDEN void *huge_realloc(void *p, size_t old, size_t size);
 /* Takes and releases the huge lock around fork. */

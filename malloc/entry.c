@@ -97,7 +97,9 @@ static RM_NOINLINE void rm_free_slow(void *p, const char *fn) {
     return;
   }
   if (huge_free(p)) return;
-  rm_bad(fn, p, RMEM_EBADPTR, "not allocated by rmem-malloc");
+  const char *detail;
+  rmem_status_t st = huge_why(p, &detail);
+  rm_bad(fn, p, st, detail);
 }
 
 /* The fast path: a block of the current instance goes to rmem_free, which checks it exactly. */
@@ -173,7 +175,9 @@ void *rmem_malloc_realloc(void *p, size_t size) {
   } else {
     old = huge_size(p);
     if (old == 0) {
-      rm_bad("realloc", p, RMEM_EBADPTR, "not allocated by rmem-malloc");
+      const char *detail;
+      rmem_status_t st = huge_why(p, &detail);
+      rm_bad("realloc", p, st == RMEM_EDOUBLEFREE ? RMEM_EBADPTR : st, detail); /* only a free is a double free */
       return NULL;
     }
     if (size >= RM_HUGE / 2) { /* stay a mapping: a remap moves pages, not bytes */

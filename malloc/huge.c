@@ -70,7 +70,11 @@ static bool huge_reserve(void) {
   return true;
 }
 
+static void huge_gone_forget(uintptr_t a);
+static void huge_gone_add(uintptr_t a);
+
 static void huge_insert_locked(uintptr_t addr, size_t size, size_t req) {
+  huge_gone_forget(addr);
   size_t k = huge_hash(addr, huge_cap);
   while (huge_tab[k].addr > 1) k = (k + 1) & (huge_cap - 1);
   if (huge_tab[k].addr == 0) huge_used++;
@@ -176,6 +180,52 @@ static size_t huge_cache_put_locked(rm_huge_t blk, rm_huge_t *out) {
 }
 
 /* Frees the huge block at p into the huge cache, or unmaps it; false if p is not one. */
+/*
+ * Addresses of huge blocks freed and unmapped lately (a ring), so a second
+ * free of one is named a double free rather than "not allocated". A mapping
+ * made again at such an address takes it off the ring. Under huge_lock.
+ */
+#define RM_HUGE_GONE_N 64
+static uintptr_t huge_gone[RM_HUGE_GONE_N];
+static size_t huge_gone_next;
+
+static void huge_gone_add(uintptr_t a) {
+  huge_gone[huge_gone_next] = a;
+  huge_gone_next = (huge_gone_next + 1) % RM_HUGE_GONE_N;
+}
+
+static void huge_gone_forget(uintptr_t a) {
+  for (size_t k = 0; k < RM_HUGE_GONE_N; k++)
+    if (huge_gone[k] == a) huge_gone[k] = 0;
+}
+
+rmem_status_t huge_why(const void *ptr, const char **detail) {
+  uintptr_t p = (uintptr_t)ptr;
+  rmem_status_t st = RMEM_EBADPTR;
+  *detail = "not allocated by rmem-malloc";
+  pthread_mutex_lock(&huge_lock);
+  for (size_t k = 0; k < huge_cache_n; k++)
+    if (huge_cache[k].addr == p) {
+      st = RMEM_EDOUBLEFREE;
+      *detail = "a huge block freed already (its mapping waits in the huge cache)";
+    }
+  for (size_t k = 0; st == RMEM_EBADPTR && p && k < RM_HUGE_GONE_N; k++)
+    if (huge_gone[k] == p) {
+      st = RMEM_EDOUBLEFREE;
+      *detail = "a huge block freed already (unmapped)";
+    }
+  for (size_t k = 0; st == RMEM_EBADPTR && huge_tab && k < huge_cap; k++) {
+    uintptr_t a = huge_tab[k].addr;
+    if (a > 1 && p > a && p - a < huge_tab[k].size) *detail = "points into a huge block, not at its start";
+  }
+  for (size_t k = 0; st == RMEM_EBADPTR && k < huge_cache_n; k++) {
+    uintptr_t a = huge_cache[k].addr;
+    if (p > a && p - a < huge_cache[k].size) *detail = "points into a freed huge block";
+  }
+  pthread_mutex_unlock(&huge_lock);
+  return st;
+}
+
 bool huge_free(void *p) {
   if (((uintptr_t)p & (rmem_os_page_size() - 1)) != 0) return false;
   rm_huge_t out[RM_HUGE_CACHE_N + 1];
@@ -187,6 +237,7 @@ bool huge_free(void *p) {
     huge_erase_locked(e);
     nout = huge_cache_put_locked(blk, out);
   }
+  for (size_t k = 0; k < nout; k++) huge_gone_add(out[k].addr);
   pthread_mutex_unlock(&huge_lock);
   for (size_t k = 0; k < nout; k++) rmem_os_release((void *)out[k].addr, out[k].size);
   return e != NULL;
@@ -239,6 +290,7 @@ void *huge_realloc(void *p, size_t old, size_t size) {
       rm_huge_t out[RM_HUGE_CACHE_N + 1];
       pthread_mutex_lock(&huge_lock);
       size_t nout = huge_cache_put_locked(blk, out);
+      for (size_t j = 0; j < nout; j++) huge_gone_add(out[j].addr);
       pthread_mutex_unlock(&huge_lock);
       for (size_t j = 0; j < nout; j++) rmem_os_release((void *)out[j].addr, out[j].size);
       return (void *)c.addr;
