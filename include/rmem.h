@@ -83,8 +83,10 @@ typedef enum rmem_status {
   RMEM_ENOTINIT = 6,    /**< called before init (or after finish/destroy) */
   RMEM_ECORRUPT = 7,    /**< allocator metadata is inconsistent; the operation was refused */
   RMEM_ESTALE = 8,      /**< the handle was destroyed */
-  RMEM_EBUSY = 9        /**< the object is still in use (e.g. destroying a slab cache with live objects
+  RMEM_EBUSY = 9,       /**< the object is still in use (e.g. destroying a slab cache with live objects
                              when RMEM_SLAB_STRICT was asked for) */
+  RMEM_EPERM = 10       /**< the object belongs to another thread (an arena of a shared instance), or the
+                             call needs a shared instance and this one is private (or the reverse) */
 } rmem_status_t;
 
 /** The code of the last failure on this thread (RMEM_OK if none since the last clear). */
@@ -135,6 +137,25 @@ typedef struct rmem_options {
 #define RMEM_OPT_JUNK 0x1u
 /** Run the full validator after every operation (tests; very slow). */
 #define RMEM_OPT_VALIDATE 0x2u
+/**
+ * A thread-safe instance: rmem_alloc, rmem_free, rmem_calloc, rmem_realloc,
+ * rmem_usable_size, rmem_aligned_alloc, the batches, rmem_stats,
+ * rmem_heap_stats, rmem_validate, slab caches and MeMS may be called from any
+ * thread at once. Every thread that allocates gets a heap of its own in the
+ * instance (up to RMEM_SHARED_MAX_THREADS at once; a heap whose thread ended
+ * is taken over by the next thread), so allocation and the free of one's own
+ * blocks take no lock. A block may be freed by any thread: the free of
+ * another thread's block is decided at that call by one atomic operation --
+ * a double free is reported at the second free, whichever threads make the
+ * two (when the first free happened before the second, as in any program
+ * that does not race) -- and the owner takes the block back at its next
+ * allocation that needs one. Arenas belong to the thread that created them
+ * (another thread's call gets RMEM_EPERM). rmem_local gives a thread its
+ * heap for the fastest calls. See "Shared instances" below.
+ */
+#define RMEM_OPT_SHARED 0x4u
+/** Threads that may use one shared instance at once. */
+#define RMEM_SHARED_MAX_THREADS 255u
 
 /**
  * Reserves the address range and sets up the page source. Pages are committed
@@ -606,6 +627,43 @@ RMEM_API rmem_status_t slab_free(slab_cache_t *c, void *p);
 RMEM_API rmem_status_t slab_cache_destroy(slab_cache_t *c);
 
 /* ------------------------------------------------------------------------
+ * Shared instances (RMEM_OPT_SHARED): the calling thread's heap
+ *
+ * Every rmem_* call on a shared instance finds the calling thread's heap
+ * itself (one thread-local load when the thread used this instance last).
+ * rmem_local hands that heap to the caller, whose rmem_local_alloc /
+ * rmem_local_free then skip even that: the drop-in malloc and language
+ * bindings keep it per thread. A local heap may be used only by the thread
+ * that got it, and only while the instance lives; when the thread ends, its
+ * heap's freed blocks go back and the heap waits for the next thread.
+ *
+ *   rmem_local_t *l = rmem_local(r);             once per thread
+ *   void *p = rmem_local_alloc(l, 64);           any size; as rmem_alloc
+ *   rmem_local_free(l, p);                       any block of r, any thread's
+ * ------------------------------------------------------------------------ */
+
+typedef struct rmem_heap rmem_local_t;
+
+/**
+ * The calling thread's heap in the shared instance r (made, or taken over
+ * from an ended thread, on first use). NULL with RMEM_EPERM for a private
+ * instance, RMEM_ENOMEM when RMEM_SHARED_MAX_THREADS threads use r already.
+ */
+RMEM_API rmem_local_t *rmem_local(rmem_t *r);
+/** rmem_alloc on the instance of l, from l (the calling thread's heap). */
+RMEM_API void *rmem_local_alloc(rmem_local_t *l, size_t size) RMEM_MALLOC_ATTR;
+/** rmem_free of any block of l's instance (another thread's blocks too), from the calling thread. */
+RMEM_API rmem_status_t rmem_local_free(rmem_local_t *l, void *p);
+/** rmem_usable_size, from the calling thread's heap. */
+RMEM_API size_t rmem_local_usable_size(rmem_local_t *l, const void *p);
+/**
+ * Gives the calling thread's heap of r back as if the thread had ended: its
+ * freed blocks return to their slabs, and the next thread that uses r takes
+ * it over. Later calls of this thread on r get a heap again.
+ */
+RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
+
+/* ------------------------------------------------------------------------
  * For language bindings: the front's layout
  *
  * The heap and every slab cache keep freed blocks on stacks out of band and
@@ -652,10 +710,18 @@ typedef struct rmem_front_layout {
   uint32_t stride;       /**< entries per tag */
   uint32_t nclasses;     /**< tags 1 .. nclasses */
   uint32_t table_max;    /**< largest size tag_of maps */
-  uint32_t pad_;
+  uint32_t tag_base;     /**< the heap's page tags are tag_base + t (0 for a private instance) */
+  uint64_t *remote;      /**< shared instances: the remote bitmap (a free must find the block's bit clear
+                              there too), else NULL */
+  uint32_t *pending;     /**< shared instances: nonzero while other threads' frees wait for this heap (the
+                              allocation fast path must then call C, which takes them back), else NULL */
 } rmem_front_layout_t;
 
-/** Where r's heap front and maps live (valid until rmem_destroy). RMEM_EINVAL for a NULL out. */
+/**
+ * Where r's heap front and maps live (valid until rmem_destroy); for a
+ * shared instance, the calling thread's heap (valid for that thread only).
+ * RMEM_EINVAL for a NULL out.
+ */
 RMEM_API rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out);
 
 /** A slab cache's front for a binding: its one stack as 32-bit words, and its pages' tag. */
@@ -665,7 +731,8 @@ typedef struct rmem_cache_layout {
   uint32_t *stack;       /**< stack[0] = n, stack[1] = cap, stack[2] = top (the newest entry while n > 0),
                               stack[3 .. 3 + cap) = block offsets */
   uint32_t max;          /**< most entries cap can be */
-  uint32_t pad_;
+  uint32_t fast;         /**< 1 if a binding may run the fast paths on it (a private instance with no
+                              debugging option); else every call must go to C */
 } rmem_cache_layout_t;
 
 /** Where a slab cache's front lives (valid until the cache or its instance is destroyed). */

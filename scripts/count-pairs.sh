@@ -34,7 +34,8 @@ mkdir -p bench/results
 : > bench/results/c-pairs.jsonl
 echo "== instructions per LIFO alloc+free pair (callgrind; N = $n and 2N) =="
 per_pair "rmem_alloc / rmem_free" heap
-per_pair "r_alloc / r_free" r
+per_pair "r_alloc / r_free (shared default)" r
+per_pair "rmem_local_alloc / _free (shared)" local
 per_pair "rmem_slab_alloc / rmem_slab_free" slab
 per_pair "malloc / free: glibc" system
 per_pair "malloc / free: rmem drop-in" system "$PWD/build/bench/malloc/librmem-malloc.so"

@@ -96,6 +96,7 @@ struct arena {
   size_t large_bytes;          /* intermediate: bytes in large runs */
   size_t allocs;               /* allocations through library calls since the last reset */
   size_t vslabs;               /* validator scratch: slabs seen in the pagemap */
+  uint64_t owner_thread;       /* a shared instance's arena: the thread that made it (rmem_thread_id), else 0 */
 };
 
 _Static_assert(sizeof(struct arena) <= RMEM_HSLOT_RECORD, "arena record fits its slot");
@@ -136,8 +137,12 @@ static bool size_fits_class(size_t size, uint32_t bsize) {
   return false;
 }
 
+/* The checked arena, or NULL with the error: not an arena, destroyed, or (shared instance) another thread's. */
 static inline arena_t *arena_check(arena_t *a) {
-  return rmem_handle_resolve(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head));
+  a = rmem_handle_resolve(RMEM_HK_ARENA, a, sizeof(struct rmem_arena_head));
+  if (RMEM_UNLIKELY(a && a->owner_thread && a->owner_thread != rmem_thread_id()))
+    return rmem_fail_null(RMEM_EPERM, "the arena belongs to another thread (arenas of a shared instance do)");
+  return a;
 }
 
 static inline uintptr_t chunk_start(const rmem_t *r, const chunk_t *c) { return rmem_page_addr(r, c->first_page); }
@@ -394,6 +399,7 @@ arena_t *rmem_arena_create_ex(rmem_t *r, lifetime_t lifetime, const rmem_arena_o
   if (!a) return NULL;
   a->lifetime = (uint8_t)lifetime;
   a->debug = (uint8_t)r->flags;
+  a->owner_thread = rmem_is_shared(r) ? rmem_thread_id() : 0;
   a->chunk_pages = (uint32_t)pages;
   a->max_size = max_size;
   if (lifetime == LIFETIME_INTERMEDIATE) {

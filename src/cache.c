@@ -51,6 +51,7 @@ struct slab_cache {
   rmem_lfront_t front;
   rmem_slab_list_t list;
   size_t vslabs;             /* validator scratch */
+  rmem_lock_t lock;          /* a shared instance's cache: every call holds it (the fast paths are off) */
   char name[32];
 };
 
@@ -63,6 +64,26 @@ static inline size_t live_of(const slab_cache_t *c) { return c->list.used - c->f
 #define CACHE_SLOT_OFF offsetof(struct slab_cache, slot)
 
 static inline slab_cache_t *cache_check(slab_cache_t *c) { return rmem_handle_resolve(RMEM_HK_CACHE, c, CACHE_SLOT_OFF); }
+
+/*
+ * Checks the handle and, for a cache of a shared instance, takes its lock
+ * (and sees it still alive under the lock: a destroy may have come first).
+ * NULL with the error recorded. Pair with cache_leave.
+ */
+static slab_cache_t *cache_enter(slab_cache_t *c) {
+  c = cache_check(c);
+  if (!c || !rmem_is_shared(c->slot.r)) return c;
+  rmem_lock(&c->lock);
+  if (c->slot.alive != RMEM_HSLOT_ALIVE) {
+    rmem_unlock(&c->lock);
+    return rmem_fail_null(RMEM_ESTALE, "the slab cache was destroyed");
+  }
+  return c;
+}
+
+static void cache_leave(slab_cache_t *c) {
+  if (rmem_is_shared(c->slot.r)) rmem_unlock(&c->lock);
+}
 
 slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_size, size_t align, unsigned flags) {
   if (!rmem_check_instance(r)) return NULL;
@@ -84,6 +105,7 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   c->debug = (uint16_t)r->flags;
   c->align = (uint32_t)align;
   c->tag = RMEM_TAG_CACHE + c->slot.index;
+  rmem_lock_init(&c->lock);
   if (name) {
     size_t n = strnlen(name, sizeof c->name - 1);
     memcpy(c->name, name, n);
@@ -98,17 +120,19 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
 }
 
 static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
-  c = cache_check(c);
+  c = cache_enter(c);
   if (!c) return NULL;
   rmem_t *r = c->slot.r;
   void *p = c->front.n ? rmem_lfront_pop(r, &c->front) : rmem_lfront_refill(r, &c->front, &c->list);
-  if (!p) return NULL; /* ENOMEM recorded by the engine */
-  c->allocs++;
-  if (RMEM_UNLIKELY(c->debug)) {
-    if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, c->list.bsize);
-    if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
+  if (p) {
+    c->allocs++;
+    if (RMEM_UNLIKELY(c->debug)) {
+      if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, c->list.bsize);
+      if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
+    }
   }
-  return p;
+  cache_leave(c);
+  return p; /* NULL: ENOMEM recorded by the engine */
 }
 
 /*
@@ -123,9 +147,7 @@ void *rmem_slab_alloc(slab_cache_t *c) {
   return alloc_checked(c);
 }
 
-static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
-  c = cache_check(c);
-  if (!c) return rmem_last_error();
+static rmem_status_t free_locked(slab_cache_t *c, void *ptr) {
   if (ptr == NULL) return RMEM_OK;
   rmem_t *r = c->slot.r;
   uintptr_t off = (uintptr_t)ptr - r->base;
@@ -138,6 +160,14 @@ static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
   c->frees++;
   if (RMEM_UNLIKELY(r->flags & RMEM_OPT_VALIDATE)) rmem_validate_after(r);
   return RMEM_OK;
+}
+
+static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
+  c = cache_enter(c);
+  if (!c) return rmem_last_error();
+  rmem_status_t st = free_locked(c, ptr);
+  cache_leave(c);
+  return st;
 }
 
 /* The fast path: a live object of this cache (its live bit, and its page's tag is the cache's), room on the stack. */
@@ -160,32 +190,37 @@ rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
 }
 
 rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c) {
-  c = cache_check(c);
+  c = cache_enter(c);
   if (!c) return rmem_last_error();
-  if ((c->flags & RMEM_SLAB_STRICT) && live_of(c) > 0)
-    return rmem_fail(RMEM_EBUSY, "slab cache '%s' still has %zu live objects", c->name, live_of(c));
+  if ((c->flags & RMEM_SLAB_STRICT) && live_of(c) > 0) {
+    rmem_status_t st = rmem_fail(RMEM_EBUSY, "slab cache '%s' still has %zu live objects", c->name, live_of(c));
+    cache_leave(c);
+    return st;
+  }
   rmem_t *r = c->slot.r;
   rmem_front_forget(r, &c->list); /* live objects die with their slabs: their live bits go too (F2) */
   c->front.n = 0;
   rmem_slab_list_fini(&c->list);
   rmem_hslot_kill(&r->arena_state->caches, c);
+  cache_leave(c);
   if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return RMEM_OK;
 }
 
 rmem_status_t rmem_slab_cache_shrink(slab_cache_t *c) {
-  c = cache_check(c);
+  c = cache_enter(c);
   if (!c) return rmem_last_error();
   rmem_lfront_flush(c->slot.r, &c->front);
   rmem_slab_list_shrink(&c->list);
+  cache_leave(c);
   if (c->slot.r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(c->slot.r);
   return RMEM_OK;
 }
 
 rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out) {
-  c = cache_check(c);
+  if (!out) return cache_check(c) ? rmem_fail(RMEM_EINVAL, "rmem_slab_cache_stats: NULL output") : rmem_last_error();
+  c = cache_enter(c);
   if (!c) return rmem_last_error();
-  if (!out) return rmem_fail(RMEM_EINVAL, "rmem_slab_cache_stats: NULL output");
   const rmem_slab_list_t *l = &c->list;
   memset(out, 0, sizeof *out);
   out->name = c->name;
@@ -197,20 +232,23 @@ rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out) {
   out->utilisation = out->slab_bytes ? (double)(live_of(c) * l->bsize) / (double)out->slab_bytes : 0.0;
   out->allocs = c->allocs;
   out->frees = c->frees;
+  cache_leave(c);
   return RMEM_OK;
 }
 
 rmem_status_t rmem_slab_cache_walk(slab_cache_t *c, rmem_slot_fn *visit, void *arg) {
-  c = cache_check(c);
+  if (!visit) return cache_check(c) ? rmem_fail(RMEM_EINVAL, "rmem_slab_cache_walk: NULL visitor") : rmem_last_error();
+  c = cache_enter(c);
   if (!c) return rmem_last_error();
-  if (!visit) return rmem_fail(RMEM_EINVAL, "rmem_slab_cache_walk: NULL visitor");
-  for (const rmem_slab_t *s = c->list.all; s; s = s->anext) {
-    for (uint32_t i = 0; i < s->nslots; i++) {
+  int stop = 0;
+  for (const rmem_slab_t *s = c->list.all; s && !stop; s = s->anext) {
+    for (uint32_t i = 0; i < s->nslots && !stop; i++) {
       uintptr_t p = s->start + (uintptr_t)i * s->bsize;
       slab_slot_t slot = {(void *)p, i, rmem_is_live(c->slot.r, p - c->slot.r->base)};
-      if (visit(&slot, arg)) return RMEM_OK;
+      stop = visit(&slot, arg);
     }
   }
+  cache_leave(c);
   return RMEM_OK;
 }
 
@@ -223,6 +261,7 @@ rmem_status_t rmem_slab_cache_layout(slab_cache_t *c, rmem_cache_layout_t *out) 
   out->tag = c->tag;
   out->stack = &c->front.n;
   out->max = RMEM_LFRONT_CAP;
+  out->fast = c->slot.fast == RMEM_HSLOT_FAST; /* private instance, no debugging option */
   return RMEM_OK;
 }
 

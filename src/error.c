@@ -55,6 +55,7 @@ const char *rmem_status_name(rmem_status_t code) {
     case RMEM_ECORRUPT: return "RMEM_ECORRUPT";
     case RMEM_ESTALE: return "RMEM_ESTALE";
     case RMEM_EBUSY: return "RMEM_EBUSY";
+    case RMEM_EPERM: return "RMEM_EPERM";
   }
   return "RMEM_UNKNOWN";
 }

@@ -27,13 +27,30 @@ RMEM_INLINE uint64_t *rmem_live_word(const rmem_t *r, uintptr_t off) {
   return &r->live[off >> (RMEM_LIVE_SHIFT + 6)];
 }
 RMEM_INLINE uint64_t rmem_live_bit(uintptr_t off) { return (uint64_t)1 << ((off >> RMEM_LIVE_SHIFT) & 63); }
+/*
+ * A live word has one writer, the owner of the slab its 512 bytes lie in (a
+ * heap's thread, or whoever holds a shared cache's lock), and may be read by
+ * any thread of a shared instance: writes are relaxed atomic stores of the
+ * read-modified word, reads relaxed atomic loads (the same plain moves on
+ * every machine rmem runs on).
+ */
 /* True if a live block starts at offset off (off < capacity). */
 RMEM_INLINE bool rmem_is_live(const rmem_t *r, uintptr_t off) {
-  return (off & (RMEM_LIVE_GRAIN - 1)) == 0 && (*rmem_live_word(r, off) & rmem_live_bit(off)) != 0;
+  return (off & (RMEM_LIVE_GRAIN - 1)) == 0 &&
+         (__atomic_load_n(rmem_live_word(r, off), __ATOMIC_RELAXED) & rmem_live_bit(off)) != 0;
 }
-RMEM_INLINE void rmem_set_live(rmem_t *r, uintptr_t off) { *rmem_live_word(r, off) |= rmem_live_bit(off); }
-RMEM_INLINE void rmem_clear_live(rmem_t *r, uintptr_t off) { *rmem_live_word(r, off) &= ~rmem_live_bit(off); }
-RMEM_INLINE uint32_t rmem_tag_at(const rmem_t *r, uintptr_t off) { return r->ptag[off >> RMEM_PAGE_SHIFT]; }
+RMEM_INLINE void rmem_set_live(rmem_t *r, uintptr_t off) {
+  uint64_t *w = rmem_live_word(r, off);
+  __atomic_store_n(w, *w | rmem_live_bit(off), __ATOMIC_RELAXED);
+}
+RMEM_INLINE void rmem_clear_live(rmem_t *r, uintptr_t off) {
+  uint64_t *w = rmem_live_word(r, off);
+  __atomic_store_n(w, *w & ~rmem_live_bit(off), __ATOMIC_RELAXED);
+}
+/* A page's tag: written by the slab's owner when the slab is made or released, read by any thread. */
+RMEM_INLINE uint32_t rmem_tag_at(const rmem_t *r, uintptr_t off) {
+  return __atomic_load_n(&r->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED);
+}
 
 /* ------------------------------------------------------------------------
  * Single-list fronts (slab caches, classes of intermediate arenas)

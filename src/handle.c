@@ -91,8 +91,12 @@ struct rmem_arena_table *rmem_arena_table(rmem_t *r) {
   t->caches.pool = &r->caches;
   t->caches.kind = RMEM_HK_CACHE;
   t->caches.off = sizeof(struct rmem_arena_head);
-  r->arena_state = t;
-  return t;
+  rmem_shared_lock(r); /* two threads of a shared instance may both have made one: the first wins */
+  struct rmem_arena_table *won = r->arena_state ? r->arena_state : t;
+  r->arena_state = won;
+  rmem_shared_unlock(r);
+  if (won != t) rmem_meta_free(r, t, sizeof *t);
+  return won;
 }
 
 static void *fifo_pop(rmem_htable_t *t) {
@@ -106,7 +110,16 @@ static void *fifo_pop(rmem_htable_t *t) {
   return rec;
 }
 
+static void *hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max);
+
 void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max) {
+  rmem_shared_lock(r);
+  void *rec = hslot_new(r, t, max);
+  rmem_shared_unlock(r);
+  return rec;
+}
+
+static void *hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max) {
   const char *what = kind_name(t->kind);
   const size_t record_size = RMEM_HSLOT_RECORD;
   if (t->pool->base == NULL) {
@@ -142,6 +155,8 @@ void *rmem_hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max) {
 
 void rmem_hslot_kill(rmem_htable_t *t, void *rec) {
   rmem_hslot_t *s = rmem_hslot_of(rec, t->off);
+  rmem_t *r = s->r;
+  rmem_shared_lock(r);
   s->alive = 0;
   s->fast = 0;
   s->next_dead = 0;
@@ -150,6 +165,7 @@ void rmem_hslot_kill(rmem_htable_t *t, void *rec) {
   t->dead_tail = s->index;
   t->ndead++;
   t->live--;
+  rmem_shared_unlock(r);
 }
 
 void rmem_htable_fini(rmem_htable_t *t) {

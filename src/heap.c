@@ -25,13 +25,31 @@
  *     allocator's memory), and the heap is unchanged.
  *   - When a class's stack is empty and its slabs (it has some) have no free
  *     slot, it borrows one block of the next class or two up (<= 25% bigger)
- *     before it makes a new slab. Each class's live count wanders up and down under a
- *     random mix of sizes; without borrowing every class grows slabs to its
- *     own peak, with it the peaks of one class are served from the dips of
- *     its neighbour. The block belongs to its own class (its page's tag says
- *     which), so free needs nothing special.
+ *     before it makes a new slab. Each class's live count wanders up and
+ *     down under a random mix of sizes; without borrowing every class grows
+ *     slabs to its own peak, with it the peaks of one class are served from
+ *     the dips of its neighbour. The block belongs to its own class (its
+ *     page's tag says which), so free needs nothing special.
  *   - Larger sizes are whole runs of pages from the page source (pages.c),
  *     which coalesces free runs at once and finds a run with two bit scans.
+ *
+ * Shared instances (RMEM_OPT_SHARED). Every thread that uses one gets a heap
+ * of its own (rmem_heap_t, ids 1 .. RMEM_MAX_HEAPS, remembered per thread by
+ * thread.c), with its own classes, slabs and front: allocation and the free
+ * of one's own blocks are the same few instructions and take no lock (the
+ * page source, which all heaps share, takes the instance's lock when a heap
+ * makes or gives back a slab). The page tag of a slab names its heap as well
+ * as its class (tag = heap id << 7 + class + 1). A free of another heap's
+ * block sets the block's bit in the instance's remote bitmap with one atomic
+ * OR -- which decides the free: an OR that finds the bit set already is a
+ * double free, reported at that call -- and marks the owner's three-level
+ * summary (sum1 / sum2 / sum3, pending) so the owner finds it without a
+ * scan. The owner drains its summary when it refills a stack (and when it
+ * is trimmed, validated, or its thread ends): each marked block leaves the
+ * live bitmap and goes onto the owner's front. Until then the block stays
+ * live to its owner and its remote bit refuses a second free from anyone.
+ * When a thread ends, its heap is drained, trimmed and left ORPHAN; the next
+ * thread that needs a heap takes it over (its slabs and live blocks with it).
  *
  * So alloc and free are O(1), no metadata lives in user memory, and every
  * pointer handed to rmem_free is checked exactly, at that call. r_defrag
@@ -44,10 +62,12 @@
  * 16-byte aligned except the 8-byte class's (8-byte aligned). Page runs are
  * 4096-byte aligned.
  *
- * Floor: above front.h, slab.c and pages.c. It sets the instance's reclaim
- * hook, so the page source can ask for its empty slabs back.
+ * Floor: above front.h, slab.c, pages.c and thread.c. It sets the instance's
+ * reclaim hook, so the page source can ask for its empty slabs back.
  */
 #include "front.h"
+
+#include <stdio.h>
 
 /* ------------------------------------------------------------------------
  * Size classes
@@ -57,6 +77,7 @@ static uint32_t class_sizes[RMEM_HEAP_CLASSES];
 static uint32_t nclasses;
 
 #define FRONT_BYTES ((uint32_t)16 << 10) /* a class's stack holds about this many bytes (4 .. RMEM_FRONT_CAP blocks) */
+#define HEAP_MAGIC 0x68656170u           /* "heap": a thread heap of a live shared instance */
 
 static void build_classes(void) {
   if (nclasses) return;
@@ -86,59 +107,85 @@ static uint32_t class_search(size_t size) {
 
 static size_t heap_reclaim(rmem_t *r);
 
-void rmem_heap_init(rmem_t *r) {
+/* Sets up heap h of instance r with id (0: a private instance's heap; 1..: a shared instance's). */
+static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
   build_classes();
-  rmem_heap_t *h = &r->heap;
   rmem_front_t *f = &h->front;
+  h->r = r;
+  h->id = id;
+  h->tag_base = id << RMEM_TAG_CLASS_BITS;
   h->nclasses = nclasses;
+  h->fast = (r->flags & ~RMEM_OPT_SHARED) == 0 ? RMEM_FAST : 0;
   for (uint32_t c = 0; c < nclasses; c++) {
     uint32_t bsize = class_sizes[c];
-    rmem_slab_list_init(&h->cls[c], r, bsize, RMEM_SO_HEAP, c, (uint16_t)(c + 1), true);
+    rmem_slab_list_init(&h->cls[c], r, bsize, RMEM_SO_HEAP, c, (uint16_t)(h->tag_base + c + 1), true);
     uint32_t cap = bsize > RMEM_HEAP_TABLE_MAX ? 2 : FRONT_BYTES / bsize;
     f->cap[c + 1] = (uint8_t)(cap < 2 ? 2 : cap > RMEM_FRONT_CAP ? RMEM_FRONT_CAP : cap);
   }
   for (uint32_t g = 0; g <= RMEM_HEAP_TABLE_MAX / 8; g++) f->tag_of[g] = (uint8_t)(class_search(g ? g * 8 : 8) + 1);
+}
+
+void rmem_heap_init(rmem_t *r) {
+  if (!rmem_is_shared(r)) heap_init(&r->heap, r, 0);
   r->reclaim = heap_reclaim;
 }
 
 void rmem_heap_fini(rmem_t *r) {
-  /* Slab descriptors and pages die with the instance's pool and range. */
-  (void)r;
+  /* Slab descriptors and pages die with the instance's pool and range; thread heaps are mapped apart. */
+  uint32_t n = atomic_load(&r->nheaps);
+  for (uint32_t id = 1; id <= n; id++) {
+    rmem_heap_t *h = r->heaps[id];
+    if (!h) continue;
+    r->heaps[id] = NULL;
+    h->fast = 0;
+    rmem_os_release(h->map, h->map_bytes);
+  }
+}
+
+/* True if h is a heap of a shared instance (its live words are read by other threads). */
+RMEM_INLINE bool heap_shared(const rmem_heap_t *h) { return h->id != 0; }
+
+/* The live bit of the block at off, set or cleared by its heap's owner: the only writer of its word (a
+   word covers 512 bytes of one slab), so a plain read and an atomic store suffice; other threads read it. */
+RMEM_INLINE void live_put(rmem_t *r, uintptr_t off, bool on) {
+  uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off);
+  uint64_t m = on ? *w | bit : *w & ~bit;
+  __atomic_store_n(w, m, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------------
- * The front of the heap: stacks per tag (class + 1)
+ * The front of a heap: stacks per class tag (class + 1)
  * ------------------------------------------------------------------------ */
 
 /* Pops the newest block of tag t's stack (n > 0) and marks it live. */
-RMEM_INLINE void *front_pop(rmem_t *r, uint32_t t, uint32_t n) {
-  rmem_front_t *f = &r->heap.front;
+RMEM_INLINE void *front_pop(rmem_heap_t *h, uint32_t t, uint32_t n) {
+  rmem_front_t *f = &h->front;
   uint32_t off = f->top[t];
   f->n[t] = (uint8_t)(n - 1);
   f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
   f->allocs++;
-  rmem_set_live(r, off);
-  return (void *)(r->base + off);
+  live_put(h->r, off, true);
+  return (void *)(h->r->base + off);
 }
 
 /* Empties tag t's stack into its slabs. */
-static void front_flush(rmem_t *r, uint32_t t) {
-  rmem_front_t *f = &r->heap.front;
-  rmem_front_release(r, f->st[t], f->n[t]);
+static void front_flush(rmem_heap_t *h, uint32_t t) {
+  rmem_front_t *f = &h->front;
+  rmem_front_release(h->r, f->st[t], f->n[t]);
   f->n[t] = 0;
 }
 
-static void front_flush_all(rmem_t *r) {
-  for (uint32_t t = 1; t <= r->heap.nclasses; t++) front_flush(r, t);
+static void front_flush_all(rmem_heap_t *h) {
+  for (uint32_t t = 1; t <= h->nclasses; t++) front_flush(h, t);
 }
 
 /* The block at off (live bit just cleared, tag t) goes on its stack; a full stack spills its older half first. */
-static void front_push_slow(rmem_t *r, uint32_t t, uint32_t off) {
-  rmem_front_t *f = &r->heap.front;
+static void front_push_slow(rmem_heap_t *h, uint32_t t, uint32_t off) {
+  rmem_front_t *f = &h->front;
   uint32_t n = f->n[t];
   if (n >= f->cap[t]) {
     uint32_t half = n / 2u;
-    rmem_front_release(r, f->st[t], half);
+    rmem_front_release(h->r, f->st[t], half);
     memmove(f->st[t], f->st[t] + half, (n - half) * sizeof f->st[t][0]);
     n -= half;
   }
@@ -153,38 +200,44 @@ static void front_push_slow(rmem_t *r, uint32_t t, uint32_t off) {
  * that class is at most 25% bigger and has one at hand (on its stack or free
  * in its slabs), marked live. NULL if none.
  */
-static void *borrow(rmem_t *r, uint32_t c) {
-  rmem_heap_t *h = &r->heap;
+static void *borrow(rmem_heap_t *h, uint32_t c) {
   for (uint32_t k = c + 1; k < h->nclasses && k <= c + 2; k++) {
     rmem_slab_list_t *n = &h->cls[k];
     if ((uint64_t)n->bsize * 4 > (uint64_t)h->cls[c].bsize * 5) break;
     uint32_t t = k + 1, cnt = h->front.n[t];
     if (cnt) {
       h->borrowed++;
-      return front_pop(r, t, cnt);
+      return front_pop(h, t, cnt);
     }
     if (rmem_slab_list_has_free(n)) {
       void *p = rmem_slab_list_alloc(n);
       if (!p) return NULL;
       h->borrowed++;
       h->front.allocs++;
-      rmem_set_live(r, (uintptr_t)p - r->base);
+      live_put(h->r, (uintptr_t)p - h->r->base, true);
       return p;
     }
   }
   return NULL;
 }
 
+static void drain(rmem_heap_t *h);
+
 /* Tag t's stack is empty: refill half of it from the engine (borrowing before a new slab) and pop one. */
-static RMEM_NOINLINE void *front_refill(rmem_t *r, uint32_t t) {
-  rmem_front_t *f = &r->heap.front;
-  rmem_slab_list_t *l = &r->heap.cls[t - 1];
+static RMEM_NOINLINE void *front_refill(rmem_heap_t *h, uint32_t t) {
+  if (heap_shared(h) && atomic_load_explicit(&h->pending, memory_order_relaxed)) {
+    drain(h); /* blocks other threads freed may fill this stack without the engine */
+    uint32_t n = h->front.n[t];
+    if (n) return front_pop(h, t, n);
+  }
+  rmem_front_t *f = &h->front;
+  rmem_slab_list_t *l = &h->cls[t - 1];
   uint32_t want = f->cap[t] / 2u ? f->cap[t] / 2u : 1u;
   uint32_t got = rmem_slab_list_alloc_batch(l, f->st[t], want, false);
   if (got == 0) {
     /* every slab of the class is full: a neighbour's dip serves this peak (a class with no slab
        yet makes its first one: borrowing then would make every allocation of it a borrow) */
-    void *p = l->slabs ? borrow(r, t - 1) : NULL;
+    void *p = l->slabs ? borrow(h, t - 1) : NULL;
     if (p) return p;
     got = rmem_slab_list_alloc_batch(l, f->st[t], want, true);
     if (got == 0) return NULL; /* ENOMEM recorded */
@@ -196,20 +249,202 @@ static RMEM_NOINLINE void *front_refill(rmem_t *r, uint32_t t) {
     f->st[t][b] = x;
   }
   f->top[t] = f->st[t][got - 1];
-  return front_pop(r, t, got);
+  return front_pop(h, t, got);
 }
 
 /* One block of class tag t: the front, else a refill. NULL + ENOMEM. */
-static void *class_alloc(rmem_t *r, uint32_t t) {
-  uint32_t n = r->heap.front.n[t];
-  return n ? front_pop(r, t, n) : front_refill(r, t);
+static void *class_alloc(rmem_heap_t *h, uint32_t t) {
+  uint32_t n = h->front.n[t];
+  return n ? front_pop(h, t, n) : front_refill(h, t);
+}
+
+/* Gives back the blocks h's stacks hold and every empty slab of h; returns slabs released. */
+static size_t heap_trim(rmem_heap_t *h) {
+  front_flush_all(h);
+  size_t n = 0;
+  for (uint32_t c = 0; c < h->nclasses; c++) n += rmem_slab_list_shrink(&h->cls[c]);
+  return n;
+}
+
+/* ------------------------------------------------------------------------
+ * Thread heaps of a shared instance
+ * ------------------------------------------------------------------------ */
+
+/* Takes heap h for this thread or for a moment (0 -> 1); false if someone holds it. */
+static bool heap_trylock(rmem_heap_t *h) {
+  uint32_t s = atomic_load_explicit(&h->state, memory_order_acquire);
+  if (s != RMEM_HS_ORPHAN) return false;
+  return atomic_compare_exchange_strong_explicit(&h->state, &s, RMEM_HS_ACTIVE, memory_order_acquire,
+                                                 memory_order_relaxed);
+}
+
+static void heap_orphan(rmem_heap_t *h) { atomic_store_explicit(&h->state, RMEM_HS_ORPHAN, memory_order_release); }
+
+/* The calling thread's heap ends: drained, trimmed (so an orphan holds no stacked block), orphaned. */
+static void heap_thread_exit(rmem_t *r, void *value) {
+  rmem_heap_t *h = value;
+  (void)r;
+  drain(h);
+  heap_trim(h);
+  heap_orphan(h);
+}
+
+/* Maps and sets up thread heap id of r (under r's lock). NULL + ENOMEM. */
+static rmem_heap_t *heap_map(rmem_t *r, uint32_t id) {
+  size_t ps = rmem_os_page_size();
+  size_t leaf_words = r->capacity >> (RMEM_LIVE_SHIFT + 6);
+  size_t w1 = (leaf_words + 63) / 64, w2 = (w1 + 63) / 64, w3 = (w2 + 63) / 64;
+  size_t head = (sizeof(rmem_heap_t) + 63) & ~(size_t)63;
+  size_t bytes = (head + (w1 + w2 + w3) * sizeof(uint64_t) + ps - 1) & ~(ps - 1);
+  char *m = rmem_os_reserve(bytes);
+  if (!m) return rmem_fail_null(RMEM_ENOMEM, "cannot map a thread heap");
+  rmem_heap_t *h = (rmem_heap_t *)(void *)m;
+  heap_init(h, r, id);
+  h->map = m;
+  h->map_bytes = bytes;
+  h->sum1 = (_Atomic uint64_t *)(void *)(m + head);
+  h->sum2 = h->sum1 + w1;
+  h->sum3 = h->sum2 + w2;
+  h->sum_words[0] = w1;
+  h->sum_words[1] = w2;
+  h->sum_words[2] = w3;
+  return h;
+}
+
+/* The calling thread's heap of shared instance r: its own, an orphan taken over, or a new one. NULL + error. */
+static RMEM_NOINLINE rmem_heap_t *heap_acquire(rmem_t *r) {
+  rmem_heap_t *h = rmem_thread_get(r);
+  if (h) return h;
+  rmem_lock(&r->lock);
+  uint32_t n = atomic_load_explicit(&r->nheaps, memory_order_relaxed);
+  for (uint32_t id = 1; id <= n && !h; id++)
+    if (r->heaps[id] && heap_trylock(r->heaps[id])) h = r->heaps[id];
+  if (!h && n < RMEM_MAX_HEAPS) {
+    h = heap_map(r, n + 1);
+    if (h) {
+      atomic_store_explicit(&h->state, RMEM_HS_ACTIVE, memory_order_relaxed);
+      r->heaps[n + 1] = h;
+      atomic_store_explicit(&r->nheaps, n + 1, memory_order_release);
+    }
+  } else if (!h) {
+    rmem_fail(RMEM_ENOMEM, "%u threads use this shared instance already (RMEM_SHARED_MAX_THREADS)", RMEM_MAX_HEAPS);
+  }
+  rmem_unlock(&r->lock);
+  if (!h) return NULL;
+  if (rmem_thread_bind(r, h, heap_thread_exit) != RMEM_OK) {
+    heap_orphan(h);
+    return NULL;
+  }
+  drain(h); /* an orphan taken over: what others freed meanwhile */
+  return h;
+}
+
+/* The heap this call of the calling thread works on (NULL + error: a shared instance with no heap to give). */
+RMEM_INLINE rmem_heap_t *heap_for(rmem_t *r) {
+  if (!rmem_is_shared(r)) return &r->heap;
+  rmem_heap_t *h = rmem_thread_get(r);
+  return h ? h : heap_acquire(r);
+}
+
+/* Marks remote word wi (it went from empty to not) in the summaries of its owner o, bottom up. */
+static void summary_mark(rmem_heap_t *o, size_t wi) {
+  size_t k1 = wi >> 6, k2 = k1 >> 6, k3 = k2 >> 6;
+  if (atomic_fetch_or_explicit(&o->sum1[k1], (uint64_t)1 << (wi & 63), memory_order_acq_rel)) return;
+  if (atomic_fetch_or_explicit(&o->sum2[k2], (uint64_t)1 << (k1 & 63), memory_order_acq_rel)) return;
+  if (atomic_fetch_or_explicit(&o->sum3[k3], (uint64_t)1 << (k2 & 63), memory_order_acq_rel)) return;
+  atomic_store_explicit(&o->pending, 1, memory_order_release);
+}
+
+/*
+ * The free of a live block at off of heap id (not the caller's): decided by
+ * one atomic OR of its remote bit. RMEM_EDOUBLEFREE if another free of it
+ * came first (it waits for its owner still).
+ */
+static rmem_status_t remote_free(rmem_t *r, uintptr_t off, uint32_t id) {
+  rmem_heap_t *o = id <= RMEM_MAX_HEAPS ? r->heaps[id] : NULL;
+  if (!o) return rmem_fail_at(RMEM_ECORRUPT, r, (void *)(r->base + off), "offset %zu: its page names no heap", (size_t)off);
+  _Atomic uint64_t *rw = (_Atomic uint64_t *)(void *)&r->remote[off >> (RMEM_LIVE_SHIFT + 6)];
+  uint64_t bit = rmem_live_bit(off), old = atomic_fetch_or_explicit(rw, bit, memory_order_acq_rel);
+  if (old & bit)
+    return rmem_fail_at(RMEM_EDOUBLEFREE, r, (void *)(r->base + off),
+                        "double free of the block at offset %zu (another free of it came first; its owner has not "
+                        "taken it back yet)",
+                        (size_t)off);
+  if (old == 0) summary_mark(o, off >> (RMEM_LIVE_SHIFT + 6));
+  /* an orphan has no thread to drain it: whoever gets its lock for a moment does */
+  if (atomic_load_explicit(&o->state, memory_order_relaxed) == RMEM_HS_ORPHAN && heap_trylock(o)) {
+    drain(o);
+    heap_trim(o);
+    heap_orphan(o);
+  }
+  return RMEM_OK;
+}
+
+/* The block at off of h, freed by another thread: it leaves the live bitmap and goes onto h's front. */
+static void take_back(rmem_heap_t *h, uintptr_t off) {
+  uint32_t t = rmem_tag_at(h->r, off) - h->tag_base;
+  rmem_assert(t - 1u < h->nclasses && rmem_is_live(h->r, off) && "a remote free names a live block of its owner (R1)");
+  live_put(h->r, off, false);
+  front_push_slow(h, t, (uint32_t)off);
+  h->remote_frees++;
+}
+
+/* Takes back everything other threads freed into h (h is the caller's, or an orphan it holds). */
+static RMEM_NOINLINE void drain(rmem_heap_t *h) {
+  if (!heap_shared(h) || !atomic_load_explicit(&h->pending, memory_order_acquire)) return;
+  rmem_t *r = h->r;
+  atomic_store_explicit(&h->pending, 0, memory_order_relaxed);
+  for (size_t j = 0; j < h->sum_words[2]; j++) {
+    for (uint64_t s3 = atomic_exchange_explicit(&h->sum3[j], 0, memory_order_acq_rel); s3; s3 &= s3 - 1) {
+      size_t k2 = j * 64 + (size_t)__builtin_ctzll(s3);
+      for (uint64_t s2 = atomic_exchange_explicit(&h->sum2[k2], 0, memory_order_acq_rel); s2; s2 &= s2 - 1) {
+        size_t k1 = k2 * 64 + (size_t)__builtin_ctzll(s2);
+        for (uint64_t s1 = atomic_exchange_explicit(&h->sum1[k1], 0, memory_order_acq_rel); s1; s1 &= s1 - 1) {
+          size_t wi = k1 * 64 + (size_t)__builtin_ctzll(s1);
+          _Atomic uint64_t *rw = (_Atomic uint64_t *)(void *)&r->remote[wi];
+          uint64_t m = atomic_load_explicit(rw, memory_order_acquire);
+          while (m) {
+            for (uint64_t b = m; b; b &= b - 1)
+              take_back(h, (wi << (RMEM_LIVE_SHIFT + 6)) + ((uintptr_t)__builtin_ctzll(b) << RMEM_LIVE_SHIFT));
+            /* the blocks are off the live bitmap before their remote bits clear: a free that comes now
+               finds them not live (a double free), never live and unmarked */
+            m = atomic_fetch_and_explicit(rw, ~m, memory_order_acq_rel) & ~m;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* fn for every heap of r this thread may touch now: its own, and orphans it can hold for the moment. */
+static void each_reachable_heap(rmem_t *r, void (*fn)(rmem_heap_t *h, void *arg), void *arg) {
+  if (!rmem_is_shared(r)) {
+    fn(&r->heap, arg);
+    return;
+  }
+  rmem_heap_t *mine = rmem_thread_get(r);
+  uint32_t n = atomic_load_explicit(&r->nheaps, memory_order_acquire);
+  for (uint32_t id = 1; id <= n; id++) {
+    rmem_heap_t *h = r->heaps[id];
+    if (!h) continue;
+    if (h == mine) {
+      fn(h, arg);
+    } else if (heap_trylock(h)) {
+      fn(h, arg);
+      heap_orphan(h);
+    }
+  }
+}
+
+static void trim_one(rmem_heap_t *h, void *arg) {
+  drain(h);
+  *(size_t *)arg += heap_trim(h);
 }
 
 /* The page source is exhausted: give back the blocks the stacks hold and every empty slab. */
 static size_t heap_reclaim(rmem_t *r) {
-  front_flush_all(r);
   size_t n = 0;
-  for (uint32_t c = 0; c < r->heap.nclasses; c++) n += rmem_slab_list_shrink(&r->heap.cls[c]);
+  each_reachable_heap(r, trim_one, &n);
   return n;
 }
 
@@ -218,26 +453,39 @@ static size_t heap_reclaim(rmem_t *r) {
  * ------------------------------------------------------------------------ */
 
 typedef struct block {
-  uint32_t tag;   /* class tag of a live slab block, 0 for a page run */
+  uint32_t tag;   /* page tag of a live slab block, 0 for a page run */
   uint32_t page;  /* first page of a page-run block */
   size_t size;    /* usable bytes */
 } block_t;
 
+/* A heap block's class tag (1..) from its page tag, or 0 if the page is no heap slab's. */
+RMEM_INLINE uint32_t class_tag(uint32_t tag) {
+  uint32_t t = tag & ((1u << RMEM_TAG_CLASS_BITS) - 1);
+  return tag < RMEM_TAG_CACHE && t - 1u < nclasses ? t : 0;
+}
+
 /*
- * The live heap block at p, or the reason it is none (recorded; `op` names the
- * call). For free, a slot start that is not live is a double free; for every
- * other call it is "not a live block" (RMEM_EBADPTR): only a free can be a
- * double free.
+ * The live heap block at p, or the reason it is none (recorded). For free, a
+ * slot start that is not live is a double free; for every other call it is
+ * "not a live block" (RMEM_EBADPTR): only a free can be a double free. A
+ * block another thread freed already and its owner has not taken back is
+ * not live either.
  */
 static rmem_status_t lookup(rmem_t *r, uintptr_t p, block_t *b, bool is_free) {
   if (!rmem_in_range(r, p))
     return rmem_fail_at(RMEM_EBADPTR, r, (void *)p, "%p is not in this rmem instance's range", (void *)p);
   uintptr_t off = p - r->base;
-  uint32_t t = rmem_tag_at(r, off);
-  if (t - 1u < r->heap.nclasses && rmem_is_live(r, off)) {
-    b->tag = t;
+  uint32_t tag = rmem_tag_at(r, off), t = class_tag(tag);
+  if (t && rmem_is_live(r, off)) {
+    if (r->remote && (__atomic_load_n(&r->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_ACQUIRE) & rmem_live_bit(off))) {
+      if (is_free)
+        return rmem_fail_at(RMEM_EDOUBLEFREE, r, (void *)p,
+                            "double free of the block at offset %zu (another thread freed it already)", (size_t)off);
+      return rmem_fail_at(RMEM_EBADPTR, r, (void *)p, "offset %zu is not a live block (it was freed)", (size_t)off);
+    }
+    b->tag = tag;
     b->page = 0;
-    b->size = r->heap.cls[t - 1].bsize;
+    b->size = class_sizes[t - 1];
     return RMEM_OK;
   }
   const rmem_pme_t *pme = rmem_pme_of(r, p);
@@ -290,24 +538,46 @@ static void *alloc_large(rmem_t *r, size_t size, uint32_t align_pages) {
     return rmem_fail_null(RMEM_ENOMEM, "%zu bytes exceed the instance's capacity of %zu", size, r->capacity);
   uint32_t first = rmem_pages_alloc(r, (uint32_t)pages, align_pages, RMEM_PK_LARGE, 0);
   if (!first) return NULL; /* ENOMEM recorded */
-  r->heap.large_blocks++;
-  r->heap.large_pages += pages;
-  r->heap.allocs++;
+  rmem_shared_lock(r);
+  r->large_blocks++;
+  r->large_pages += pages;
+  rmem_shared_unlock(r);
   return (void *)rmem_page_addr(r, first);
 }
 
-static RMEM_NOINLINE void *alloc_slow(rmem_t *r, size_t size) {
-  if (!rmem_check_instance(r)) return NULL;
-  if (size == 0) return rmem_fail_null(RMEM_EINVAL, "r_alloc: size 0 (sizes start at 1)");
-  if (size > SIZE_MAX - 7 || size > RMEM_MAX_CAPACITY)
-    return rmem_fail_null(RMEM_ERANGE, "r_alloc: size %zu is too large", size);
+/* An allocation of size bytes (1 <= size, checked) from heap h. */
+static void *heap_alloc(rmem_heap_t *h, size_t size) {
+  rmem_t *r = h->r;
   size = (size + 7) & ~(size_t)7; /* the seed's 8-byte padding */
   void *p;
-  if (size <= RMEM_HEAP_TABLE_MAX) p = class_alloc(r, r->heap.front.tag_of[size >> 3]);
-  else if (size <= RMEM_SMALL_MAX) p = class_alloc(r, class_search(size) + 1);
-  else p = alloc_large(r, size, 1);
-  if (RMEM_UNLIKELY(r->flags)) return debug_alloc(r, p, size);
+  if (size <= RMEM_HEAP_TABLE_MAX) {
+    p = class_alloc(h, h->front.tag_of[size >> 3]);
+  } else if (size <= RMEM_SMALL_MAX) {
+    p = class_alloc(h, class_search(size) + 1);
+  } else {
+    p = alloc_large(r, size, 1);
+    if (p) h->allocs++;
+  }
+  if (RMEM_UNLIKELY(r->flags & (RMEM_OPT_JUNK | RMEM_OPT_VALIDATE))) return debug_alloc(r, p, size);
   return p;
+}
+
+static bool size_ok(size_t size) {
+  if (size == 0) {
+    rmem_fail(RMEM_EINVAL, "r_alloc: size 0 (sizes start at 1)");
+    return false;
+  }
+  if (size > SIZE_MAX - 7 || size > RMEM_MAX_CAPACITY) {
+    rmem_fail(RMEM_ERANGE, "r_alloc: size %zu is too large", size);
+    return false;
+  }
+  return true;
+}
+
+static RMEM_NOINLINE void *alloc_slow(rmem_t *r, size_t size) {
+  if (!rmem_check_instance(r) || !size_ok(size)) return NULL;
+  rmem_heap_t *h = heap_for(r);
+  return h ? heap_alloc(h, size) : NULL;
 }
 
 /* The fast path: a live instance without debug options, a size with a table entry, a block on its stack. */
@@ -327,6 +597,54 @@ void *rmem_alloc(rmem_t *r, size_t size) {
   return alloc_slow(r, size);
 }
 
+/* Is l a thread heap of a live shared instance? Records the error if not. */
+static bool local_ok(const rmem_local_t *l) {
+  if (l && l->id && l->r && l->r->magic == RMEM_MAGIC && l->id <= RMEM_MAX_HEAPS && l->r->heaps[l->id] == l) return true;
+  rmem_fail(RMEM_EINVAL, "not the heap of a live shared instance (rmem_local)");
+  return false;
+}
+
+static RMEM_NOINLINE void *local_alloc_slow(rmem_local_t *h, size_t size) {
+  if (!local_ok(h) || !size_ok(size)) return NULL;
+  if (atomic_load_explicit(&h->pending, memory_order_relaxed)) drain(h);
+  return heap_alloc(h, size);
+}
+
+/* The fast path of a thread heap: as rmem_alloc's, and nothing waits in its remote summaries. */
+void *rmem_local_alloc(rmem_local_t *h, size_t size) {
+  if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && h->fast == RMEM_FAST &&
+                  atomic_load_explicit(&h->pending, memory_order_relaxed) == 0)) {
+    rmem_front_t *f = &h->front;
+    uint32_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
+    if (RMEM_LIKELY(n != 0)) {
+      rmem_t *r = h->r;
+      uint32_t off = f->top[t];
+      f->n[t] = (uint8_t)(n - 1);
+      f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)];
+      f->allocs++;
+      live_put(r, off, true);
+      return (void *)(r->base + off);
+    }
+  }
+  return local_alloc_slow(h, size);
+}
+
+rmem_local_t *rmem_local(rmem_t *r) {
+  if (!rmem_check_instance(r)) return NULL;
+  if (!rmem_is_shared(r)) return rmem_fail_null(RMEM_EPERM, "rmem_local: the instance is not shared (RMEM_OPT_SHARED)");
+  return heap_for(r);
+}
+
+rmem_status_t rmem_local_release(rmem_t *r) {
+  if (!rmem_check_instance(r)) return rmem_last_error();
+  if (!rmem_is_shared(r)) return rmem_fail(RMEM_EPERM, "rmem_local_release: the instance is not shared");
+  rmem_heap_t *h = rmem_thread_get(r);
+  if (!h) return RMEM_OK;
+  rmem_thread_unbind(r);
+  heap_thread_exit(r, h);
+  return RMEM_OK;
+}
+
 void *rmem_calloc(rmem_t *r, size_t n, size_t size) {
   if (!rmem_check_instance(r)) return NULL;
   if (size != 0 && n > SIZE_MAX / size) return rmem_fail_null(RMEM_ERANGE, "calloc: %zu * %zu overflows", n, size);
@@ -344,22 +662,26 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
   if (size > RMEM_MAX_CAPACITY) return rmem_fail_null(RMEM_ERANGE, "aligned_alloc: size %zu is too large", size);
   size = (size + 7) & ~(size_t)7;
   if (alignment <= 8) return rmem_alloc(r, size);
+  rmem_heap_t *h = heap_for(r);
+  if (!h) return NULL;
   if (alignment <= RMEM_PAGE_SIZE && size <= RMEM_SMALL_MAX) {
     /* slots sit at multiples of the class size from a page boundary: a class that is a
        multiple of the alignment gives aligned blocks (and its stack holds only its own) */
-    for (uint32_t c = class_search(size); c < r->heap.nclasses; c++) {
+    for (uint32_t c = class_search(size); c < h->nclasses; c++) {
       if (class_sizes[c] % alignment == 0) {
-        void *p = class_alloc(r, c + 1);
+        void *p = class_alloc(h, c + 1);
         if (p && ((uintptr_t)p & (alignment - 1)) != 0) {
           /* a block the class borrowed from the next one up: not aligned; give it back, take its own */
-          rmem_free(r, p);
-          p = rmem_slab_list_alloc(&r->heap.cls[c]);
+          uintptr_t off = (uintptr_t)p - r->base;
+          live_put(r, off, false);
+          front_push_slow(h, rmem_tag_at(r, off) - h->tag_base, (uint32_t)off);
+          p = rmem_slab_list_alloc(&h->cls[c]);
           if (p) {
-            r->heap.front.allocs++;
-            rmem_set_live(r, (uintptr_t)p - r->base);
+            h->front.allocs++;
+            live_put(r, (uintptr_t)p - r->base, true);
           }
         }
-        if (RMEM_UNLIKELY(r->flags)) return debug_alloc(r, p, size);
+        if (RMEM_UNLIKELY(r->flags & (RMEM_OPT_JUNK | RMEM_OPT_VALIDATE))) return debug_alloc(r, p, size);
         return p;
       }
     }
@@ -368,7 +690,8 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
   if (align_pages >= r->npages)
     return rmem_fail_null(RMEM_ENOMEM, "aligned_alloc: alignment %zu exceeds the instance", alignment);
   void *p = alloc_large(r, size, (uint32_t)align_pages);
-  if (RMEM_UNLIKELY(r->flags)) return debug_alloc(r, p, size);
+  if (p) h->allocs++;
+  if (RMEM_UNLIKELY(r->flags & (RMEM_OPT_JUNK | RMEM_OPT_VALIDATE))) return debug_alloc(r, p, size);
   return p;
 }
 
@@ -376,26 +699,41 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
  * Free
  * ------------------------------------------------------------------------ */
 
-static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
+/* A free from heap h (the caller's; NULL: a thread of a shared instance that has no heap). */
+static rmem_status_t heap_free(rmem_t *r, rmem_heap_t *h, void *ptr) {
   if (ptr == NULL) return RMEM_OK;
-  if (!rmem_check_instance(r)) return rmem_last_error();
   block_t b = {0, 0, 0};
   rmem_status_t st = lookup(r, (uintptr_t)ptr, &b, true);
   if (st != RMEM_OK) return st;
-  if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, b.size); /* checked first: a bad free never scribbles */
   uintptr_t off = (uintptr_t)ptr - r->base;
-  if (b.tag) {
-    rmem_clear_live(r, off);
-    front_push_slow(r, b.tag, (uint32_t)off);
+  if (b.tag && (!h || b.tag - h->tag_base - 1u >= h->nclasses)) {
+    /* another thread's block (its page's tag names another heap) */
+    st = remote_free(r, off, b.tag >> RMEM_TAG_CLASS_BITS);
+  } else if (b.tag) {
+    if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, b.size); /* checked first: a bad free never scribbles */
+    live_put(r, off, false);
+    front_push_slow(h, b.tag - h->tag_base, (uint32_t)off);
   } else {
+    if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, b.size);
     uint32_t len = r->pm[b.page].len;
-    r->heap.large_blocks--;
-    r->heap.large_pages -= len;
-    r->heap.frees++;
-    rmem_pages_free(r, b.page);
+    if (!rmem_pages_free_run(r, b.page, RMEM_PK_LARGE))
+      return rmem_fail_at(RMEM_EDOUBLEFREE, r, ptr, "double free of the large block at offset %zu", (size_t)off);
+    rmem_shared_lock(r);
+    r->large_blocks--;
+    r->large_pages -= len;
+    rmem_shared_unlock(r);
+    if (h) h->frees++;
   }
-  if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
-  return RMEM_OK;
+  if (st == RMEM_OK && (r->flags & RMEM_OPT_VALIDATE)) rmem_validate_after(r);
+  return st;
+}
+
+static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
+  if (ptr == NULL) return RMEM_OK;
+  if (!rmem_check_instance(r)) return rmem_last_error();
+  /* a thread of a shared instance that only frees needs no heap: every block is another's to it */
+  rmem_heap_t *h = rmem_is_shared(r) ? rmem_thread_get(r) : &r->heap;
+  return heap_free(r, h, ptr);
 }
 
 /* The fast path: a live block of a heap class (its live bit and its page's tag, read side by side), room on its stack. */
@@ -420,6 +758,42 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
     }
   }
   return free_slow(r, ptr);
+}
+
+static RMEM_NOINLINE rmem_status_t local_free_slow(rmem_local_t *h, void *ptr) {
+  if (ptr == NULL) return RMEM_OK;
+  if (!local_ok(h)) return rmem_last_error();
+  return heap_free(h->r, h, ptr);
+}
+
+/*
+ * The fast path of a thread heap: a live block of this heap (its live bit, its page's tag names this heap),
+ * no other thread freed it first (its remote bit), room on its stack.
+ */
+rmem_status_t rmem_local_free(rmem_local_t *h, void *ptr) {
+  if (RMEM_LIKELY(h != NULL && h->fast == RMEM_FAST)) {
+    rmem_t *r = h->r;
+    uintptr_t off = (uintptr_t)ptr - r->base;
+    if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
+      /* the block may be another thread's: its live word and page tag are read as atomics (plain moves) */
+      uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off), m = __atomic_load_n(w, __ATOMIC_RELAXED);
+      uint64_t rm = __atomic_load_n(&r->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
+      uint32_t t = rmem_tag_at(r, off) - h->tag_base;
+      rmem_front_t *f = &h->front;
+      if (RMEM_LIKELY(((m & ~rm) & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
+        uint32_t n = f->n[t];
+        if (RMEM_LIKELY(n < f->cap[t])) {
+          __atomic_store_n(w, m & ~bit, __ATOMIC_RELAXED);
+          f->st[t][n] = (uint32_t)off;
+          f->top[t] = (uint32_t)off;
+          f->n[t] = (uint8_t)(n + 1);
+          f->frees++;
+          return RMEM_OK;
+        }
+      }
+    }
+  }
+  return local_free_slow(h, ptr);
 }
 
 /* ------------------------------------------------------------------------
@@ -461,6 +835,16 @@ size_t rmem_free_batch(rmem_t *r, void *const *ptrs, size_t n) {
   return refused;
 }
 
+static size_t usable_slow(rmem_t *r, const void *ptr) {
+  if (!rmem_check_instance(r)) return 0;
+  if (!ptr) {
+    rmem_fail(RMEM_EBADPTR, "usable_size: NULL");
+    return 0;
+  }
+  block_t b = {0, 0, 0};
+  return lookup(r, (uintptr_t)ptr, &b, false) == RMEM_OK ? b.size : 0;
+}
+
 size_t rmem_usable_size(rmem_t *r, const void *ptr) {
   if (RMEM_LIKELY(r != NULL && r->fast == RMEM_FAST)) {
     uintptr_t off = (uintptr_t)ptr - r->base;
@@ -469,13 +853,12 @@ size_t rmem_usable_size(rmem_t *r, const void *ptr) {
       if (RMEM_LIKELY(t - 1u < r->heap.nclasses)) return r->heap.cls[t - 1].bsize;
     }
   }
-  if (!rmem_check_instance(r)) return 0;
-  if (!ptr) {
-    rmem_fail(RMEM_EBADPTR, "usable_size: NULL");
-    return 0;
-  }
-  block_t b = {0, 0, 0};
-  return lookup(r, (uintptr_t)ptr, &b, false) == RMEM_OK ? b.size : 0;
+  return usable_slow(r, ptr);
+}
+
+size_t rmem_local_usable_size(rmem_local_t *l, const void *ptr) {
+  if (!local_ok(l)) return 0;
+  return usable_slow(l->r, ptr);
 }
 
 void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
@@ -496,12 +879,16 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
       if (want_pages <= len) {
         if (want_pages < len) {
           rmem_pages_shrink(r, b.page, (uint32_t)want_pages);
-          r->heap.large_pages -= len - want_pages;
+          rmem_shared_lock(r);
+          r->large_pages -= len - want_pages;
+          rmem_shared_unlock(r);
         }
         return ptr;
       }
       if (want_pages < r->npages && rmem_pages_grow(r, b.page, (uint32_t)want_pages)) {
-        r->heap.large_pages += want_pages - len;
+        rmem_shared_lock(r);
+        r->large_pages += want_pages - len;
+        rmem_shared_unlock(r);
         return ptr;
       }
     }
@@ -516,22 +903,27 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
 rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   if (!rmem_check_instance(r)) return rmem_last_error();
   if (!out) return rmem_fail(RMEM_EINVAL, "front_layout: NULL output");
-  rmem_front_t *f = &r->heap.front;
+  rmem_heap_t *h = heap_for(r);
+  if (!h) return rmem_last_error();
+  rmem_front_t *f = &h->front;
   memset(out, 0, sizeof *out);
   out->version = RMEM_FRONT_LAYOUT_VERSION;
-  out->fast = r->fast == RMEM_FAST;
+  out->fast = rmem_is_shared(r) ? h->fast == RMEM_FAST : r->fast == RMEM_FAST;
   out->live = r->live;
   out->live_bytes = r->capacity >> (RMEM_LIVE_SHIFT + 3);
+  out->remote = r->remote;
   out->tags = r->ptag;
   out->ntags = r->npages;
+  out->tag_base = h->tag_base;
   out->n = f->n;
   out->cap = f->cap;
   out->tag_of = f->tag_of;
   out->stacks = &f->st[0][0];
   out->top = f->top;
   out->stride = RMEM_FRONT_CAP;
-  out->nclasses = r->heap.nclasses;
+  out->nclasses = h->nclasses;
   out->table_max = RMEM_HEAP_TABLE_MAX;
+  out->pending = (uint32_t *)(void *)&h->pending;
   return RMEM_OK;
 }
 
@@ -561,14 +953,16 @@ rmem_status_t rmem_defrag(rmem_t *r, rmem_defrag_report_t *report) {
   return RMEM_OK;
 }
 
-rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out) {
-  if (!rmem_check_instance(r)) return rmem_last_error();
-  if (!out) return rmem_fail(RMEM_EINVAL, "heap_stats: NULL output");
-  memset(out, 0, sizeof *out);
-  const rmem_front_t *f = &r->heap.front;
-  size_t free_slot_bytes = 0, largest_slot = 0;
-  for (uint32_t c = 0; c < r->heap.nclasses; c++) {
-    rmem_slab_list_t *l = &r->heap.cls[c];
+typedef struct stats_acc {
+  rmem_heap_stats_t *out;
+  size_t free_slot_bytes, largest_slot;
+} stats_acc_t;
+
+static void stats_one(rmem_heap_t *h, stats_acc_t *a) {
+  rmem_heap_stats_t *out = a->out;
+  const rmem_front_t *f = &h->front;
+  for (uint32_t c = 0; c < h->nclasses; c++) {
+    rmem_slab_list_t *l = &h->cls[c];
     size_t used = 0, fs = 0;
     out->slabs += l->slabs;
     for (rmem_slab_t *s = l->all; s; s = s->anext) {
@@ -582,19 +976,53 @@ rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out) {
     out->live_blocks += used;
     out->used += used * l->bsize;
     out->free_slots += fs;
-    free_slot_bytes += fs * l->bsize;
-    if (fs && l->bsize > largest_slot) largest_slot = l->bsize;
+    a->free_slot_bytes += fs * l->bsize;
+    if (fs && l->bsize > a->largest_slot) a->largest_slot = l->bsize;
   }
-  out->large_blocks = r->heap.large_blocks;
-  out->live_blocks += r->heap.large_blocks;
-  out->used += r->heap.large_pages << RMEM_PAGE_SHIFT;
+  out->allocs += h->allocs + f->allocs;
+  out->frees += h->frees + f->frees + h->remote_frees;
+}
+
+static void stats_each(rmem_heap_t *h, void *arg) {
+  drain(h);
+  stats_one(h, arg);
+}
+
+rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out) {
+  if (!rmem_check_instance(r)) return rmem_last_error();
+  if (!out) return rmem_fail(RMEM_EINVAL, "heap_stats: NULL output");
+  memset(out, 0, sizeof *out);
+  stats_acc_t a = {out, 0, 0};
+  if (rmem_is_shared(r)) {
+    /* the caller's heap and orphans are drained first; other threads' heaps are read as they are (a
+       summary while they run, exact once they are quiet); blocks others freed into a heap and its
+       owner has not taken back are not live */
+    each_reachable_heap(r, stats_each, &a);
+    uint32_t n = atomic_load_explicit(&r->nheaps, memory_order_acquire);
+    rmem_heap_t *mine = rmem_thread_get(r);
+    for (uint32_t id = 1; id <= n; id++) {
+      rmem_heap_t *h = r->heaps[id];
+      if (h && h != mine && atomic_load_explicit(&h->state, memory_order_acquire) == RMEM_HS_ACTIVE) stats_one(h, &a);
+    }
+    size_t pending = 0;
+    for (size_t w = 0; w < (r->capacity >> (RMEM_LIVE_SHIFT + 6)); w += 1) {
+      uint64_t m = __atomic_load_n(&r->remote[w], __ATOMIC_RELAXED);
+      if (m) pending += (size_t)__builtin_popcountll(m);
+    }
+    out->live_blocks -= pending < out->live_blocks ? pending : out->live_blocks;
+  } else {
+    stats_one(&r->heap, &a);
+  }
+  rmem_shared_lock(r);
+  out->large_blocks = r->large_blocks;
+  out->live_blocks += r->large_blocks;
+  out->used += r->large_pages << RMEM_PAGE_SHIFT;
   size_t free_pages = (size_t)r->free_pages + (r->limit - r->top);
-  out->free = free_slot_bytes + (free_pages << RMEM_PAGE_SHIFT);
+  rmem_shared_unlock(r);
+  out->free = a.free_slot_bytes + (free_pages << RMEM_PAGE_SHIFT);
   size_t largest_run = (size_t)rmem_pages_largest_free(r) << RMEM_PAGE_SHIFT;
-  out->largest_free = largest_run > largest_slot ? largest_run : largest_slot;
+  out->largest_free = largest_run > a.largest_slot ? largest_run : a.largest_slot;
   out->fragmentation = out->free ? 1.0 - (double)out->largest_free / (double)out->free : 0.0;
-  out->allocs = r->heap.allocs + f->allocs;
-  out->frees = r->heap.frees + f->frees;
   return RMEM_OK;
 }
 
@@ -619,7 +1047,9 @@ rmem_status_t rmem_heap_walk(rmem_t *r, rmem_walk_fn *fn, void *arg) {
       rmem_slab_t *s = rmem_slab_of(r, h);
       for (uint32_t i = 0; i < s->nslots && !stop; i++) {
         size_t at = off + (size_t)i * s->bsize;
-        stop = visit(fn, arg, at, s->bsize, rmem_is_live(r, at) ? RMEM_BLOCK_USED : RMEM_BLOCK_FREE);
+        bool live = rmem_is_live(r, at) &&
+                    !(r->remote && (r->remote[at >> (RMEM_LIVE_SHIFT + 6)] & rmem_live_bit(at)));
+        stop = visit(fn, arg, at, s->bsize, live ? RMEM_BLOCK_USED : RMEM_BLOCK_FREE);
       }
       size_t carved = (size_t)s->nslots * s->bsize;
       if (!stop && carved < bytes) stop = visit(fn, arg, off + carved, bytes - carved, RMEM_BLOCK_PADDING);
@@ -634,56 +1064,99 @@ rmem_status_t rmem_heap_walk(rmem_t *r, rmem_walk_fn *fn, void *arg) {
   return RMEM_OK;
 }
 
-size_t rmem_heap_validate(rmem_t *r) {
-  if (!rmem_check_instance(r)) return 1;
-  rmem_validation_begin();
+/* Checks one heap: its header, its classes' lists, stacks and slabs (F1-F5), its tag base (R2). */
+static size_t check_heap(rmem_t *r, rmem_heap_t *h) {
   size_t problems = 0;
-  size_t heap_slabs = 0;
-  const rmem_front_t *f = &r->heap.front;
-  if (r->fast != ((r->flags == 0) ? RMEM_FAST : 0)) rmem_problem(&problems, "instance: fast word disagrees with its flags (P7)");
+  const rmem_front_t *f = &h->front;
+  if (h->r != r || h->tag_base != h->id << RMEM_TAG_CLASS_BITS || (h->id && r->heaps[h->id] != h))
+    rmem_problem(&problems, "heap %u: header damaged (R2)", h->id);
   if (f->cap[0] != 0 || f->n[0] != 0) rmem_problem(&problems, "heap front: tag 0 has a stack (F4)");
   for (uint32_t g = 1; g <= RMEM_HEAP_TABLE_MAX / 8; g++) {
     uint32_t t = f->tag_of[g];
-    if (t == 0 || t > r->heap.nclasses || class_sizes[t - 1] < g * 8 || (t > 1 && class_sizes[t - 2] >= g * 8)) {
+    if (t == 0 || t > h->nclasses || class_sizes[t - 1] < g * 8 || (t > 1 && class_sizes[t - 2] >= g * 8)) {
       rmem_problem(&problems, "heap front: size %u maps to tag %u, not its class", g * 8, t);
       break;
     }
   }
-  for (uint32_t c = 0; c < r->heap.nclasses; c++) {
-    rmem_slab_list_t *l = &r->heap.cls[c];
-    if (l->bsize != class_sizes[c] || l->owner_kind != RMEM_SO_HEAP || l->page_tag != c + 1)
-      rmem_problem(&problems, "heap class %u: list header damaged", c);
+  for (uint32_t c = 0; c < h->nclasses; c++) {
+    rmem_slab_list_t *l = &h->cls[c];
+    if (l->bsize != class_sizes[c] || l->owner_kind != RMEM_SO_HEAP || l->page_tag != h->tag_base + c + 1)
+      rmem_problem(&problems, "heap %u class %u: list header damaged", h->id, c);
     problems += rmem_slab_list_check(l);
     problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], f->top[c + 1], f->cap[c + 1], RMEM_FRONT_CAP);
     problems += rmem_front_check_slabs(r, l);
-    heap_slabs += l->slabs;
   }
-  /* every slab page of the heap belongs to one of its lists; large blocks add up */
+  if (h->id && atomic_load(&h->state) == RMEM_HS_ORPHAN)
+    for (uint32_t t = 1; t <= h->nclasses; t++)
+      if (f->n[t]) {
+        rmem_problem(&problems, "heap %u: orphaned with blocks on its stacks (R2)", h->id);
+        break;
+      }
+  return problems;
+}
+
+typedef struct vacc {
+  rmem_t *r;
+  size_t problems;
+  size_t slabs;
+} vacc_t;
+
+static void validate_each(rmem_heap_t *h, void *arg) {
+  vacc_t *v = arg;
+  drain(h);
+  v->problems += check_heap(v->r, h);
+  for (uint32_t c = 0; c < h->nclasses; c++) v->slabs += h->cls[c].slabs;
+}
+
+size_t rmem_heap_validate(rmem_t *r) {
+  if (!rmem_check_instance(r)) return 1;
+  rmem_validation_begin();
+  size_t problems = 0;
+  if (r->fast != ((r->flags == 0) ? RMEM_FAST : 0)) rmem_problem(&problems, "instance: fast word disagrees with its flags (P7)");
+  vacc_t v = {r, 0, 0};
+  each_reachable_heap(r, validate_each, &v);
+  problems += v.problems;
+  bool all = true; /* every heap was checked (no other thread holds one): the pagemap must agree with them */
+  if (rmem_is_shared(r)) {
+    rmem_heap_t *mine = rmem_thread_get(r);
+    uint32_t n = atomic_load(&r->nheaps);
+    for (uint32_t id = 1; id <= n; id++)
+      if (r->heaps[id] && r->heaps[id] != mine && atomic_load(&r->heaps[id]->state) == RMEM_HS_ACTIVE) all = false;
+  }
+  /* every slab page of the heap belongs to one of its lists; large blocks add up; remote bits only on
+     live blocks of heap slabs (R1) */
+  rmem_shared_lock(r);
   size_t slabs_seen = 0, large = 0, large_pages = 0;
   for (uint32_t p = 1; p < r->top;) {
-    rmem_pme_t *h = &r->pm[p];
-    uint32_t len = h->len ? h->len : 1;
-    if (h->kind == RMEM_PK_SLAB) {
-      if (h->owner == 0 || h->owner >= r->slabs.bump) {
-        rmem_problem(&problems, "page %u: slab index %u out of range", p, h->owner);
+    rmem_pme_t *e = &r->pm[p];
+    uint32_t len = e->len ? e->len : 1;
+    if (e->kind == RMEM_PK_SLAB) {
+      if (e->owner == 0 || e->owner >= r->slabs.bump) {
+        rmem_problem(&problems, "page %u: slab index %u out of range", p, e->owner);
       } else {
-        rmem_slab_t *s = rmem_slab_of(r, h);
-        if (s->magic != RMEM_SLAB_MAGIC) rmem_problem(&problems, "page %u: slab %u is not alive", p, h->owner);
-        else if (s->owner_kind == RMEM_SO_HEAP) {
-          slabs_seen++;
-          if (s->list < &r->heap.cls[0] || s->list >= &r->heap.cls[r->heap.nclasses])
-            rmem_problem(&problems, "page %u: heap slab points at a foreign list", p);
-        }
+        rmem_slab_t *s = rmem_slab_of(r, e);
+        if (s->magic != RMEM_SLAB_MAGIC) rmem_problem(&problems, "page %u: slab %u is not alive", p, e->owner);
+        else if (s->owner_kind == RMEM_SO_HEAP) slabs_seen++;
       }
-    } else if (h->kind == RMEM_PK_LARGE) {
+    } else if (e->kind == RMEM_PK_LARGE) {
       large++;
       large_pages += len;
     }
+    if (r->remote && e->kind != RMEM_PK_SLAB) {
+      uintptr_t lo = (uintptr_t)p << RMEM_PAGE_SHIFT, hi = (uintptr_t)(p + len) << RMEM_PAGE_SHIFT;
+      for (uintptr_t w = lo >> (RMEM_LIVE_SHIFT + 6); w < hi >> (RMEM_LIVE_SHIFT + 6); w++)
+        if (__atomic_load_n(&r->remote[w], __ATOMIC_RELAXED)) {
+          rmem_problem(&problems, "page %u: a remote free pending on a page that holds no slab (R1)", p);
+          break;
+        }
+    }
     p += len;
   }
-  if (slabs_seen != heap_slabs) rmem_problem(&problems, "heap: %zu slabs in the pagemap, %zu on the lists", slabs_seen, heap_slabs);
-  if (large != r->heap.large_blocks || large_pages != r->heap.large_pages)
+  if (all && slabs_seen != v.slabs)
+    rmem_problem(&problems, "heap: %zu slabs in the pagemap, %zu on the lists", slabs_seen, v.slabs);
+  if (large != r->large_blocks || large_pages != r->large_pages)
     rmem_problem(&problems, "heap: %zu large blocks (%zu pages) in the pagemap, counters say %zu (%zu)", large, large_pages,
-                 r->heap.large_blocks, r->heap.large_pages);
+                 r->large_blocks, r->large_pages);
+  rmem_shared_unlock(r);
   return rmem_validation_end(problems);
 }

@@ -20,6 +20,7 @@
 #include "lock.h"
 
 rmem_t *rmem_default_instance; /* seed.c reads it on every seed call */
+static _Atomic uint64_t epochs; /* instances ever created: each gets the next as its epoch */
 static rmem_lock_t default_lock = RMEM_LOCK_INIT;
 
 /* ------------------------------------------------------------------------
@@ -76,7 +77,7 @@ static void header_put(rmem_t *r) {
 rmem_t *rmem_create(const rmem_options_t *options) {
   size_t cap = options && options->capacity ? options->capacity : RMEM_DEFAULT_CAPACITY;
   unsigned flags = options ? options->flags : 0;
-  if (flags & ~(RMEM_OPT_JUNK | RMEM_OPT_VALIDATE))
+  if (flags & ~(RMEM_OPT_JUNK | RMEM_OPT_VALIDATE | RMEM_OPT_SHARED))
     return rmem_fail_null(RMEM_EINVAL, "unknown option flags %#x", flags);
   if (cap < RMEM_MIN_CAPACITY || cap > RMEM_MAX_CAPACITY)
     return rmem_fail_null(RMEM_EINVAL, "capacity %zu outside [%zu, %zu]", cap, RMEM_MIN_CAPACITY,
@@ -95,7 +96,8 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   size_t pm_bytes = ((size_t)r->npages * sizeof(rmem_pme_t) + ps - 1) & ~(ps - 1);
   size_t tag_bytes = ((size_t)r->npages * sizeof(uint16_t) + ps - 1) & ~(ps - 1);
   size_t live_bytes = ((cap >> (RMEM_LIVE_SHIFT + 3)) + ps - 1) & ~(ps - 1);
-  r->meta_size = pm_bytes + tag_bytes + live_bytes + 2 * ps;
+  size_t remote_bytes = (flags & RMEM_OPT_SHARED) ? live_bytes : 0; /* the remote bitmap, the live one's twin */
+  r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + 2 * ps;
   r->meta_base = rmem_os_reserve(r->meta_size);
   void *range = r->meta_base ? rmem_os_reserve(cap) : NULL;
   if (!range || rmem_pool_init(&r->slabs, sizeof(rmem_slab_t), r->npages / 2 + 16) != 0) {
@@ -109,6 +111,10 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   r->pm = (rmem_pme_t *)(r->meta_base + ps);
   r->ptag = (uint16_t *)(r->meta_base + ps + pm_bytes);
   r->live = (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes);
+  r->remote = remote_bytes ? (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes + live_bytes) : NULL;
+  r->epoch = atomic_fetch_add(&epochs, 1) + 1;
+  rmem_lock_init(&r->lock);
+  rmem_lock_init(&r->mems_lock);
   r->base = (uintptr_t)range;
   r->validate_all = rmem_validate;
   rmem_pages_init(r);
@@ -150,7 +156,10 @@ rmem_status_t rmem_init_default(const rmem_options_t *options) {
   rmem_status_t st = RMEM_OK;
   rmem_lock(&default_lock);
   if (!rmem_default_instance) {
-    rmem_t *r = rmem_create(options);
+    /* the seed's names are called from any thread, as malloc is: the default instance is shared */
+    rmem_options_t o = options ? *options : (rmem_options_t){0, 0};
+    o.flags |= RMEM_OPT_SHARED;
+    rmem_t *r = rmem_create(&o);
     if (r) rmem_default_instance = r;
     else st = rmem_last_error();
   }

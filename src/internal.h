@@ -54,11 +54,47 @@ RMEM_HIDDEN RMEM_NOINLINE bool rmem_instance_refused(const rmem_t *r);
 /* With RMEM_OPT_VALIDATE: runs the whole validator (r->validate_all) and keeps the caller's own error. */
 RMEM_HIDDEN RMEM_NOINLINE void rmem_validate_after(rmem_t *r);
 
+/* The instance's lock, when it is shared (RMEM_OPT_SHARED); nothing for a private instance. */
+RMEM_INLINE bool rmem_is_shared(const rmem_t *r) { return (r->flags & RMEM_OPT_SHARED) != 0; }
+RMEM_INLINE void rmem_shared_lock(rmem_t *r) {
+  if (rmem_is_shared(r)) rmem_lock(&r->lock);
+}
+RMEM_INLINE void rmem_shared_unlock(rmem_t *r) {
+  if (rmem_is_shared(r)) rmem_unlock(&r->lock);
+}
+
 /* Validates an instance handle coming from a caller; records ENOTINIT on failure. */
 RMEM_INLINE bool rmem_check_instance(const rmem_t *r) {
   if (RMEM_LIKELY(r != NULL && r->magic == RMEM_MAGIC)) return true;
   return rmem_instance_refused(r);
 }
+
+/* ------------------------------------------------------------------------
+ * thread.c: what a thread keeps per shared instance (its heap there)
+ * ------------------------------------------------------------------------ */
+
+typedef struct rmem_tlast {
+  rmem_t *r;
+  uint64_t epoch;
+  void *value;
+} rmem_tlast_t;
+
+/* The last (instance, value) this thread looked up: the fast paths' one TLS load. */
+RMEM_HIDDEN extern _Thread_local rmem_tlast_t rmem_tlast RMEM_TLS_IE;
+/* The value this thread bound to r, or NULL (looks through the thread's table). */
+RMEM_HIDDEN void *rmem_thread_find(rmem_t *r);
+RMEM_INLINE void *rmem_thread_get(rmem_t *r) {
+  if (RMEM_LIKELY(rmem_tlast.r == r && rmem_tlast.epoch == r->epoch)) return rmem_tlast.value;
+  return rmem_thread_find(r);
+}
+/* Binds value to r for this thread; on_exit(r, value) runs when the thread ends (if r is still alive). */
+RMEM_HIDDEN rmem_status_t rmem_thread_bind(rmem_t *r, void *value, void (*on_exit)(rmem_t *r, void *value));
+/* Forgets this thread's value of r (no on_exit). */
+RMEM_HIDDEN void rmem_thread_unbind(rmem_t *r);
+/* A number no other thread of the process has (nonzero). */
+RMEM_HIDDEN uint64_t rmem_thread_id(void);
+/* fn(r, value, arg) for every live instance this thread has a value for. */
+RMEM_HIDDEN void rmem_thread_each(void (*fn)(rmem_t *r, void *value, void *arg), void *arg);
 
 /* ------------------------------------------------------------------------
  * meta.c: indexed pools and the metadata allocator
@@ -118,6 +154,9 @@ RMEM_HIDDEN void rmem_pages_init(rmem_t *r);
 RMEM_HIDDEN uint32_t rmem_pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint8_t kind, uint32_t owner);
 /* Gives a whole run back (first must be a run head; the caller has validated that), coalescing at once. */
 RMEM_HIDDEN void rmem_pages_free(rmem_t *r, uint32_t first);
+/* Frees the run at first if it still is a run head of this kind (checked and freed under the lock of a
+   shared instance, so two threads cannot both free it); false (nothing changed) if it is not. */
+RMEM_HIDDEN bool rmem_pages_free_run(rmem_t *r, uint32_t first, uint8_t kind);
 /* Rewrites the owner of every page of a run. */
 RMEM_HIDDEN void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner);
 /* Shrinks an allocated run in place to new_len pages (the tail becomes free). */

@@ -627,8 +627,10 @@ static void junk(const rmem_t *r, const struct rmem_mems *m, uint32_t main, uint
   if (r->flags & RMEM_OPT_JUNK) memset((void *)phys_of(r, m, main, voff), byte, size);
 }
 
+static size_t mems_validate_(rmem_t *r);
+
 static void after_op(rmem_t *r) {
-  if (r->flags & RMEM_OPT_VALIDATE) (void)rmem_mems_validate(r);
+  if (r->flags & RMEM_OPT_VALIDATE) (void)mems_validate_(r); /* the lock is held: the unlocked walk */
 }
 
 /* Checks the instance and that MeMS is initialised on it; records the error. */
@@ -669,7 +671,7 @@ static void teardown(rmem_t *r) {
  * The API on an explicit instance
  * ------------------------------------------------------------------------ */
 
-rmem_status_t rmem_mems_init(rmem_t *r) {
+static rmem_status_t mems_init_(rmem_t *r) {
   if (!rmem_check_instance(r)) return rmem_last_error();
   if (r->mems) return RMEM_OK; /* a second init keeps the live state: nothing is lost or leaked */
   struct rmem_mems *m = rmem_meta_alloc(r, sizeof *m);
@@ -733,7 +735,7 @@ static uint64_t grow(rmem_t *r, struct rmem_mems *m, uint64_t size) {
   return voff;
 }
 
-uintptr_t rmem_mems_malloc(rmem_t *r, size_t size) {
+static uintptr_t mems_malloc_(rmem_t *r, size_t size) {
   struct rmem_mems *m = mems_of(r, "mems_malloc");
   if (!m) return 0;
   if (size == 0) return (uintptr_t)rmem_fail_null(RMEM_EINVAL, "mems_malloc: size must be at least 1");
@@ -807,7 +809,7 @@ static void erase_at(rmem_t *r, struct rmem_mems *m, uint32_t voff) {
   m->segments--;
 }
 
-rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
+static rmem_status_t mems_free_(rmem_t *r, uintptr_t vaddr) {
   struct rmem_mems *m = mems_of(r, "mems_free");
   if (!m) return rmem_last_error();
   mems_path_t p;
@@ -881,7 +883,7 @@ rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
   return RMEM_OK;
 }
 
-void *rmem_mems_get(rmem_t *r, uintptr_t vaddr) {
+static void *mems_get_(rmem_t *r, uintptr_t vaddr) {
   struct rmem_mems *m = mems_of(r, "mems_get");
   if (!m) return NULL;
   mems_path_t p;
@@ -894,7 +896,7 @@ void *rmem_mems_get(rmem_t *r, uintptr_t vaddr) {
   return (void *)phys_of(r, m, main_of(info), vaddr - MEMS_VIRTUAL_BASE);
 }
 
-rmem_status_t rmem_mems_stats(rmem_t *r, rmem_mems_stats_t *out) {
+static rmem_status_t mems_stats_(rmem_t *r, rmem_mems_stats_t *out) {
   struct rmem_mems *m = mems_of(r, "mems_stats");
   if (!m) return rmem_last_error();
   if (!out) return rmem_fail(RMEM_EINVAL, "mems_stats: out is NULL");
@@ -921,7 +923,7 @@ rmem_status_t rmem_mems_stats(rmem_t *r, rmem_mems_stats_t *out) {
  * drop that trailing space so the line reads exactly as the seed's README
  * shows it).
  */
-rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f) {
+static rmem_status_t mems_print_stats_(rmem_t *r, FILE *f) {
   struct rmem_mems *m = mems_of(r, "mems_print_stats");
   if (!m) return rmem_last_error();
   if (!f) f = stdout;
@@ -964,7 +966,7 @@ rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f) {
   return ferror(f) ? rmem_fail(RMEM_EINVAL, "mems_print_stats: writing to the stream failed") : RMEM_OK;
 }
 
-rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg) {
+static rmem_status_t mems_walk_(rmem_t *r, rmem_mems_fn *visit, void *arg) {
   struct rmem_mems *m = mems_of(r, "mems_walk");
   if (!m) return rmem_last_error();
   if (!visit) return rmem_fail(RMEM_EINVAL, "mems_walk: visit is NULL");
@@ -984,7 +986,7 @@ rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg) {
   return RMEM_OK;
 }
 
-rmem_status_t rmem_mems_find(rmem_t *r, uintptr_t vaddr, rmem_mems_segment_t *out) {
+static rmem_status_t mems_find_(rmem_t *r, uintptr_t vaddr, rmem_mems_segment_t *out) {
   struct rmem_mems *m = mems_of(r, "mems_find");
   if (!m) return rmem_last_error();
   if (!out) return rmem_fail(RMEM_EINVAL, "mems_find: out is NULL");
@@ -1001,7 +1003,7 @@ rmem_status_t rmem_mems_find(rmem_t *r, uintptr_t vaddr, rmem_mems_segment_t *ou
   return RMEM_OK;
 }
 
-rmem_status_t rmem_mems_finish(rmem_t *r) {
+static rmem_status_t mems_finish_(rmem_t *r) {
   if (!mems_of(r, "mems_finish")) return rmem_last_error();
   teardown(r);
   rmem_pages_release(r); /* the freed pages really go back to the OS */
@@ -1060,7 +1062,7 @@ static bool check_node(const struct rmem_mems *m, const mems_node_t *x, int dept
   return true;
 }
 
-size_t rmem_mems_validate(rmem_t *r) {
+static size_t mems_validate_(rmem_t *r) {
   size_t problems = 0;
   if (!rmem_check_instance(r)) return 1; /* as the heap's validator: no instance is one problem */
   rmem_validation_begin();
@@ -1152,4 +1154,85 @@ size_t rmem_mems_validate(rmem_t *r) {
       m->hole_bytes != hole_bytes || m->process_bytes != proc_bytes)
     rmem_problem(&problems, "mems: counters disagree with the chains");
   return rmem_validation_end(problems);
+}
+
+/* ------------------------------------------------------------------------
+ * The entry points: under the instance's MeMS lock when it is shared
+ * ------------------------------------------------------------------------ */
+
+static bool mems_lock(rmem_t *r) {
+  if (!r || r->magic != RMEM_MAGIC || !rmem_is_shared(r)) return false;
+  rmem_lock(&r->mems_lock);
+  return true;
+}
+
+
+rmem_status_t rmem_mems_init(rmem_t *r) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_init_(r);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+uintptr_t rmem_mems_malloc(rmem_t *r, size_t size) {
+  bool locked = mems_lock(r);
+  uintptr_t v = mems_malloc_(r, size);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+rmem_status_t rmem_mems_free(rmem_t *r, uintptr_t vaddr) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_free_(r, vaddr);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+void *rmem_mems_get(rmem_t *r, uintptr_t vaddr) {
+  bool locked = mems_lock(r);
+  void *v = mems_get_(r, vaddr);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+rmem_status_t rmem_mems_stats(rmem_t *r, rmem_mems_stats_t *out) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_stats_(r, out);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+rmem_status_t rmem_mems_print_stats(rmem_t *r, FILE *f) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_print_stats_(r, f);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+rmem_status_t rmem_mems_walk(rmem_t *r, rmem_mems_fn *visit, void *arg) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_walk_(r, visit, arg);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+rmem_status_t rmem_mems_find(rmem_t *r, uintptr_t vaddr, rmem_mems_segment_t *out) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_find_(r, vaddr, out);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+rmem_status_t rmem_mems_finish(rmem_t *r) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_finish_(r);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+size_t rmem_mems_validate(rmem_t *r) {
+  bool locked = mems_lock(r);
+  size_t v = mems_validate_(r);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
 }

@@ -112,7 +112,24 @@ static struct rmem_meta_state *meta_state(rmem_t *r) {
   return r->meta;
 }
 
+static void *meta_alloc(rmem_t *r, size_t size);
+
 void *rmem_meta_alloc(rmem_t *r, size_t size) {
+  rmem_shared_lock(r);
+  void *p = meta_alloc(r, size);
+  rmem_shared_unlock(r);
+  return p;
+}
+
+static void meta_free(rmem_t *r, void *p, size_t size);
+
+void rmem_meta_free(rmem_t *r, void *p, size_t size) {
+  rmem_shared_lock(r);
+  meta_free(r, p, size);
+  rmem_shared_unlock(r);
+}
+
+static void *meta_alloc(rmem_t *r, size_t size) {
   struct rmem_meta_state *m = meta_state(r);
   if (!m || size == 0) return NULL;
   if (size > META_SMALL_MAX) {
@@ -151,7 +168,7 @@ void *rmem_meta_alloc(rmem_t *r, size_t size) {
   return p; /* fresh mapping: already zero */
 }
 
-void rmem_meta_free(rmem_t *r, void *p, size_t size) {
+static void meta_free(rmem_t *r, void *p, size_t size) {
   struct rmem_meta_state *m = r->meta;
   if (!p || !m) return;
   if (size > META_SMALL_MAX) {

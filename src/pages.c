@@ -216,7 +216,7 @@ static uint32_t try_top(rmem_t *r, uint32_t n, uint32_t align, uint8_t kind, uin
   return a;
 }
 
-uint32_t rmem_pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint8_t kind, uint32_t owner) {
+static uint32_t pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint8_t kind, uint32_t owner) {
   if (align_pages == 0) align_pages = 1;
   rmem_assert((align_pages & (align_pages - 1)) == 0 && "alignment must be a power of two");
   if (npages == 0 || npages >= r->npages) {
@@ -225,9 +225,13 @@ uint32_t rmem_pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint
   }
   uint32_t a = try_bins(r, npages, align_pages, kind, owner);
   if (!a) a = try_top(r, npages, align_pages, kind, owner);
-  if (!a && r->reclaim && r->reclaim(r) > 0) { /* the owner of empty slabs gives them back: once more */
-    a = try_bins(r, npages, align_pages, kind, owner);
-    if (!a) a = try_top(r, npages, align_pages, kind, owner);
+  if (!a && r->reclaim) {
+    /* the owner of empty slabs gives them back (the hook frees pages: it runs without the lock) */
+    rmem_shared_unlock(r);
+    size_t got = r->reclaim(r);
+    rmem_shared_lock(r);
+    if (got > 0) a = try_bins(r, npages, align_pages, kind, owner);
+    if (got > 0 && !a) a = try_top(r, npages, align_pages, kind, owner);
   }
   if (!a) {
     rmem_fail(RMEM_ENOMEM, "out of memory: no run of %u pages (%u free pages below the high-water mark, %u above)",
@@ -246,7 +250,7 @@ void rmem_pages_init(rmem_t *r) {
   r->limit = r->npages - 1;
 }
 
-void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner) {
+static void pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner) {
   uint32_t n = r->pm[first].len;
   for (uint32_t i = first; i < first + n; i++) r->pm[i].owner = owner;
 }
@@ -293,6 +297,8 @@ static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, uint32_t d
  * dirty, and when the dirty pages pass a budget (a quarter of the pages in
  * use, at least 4 MiB) every dirty run is released.
  */
+static size_t pages_release(rmem_t *r);
+
 static void free_pages_policy(rmem_t *r, uint32_t first, uint32_t n) {
   uint32_t dirty = n;
   if (n >= 256) {
@@ -302,10 +308,10 @@ static void free_pages_policy(rmem_t *r, uint32_t first, uint32_t n) {
   free_and_merge(r, first, n, dirty);
   uint32_t budget = r->used_pages / 4;
   if (budget < 1024) budget = 1024;
-  if (r->dirty_pages > budget) rmem_pages_release(r);
+  if (r->dirty_pages > budget) pages_release(r);
 }
 
-void rmem_pages_free(rmem_t *r, uint32_t first) {
+static void pages_free(rmem_t *r, uint32_t first) {
   uint32_t n = r->pm[first].len;
   rmem_assert((r->pm[first].flags & RMEM_PF_HEAD) && r->pm[first].kind != RMEM_PK_FREE && "a run head");
   r->used_pages -= n;
@@ -326,7 +332,7 @@ static void set_run_len(rmem_t *r, uint32_t first, uint32_t n) {
   }
 }
 
-void rmem_pages_shrink(rmem_t *r, uint32_t first, uint32_t new_len) {
+static void pages_shrink(rmem_t *r, uint32_t first, uint32_t new_len) {
   uint32_t n = r->pm[first].len;
   if (new_len >= n || new_len == 0) return;
   r->used_pages -= n - new_len;
@@ -338,7 +344,7 @@ void rmem_pages_shrink(rmem_t *r, uint32_t first, uint32_t new_len) {
   free_pages_policy(r, first + new_len, n - new_len);
 }
 
-bool rmem_pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
+static bool pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
   rmem_pme_t *h = &r->pm[first];
   uint32_t n = h->len, end = first + n;
   if (new_len <= n) return true;
@@ -371,7 +377,7 @@ bool rmem_pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
   return true;
 }
 
-size_t rmem_pages_release(rmem_t *r) {
+static size_t pages_release(rmem_t *r) {
   size_t released = 0;
   for (uint32_t p = 1; p < r->top;) {
     rmem_pme_t *h = &r->pm[p];
@@ -385,7 +391,7 @@ size_t rmem_pages_release(rmem_t *r) {
   return released;
 }
 
-uint32_t rmem_pages_largest_free(const rmem_t *r) {
+static uint32_t pages_largest_free(const rmem_t *r) {
   uint32_t best = 0;
   for (int b = RMEM_BINS - 1; b >= 0; b--) {
     if (!(r->bin_map[b / 64] & ((uint64_t)1 << (b % 64)))) continue;
@@ -398,7 +404,7 @@ uint32_t rmem_pages_largest_free(const rmem_t *r) {
   return tail > best ? tail : best;
 }
 
-size_t rmem_pages_check(rmem_t *r) {
+static size_t pages_check(rmem_t *r) {
   size_t problems = 0;
   rmem_pme_t *pm = r->pm;
   if (pm[0].kind != RMEM_PK_RESERVED) rmem_problem(&problems, "pagemap: page 0 is not reserved (P1)");
@@ -490,4 +496,70 @@ size_t rmem_pages_check(rmem_t *r) {
   }
   /* above top nothing was ever tagged: the untouched map need not be read */
   return problems;
+}
+
+/* ------------------------------------------------------------------------
+ * The entry points: each under the instance's lock when it is shared
+ * ------------------------------------------------------------------------ */
+
+uint32_t rmem_pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, uint8_t kind, uint32_t owner) {
+  rmem_shared_lock(r);
+  uint32_t a = pages_alloc(r, npages, align_pages, kind, owner);
+  rmem_shared_unlock(r);
+  return a;
+}
+
+void rmem_pages_free(rmem_t *r, uint32_t first) {
+  rmem_shared_lock(r);
+  pages_free(r, first);
+  rmem_shared_unlock(r);
+}
+
+bool rmem_pages_free_run(rmem_t *r, uint32_t first, uint8_t kind) {
+  rmem_shared_lock(r);
+  const rmem_pme_t *h = first < r->top ? &r->pm[first] : NULL;
+  bool ok = h && h->kind == kind && (h->flags & RMEM_PF_HEAD);
+  if (ok) pages_free(r, first);
+  rmem_shared_unlock(r);
+  return ok;
+}
+
+void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner) {
+  rmem_shared_lock(r);
+  pages_set_owner(r, first, owner);
+  rmem_shared_unlock(r);
+}
+
+void rmem_pages_shrink(rmem_t *r, uint32_t first, uint32_t new_len) {
+  rmem_shared_lock(r);
+  pages_shrink(r, first, new_len);
+  rmem_shared_unlock(r);
+}
+
+bool rmem_pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
+  rmem_shared_lock(r);
+  bool ok = pages_grow(r, first, new_len);
+  rmem_shared_unlock(r);
+  return ok;
+}
+
+size_t rmem_pages_release(rmem_t *r) {
+  rmem_shared_lock(r);
+  size_t n = pages_release(r);
+  rmem_shared_unlock(r);
+  return n;
+}
+
+uint32_t rmem_pages_largest_free(const rmem_t *r) {
+  rmem_shared_lock((rmem_t *)r);
+  uint32_t n = pages_largest_free(r);
+  rmem_shared_unlock((rmem_t *)r);
+  return n;
+}
+
+size_t rmem_pages_check(rmem_t *r) {
+  rmem_shared_lock(r);
+  size_t n = pages_check(r);
+  rmem_shared_unlock(r);
+  return n;
 }

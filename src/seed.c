@@ -11,6 +11,12 @@
  * the first init_* call creates (64 MiB). Before that, calls record
  * RMEM_ENOTINIT (the rmem_* functions refuse a NULL instance).
  *
+ * The default instance is shared (RMEM_OPT_SHARED): C programs call r_alloc
+ * and r_free from any thread, as they call malloc. r_alloc and r_free keep
+ * the calling thread's heap of it in one thread-local word, so a
+ * single-threaded program pays one load and a compare over a private
+ * instance's fast path.
+ *
  * Floor: the top. Only this file knows the default instance exists.
  */
 #include "internal.h"
@@ -27,9 +33,50 @@ static rmem_t *default_or_fail(const char *what) {
  * The general heap
  * ------------------------------------------------------------------------ */
 
+/* This thread's heap of the default instance, and that instance's epoch (a later default is another). */
+static _Thread_local struct {
+  rmem_local_t *l;
+  uint64_t epoch;
+} tl_default RMEM_TLS_IE;
+
+static rmem_local_t *default_local(rmem_t *r) {
+  rmem_local_t *l = r && rmem_is_shared(r) ? rmem_local(r) : NULL;
+  if (l) {
+    tl_default.l = l;
+    tl_default.epoch = r->epoch;
+  }
+  return l;
+}
+
 rmem_status_t init_heap(void) { return rmem_init_default(NULL); }
-void *r_alloc(size_t size) { return rmem_alloc(rmem_default_instance, size); }
-rmem_status_t r_free(void *ptr) { return rmem_free(rmem_default_instance, ptr); }
+
+static RMEM_NOINLINE void *r_alloc_slow(size_t size) {
+  rmem_t *r = rmem_default_instance;
+  rmem_local_t *l = default_local(r);
+  return l ? rmem_local_alloc(l, size) : rmem_alloc(r, size);
+}
+
+/* Both paths are tail calls: the fast one costs a load of the default, one TLS load and two compares. */
+void *r_alloc(size_t size) {
+  rmem_t *r = rmem_default_instance;
+  if (RMEM_LIKELY(r != NULL && tl_default.l != NULL && tl_default.epoch == r->epoch))
+    return rmem_local_alloc(tl_default.l, size);
+  return r_alloc_slow(size);
+}
+
+static RMEM_NOINLINE rmem_status_t r_free_slow(void *ptr) {
+  rmem_t *r = rmem_default_instance;
+  rmem_local_t *l = default_local(r);
+  return l ? rmem_local_free(l, ptr) : rmem_free(r, ptr);
+}
+
+rmem_status_t r_free(void *ptr) {
+  rmem_t *r = rmem_default_instance;
+  if (RMEM_LIKELY(r != NULL && tl_default.l != NULL && tl_default.epoch == r->epoch))
+    return rmem_local_free(tl_default.l, ptr);
+  return r_free_slow(ptr);
+}
+
 rmem_status_t r_defrag(void) { return rmem_defrag(rmem_default(), NULL); }
 void *r_calloc(size_t n, size_t size) { return rmem_calloc(rmem_default(), n, size); }
 void *r_realloc(void *ptr, size_t size) { return rmem_realloc(rmem_default(), ptr, size); }

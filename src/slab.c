@@ -91,7 +91,7 @@ static bool on_partial(const rmem_slab_list_t *l, const rmem_slab_t *s) {
 /* S4 / P6: the page tag of every page of s. */
 static void tag_pages(rmem_t *r, const rmem_slab_t *s, uint16_t tag) {
   uint16_t *t = r->ptag + s->first_page;
-  for (uint32_t k = 0; k < s->npages; k++) t[k] = tag;
+  for (uint32_t k = 0; k < s->npages; k++) __atomic_store_n(&t[k], tag, __ATOMIC_RELAXED); /* read by any thread */
 }
 
 static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
@@ -105,17 +105,23 @@ static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   s->summary = 0;
   if (l->page_tag) tag_pages(r, s, 0);
   rmem_pages_free(r, s->first_page);
+  rmem_shared_lock(r);
   rmem_pool_put(&r->slabs, s);
+  rmem_shared_unlock(r);
 }
 
 static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   rmem_t *r = l->r;
+  rmem_shared_lock(r);
   rmem_slab_t *s = rmem_pool_get(&r->slabs);
+  rmem_shared_unlock(r);
   if (!s) return rmem_fail_null(RMEM_ENOMEM, "out of slab descriptors");
   uint32_t idx = rmem_pool_index(&r->slabs, s);
   uint32_t first = rmem_pages_alloc(r, l->slab_pages, 1, RMEM_PK_SLAB, idx);
   if (!first) {
+    rmem_shared_lock(r);
     rmem_pool_put(&r->slabs, s);
+    rmem_shared_unlock(r);
     return NULL; /* ENOMEM recorded by the page source */
   }
   s->start = rmem_page_addr(r, first);

@@ -17,10 +17,12 @@
 #ifndef RMEM_TYPES_H
 #define RMEM_TYPES_H
 
+#include "lock.h"
 #include "rmem.h"
 #include "rmem_os.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -207,8 +209,15 @@ struct rmem_slab_list {
 
 #define RMEM_LIVE_SHIFT 3 /* one live bit per 8 bytes: every slot is 8-aligned and at least 8 long */
 
-/* Page tags (P6): 0 = no front owns the page; a heap class c -> c + 1; slab cache i -> RMEM_TAG_CACHE + i. */
-#define RMEM_TAG_CACHE 0x100u
+/*
+ * Page tags (P6): 0 = no front owns the page; a slab of heap class c of the
+ * heap with tag base b (0 for a private instance's heap, id << 7 for a
+ * thread heap of a shared instance) -> b + c + 1; a slab of slab cache i ->
+ * RMEM_TAG_CACHE + i. So a free knows the class AND the owning heap of a
+ * block from one 16-bit load: t - b - 1 < 96 means "a block of my heap".
+ */
+#define RMEM_TAG_CLASS_BITS 7u
+#define RMEM_TAG_CACHE 0x8000u
 
 /* A single list's front (a slab cache, a class of an intermediate arena). */
 #define RMEM_LFRONT_CAP 32u
@@ -238,14 +247,45 @@ typedef struct rmem_front {
   _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP];
 } rmem_front_t;
 
+/*
+ * A heap: the size classes and their front. A private instance has one,
+ * inside rmem_t. A shared instance (RMEM_OPT_SHARED) gives every thread
+ * that uses it a heap of its own (ids 1 .. RMEM_MAX_HEAPS, mapped apart), so
+ * the fast paths take no lock: a block of another thread's heap is freed
+ * by marking it in the instance's remote bitmap (one atomic OR, which
+ * decides the free: a second OR that finds the bit set is a double free, at
+ * that call), and its owner returns it to its own front when it drains.
+ * Invariants of shared instances (rmem_heap_validate):
+ *   R1  a remote bit is set only where the live bit is set, on a slab page of
+ *       a heap; the owner's sum1 bit of that remote word is set, or the owner
+ *       is draining it (the owner's sum2 / sum3 / pending likewise above).
+ *   R2  a heap's slabs carry its tag base; heaps[id] has id; an ORPHAN heap
+ *       (its thread exited) has an empty front.
+ */
+#define RMEM_MAX_HEAPS 255u
+
+enum rmem_heap_state { RMEM_HS_FREE = 0, RMEM_HS_ACTIVE = 1, RMEM_HS_ORPHAN = 2 };
+
 typedef struct rmem_heap {
   rmem_front_t front;
+  uint32_t fast;              /* RMEM_FAST while its thread may take the fast paths (shared heaps), else 0 */
+  uint32_t tag_base;          /* its slabs' page tags are tag_base + class + 1 */
+  rmem_t *r;
   uint32_t nclasses;
+  uint32_t id;                /* 0 for a private instance's heap, 1 .. RMEM_MAX_HEAPS for thread heaps */
   size_t borrowed;            /* blocks a class took from the next class up instead of making a slab */
-  size_t large_blocks;        /* live page-run blocks */
-  size_t large_pages;
   size_t allocs, frees;       /* operations of the slow paths (page runs, aligned, refills) */
+  size_t remote_frees;        /* blocks other threads freed into it, drained */
   rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
+  /* thread heaps of a shared instance */
+  _Atomic uint32_t pending;   /* remote frees wait in its summaries (sum3 has bits) */
+  _Atomic uint32_t state;     /* enum rmem_heap_state */
+  _Atomic uint64_t *sum1;     /* bit w: remote word w holds frees of its blocks */
+  _Atomic uint64_t *sum2;     /* bit k: sum1 word k is not zero */
+  _Atomic uint64_t *sum3;     /* bit j: sum2 word j is not zero */
+  size_t sum_words[3];
+  char *map;                  /* the mapping of this heap and its summaries */
+  size_t map_bytes;
 } rmem_heap_t;
 
 /* ------------------------------------------------------------------------
@@ -261,7 +301,8 @@ typedef struct rmem_heap {
  *   P5  every free run is in exactly the bin of its length; the bin bitmap has bit b
  *       set iff bin b is non-empty; free_pages is the sum of free run lengths.
  *   P6  ptag[page] != 0 only on pages of a slab whose list has a page tag (S4).
- *   P7  fast == RMEM_FAST iff magic == RMEM_MAGIC and flags == 0.
+ *   P7  fast == RMEM_FAST iff magic == RMEM_MAGIC and flags == 0 (so never for a shared instance,
+ *       whose fast paths are its heaps': rmem_local).
  * ------------------------------------------------------------------------ */
 
 #define RMEM_BINS 128
@@ -283,6 +324,16 @@ struct rmem_s {
   uint64_t magic;              /* RMEM_MAGIC while alive */
   uint32_t npages;             /* capacity / 4096 */
   unsigned flags;              /* RMEM_OPT_* */
+
+  uint64_t *remote;            /* shared: the remote bitmap, bit (off >> 3) set while a live block there is
+                                  freed by a thread that does not own it (R1); NULL for a private instance */
+  uint64_t epoch;              /* distinct for every instance ever created: a stale rmem_t* to a recycled
+                                  header is told from the new instance (thread tables keep it) */
+  rmem_lock_t lock;            /* shared: the page source, the pools, the metadata allocator, the heap
+                                  table and large blocks; unused for a private instance */
+  rmem_lock_t mems_lock;       /* shared: MeMS (which takes lock inside, for pages) */
+  size_t large_blocks;         /* live page-run blocks of the heap */
+  size_t large_pages;
 
   /* hooks: what an owner wants from the floors below, set by the owner */
   size_t (*reclaim)(rmem_t *r);      /* the page source is exhausted: give pages back (the heap sets it) */
@@ -310,7 +361,9 @@ struct rmem_s {
   rmem_pool_t caches;          /* cache.c's records */
 
   /* allocators */
-  rmem_heap_t heap;
+  rmem_heap_t heap;            /* a private instance's heap */
+  rmem_heap_t *heaps[RMEM_MAX_HEAPS + 1]; /* shared: thread heaps by id (heaps[0] unused) */
+  _Atomic uint32_t nheaps;     /* shared: ids 1 .. nheaps were handed out */
   struct rmem_arena_table *arena_state; /* handle.h, NULL until the first arena or cache */
   struct rmem_mems *mems;               /* mems.c, NULL until mems_init */
 };

@@ -3,7 +3,8 @@
  * valgrind --tool=callgrind (a count repeats when wall time does not).
  *
  *   bench_pairs heap N      N pairs of rmem_alloc / rmem_free, sizes 16..256
- *   bench_pairs r N         the same through the seed's r_alloc / r_free
+ *   bench_pairs r N         the same through the seed's r_alloc / r_free (the default instance is shared)
+ *   bench_pairs local N     the same through rmem_local_alloc / rmem_local_free on a shared instance
  *   bench_pairs slab N      N pairs of rmem_slab_alloc / rmem_slab_free (64 bytes)
  *   bench_pairs system N    N pairs of malloc / free (glibc, or a preloaded allocator)
  *
@@ -54,6 +55,18 @@ int main(int argc, char **argv) {
       acc += (uintptr_t)p;
       r_free(p);
     }
+  } else if (strcmp(mode, "local") == 0) {
+    rmem_options_t o = {0, RMEM_OPT_SHARED};
+    rmem_t *r = rmem_create(&o);
+    rmem_local_t *l = rmem_local(r);
+    for (int i = 0; i < NS; i++) rmem_local_free(l, rmem_local_alloc(l, sizes[i]));
+    for (long i = 0; i < n; i++) {
+      char *p = rmem_local_alloc(l, sizes[i & (NS - 1)]);
+      p[0] = (char)i;
+      acc += (uintptr_t)p;
+      rmem_local_free(l, p);
+    }
+    rmem_destroy(r);
   } else if (strcmp(mode, "slab") == 0) {
     rmem_t *r = rmem_create(NULL);
     slab_cache_t *c = rmem_slab_cache_create(r, "pairs", 64, 0, 0);

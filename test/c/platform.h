@@ -8,6 +8,8 @@
  *   check_stream_text(f)     ... its whole text as a malloc'd string (closes f)
  *   check_capture_stdout(fn) what fn printed on stdout, as a malloc'd string
  *   check_thread_run(fn, a)  runs fn(a) on a new thread and waits for it
+ *   check_threads_run(n, fn, args, size)  runs fn(args + k * size) for k < n,
+ *                            each on its own thread at once, and waits for all
  *   check_child_faults(...)  runs a function in a child process and tells
  *                            whether it died of a memory fault
  *
@@ -136,6 +138,34 @@ static inline int check_thread_run(void (*fn)(void *), void *arg) {
   return 0;
 }
 #endif
+
+/* Runs fn on n threads at once (thread k gets (char *)args + k * size) and waits for all; 0, or -1. */
+static inline int check_threads_run(int n, void (*fn)(void *), void *args, size_t size) {
+  enum { MAX = 64 };
+  check_thread_call_t c[MAX];
+  if (n > MAX) return -1;
+  int made = 0;
+#if defined(_WIN32)
+  HANDLE h[MAX];
+  for (; made < n; made++) {
+    c[made] = (check_thread_call_t){fn, (char *)args + (size_t)made * size};
+    h[made] = CreateThread(NULL, 0, check_thread_entry, &c[made], 0, NULL);
+    if (!h[made]) break;
+  }
+  for (int k = 0; k < made; k++) {
+    WaitForSingleObject(h[k], INFINITE);
+    CloseHandle(h[k]);
+  }
+#else
+  pthread_t t[MAX];
+  for (; made < n; made++) {
+    c[made] = (check_thread_call_t){fn, (char *)args + (size_t)made * size};
+    if (pthread_create(&t[made], NULL, check_thread_entry, &c[made]) != 0) break;
+  }
+  for (int k = 0; k < made; k++) pthread_join(t[k], NULL);
+#endif
+  return made == n ? 0 : -1;
+}
 
 /* ------------------------------------------------------------------------
  * Children that must crash

@@ -1,0 +1,341 @@
+/*
+ * test_shared.c - shared instances (RMEM_OPT_SHARED): every call from any
+ * thread, blocks freed by threads that do not own them, double frees
+ * between threads caught at the second call, heaps of ended threads taken
+ * over, arenas owned by their thread, slab caches and MeMS from many
+ * threads at once, and a deterministic stress with pattern checks and the
+ * validator after every round.
+ */
+#include <stdatomic.h>
+
+#include "check.h"
+#include "internal.h"
+#include "platform.h"
+
+static rmem_t *shared_instance(size_t cap) {
+  rmem_options_t o = {.capacity = cap, .flags = RMEM_OPT_SHARED};
+  rmem_t *r = rmem_create(&o);
+  CHECK(r != NULL);
+  return r;
+}
+
+static void fill(unsigned char *p, size_t n, unsigned seed) {
+  for (size_t k = 0; k < n; k++) p[k] = (unsigned char)(seed * 31 + k);
+}
+
+static int intact(const unsigned char *p, size_t n, unsigned seed) {
+  for (size_t k = 0; k < n; k++)
+    if (p[k] != (unsigned char)(seed * 31 + k)) return 0;
+  return 1;
+}
+
+static size_t live_blocks(rmem_t *r) {
+  rmem_heap_stats_t hs;
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  return hs.live_blocks;
+}
+
+/* ---- the API on one thread, and the private/shared refusals ---- */
+
+static void test_basics(void) {
+  rmem_t *r = shared_instance(8 << 20);
+  void *p = rmem_alloc(r, 100);
+  CHECK(p != NULL);
+  CHECK(rmem_usable_size(r, p) >= 100);
+  fill(p, 100, 1);
+  void *q = rmem_realloc(r, p, 5000);
+  CHECK(q != NULL && intact(q, 100, 1));
+  CHECK_EQ(rmem_free(r, q), RMEM_OK);
+  CHECK_ERR(rmem_free(r, q), RMEM_EDOUBLEFREE);
+  void *big = rmem_alloc(r, 200000);
+  CHECK(big != NULL);
+  CHECK_EQ(rmem_free(r, big), RMEM_OK);
+  CHECK_ERR(rmem_free(r, big), RMEM_EDOUBLEFREE);
+  void *z = rmem_calloc(r, 10, 10);
+  CHECK(z != NULL && ((unsigned char *)z)[99] == 0);
+  CHECK_EQ(rmem_free(r, z), RMEM_OK);
+
+  rmem_local_t *l = rmem_local(r);
+  CHECK(l != NULL);
+  CHECK(rmem_local(r) == l); /* the same heap for the same thread */
+  void *a = rmem_local_alloc(l, 48);
+  CHECK(a != NULL);
+  CHECK_EQ(rmem_local_usable_size(l, a), 48);
+  CHECK_EQ(rmem_local_free(l, a), RMEM_OK);
+  CHECK_ERR(rmem_local_free(l, a), RMEM_EDOUBLEFREE);
+  void *b = rmem_alloc(r, 48); /* the two APIs share the heap */
+  CHECK_EQ(rmem_local_free(l, b), RMEM_OK);
+  CHECK_NULL_ERR(rmem_local_alloc(NULL, 8), RMEM_EINVAL);
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK_EQ(live_blocks(r), 0);
+  CHECK_EQ(rmem_local_release(r), RMEM_OK);
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK(rmem_local(r) != NULL); /* a heap again (the released one, taken over) */
+
+  rmem_t *priv = check_instance(2 << 20);
+  CHECK_NULL_ERR(rmem_local(priv), RMEM_EPERM);
+  CHECK_ERR(rmem_local_release(priv), RMEM_EPERM);
+  rmem_destroy(priv);
+  CHECK_EQ(rmem_destroy(r), RMEM_OK);
+}
+
+/* ---- blocks handed between threads ---- */
+
+enum { NT = 4, PER = 4000 };
+static rmem_t *R;
+static unsigned char *_Atomic box[NT][PER];
+static _Atomic size_t thread_errors;
+
+typedef struct targ {
+  int id;
+  uint64_t seed;
+  int use_local;
+} targ_t;
+
+static void hand_off(void *arg) {
+  targ_t *t = arg;
+  rmem_local_t *l = t->use_local ? rmem_local(R) : NULL;
+  int next = (t->id + 1) % NT;
+  for (int k = 0; k < PER; k++) {
+    /* a block of the neighbour (another thread's heap): check it and free it */
+    unsigned char *old = atomic_exchange(&box[next][k], NULL);
+    if (old) {
+      if (!intact(old, 16, (unsigned)(next * 7919 + k))) atomic_fetch_add(&thread_errors, 1);
+      if ((l ? rmem_local_free(l, old) : rmem_free(R, old)) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+    }
+    size_t n = 16 + check_rand(&t->seed) % 3000;
+    if (check_rand(&t->seed) % 50 == 0) n = 40000 + check_rand(&t->seed) % 100000; /* a page run now and then */
+    unsigned char *p = l ? rmem_local_alloc(l, n) : rmem_alloc(R, n);
+    if (!p) {
+      atomic_fetch_add(&thread_errors, 1);
+      continue;
+    }
+    fill(p, 16, (unsigned)(t->id * 7919 + k));
+    unsigned char *prev = atomic_exchange(&box[t->id][k], p);
+    if (prev) { /* its own block from the last round (or taken over from an ended thread's heap) */
+      if (!intact(prev, 16, (unsigned)(t->id * 7919 + k))) atomic_fetch_add(&thread_errors, 1);
+      if (rmem_free(R, prev) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+    }
+  }
+}
+
+static void test_hand_off(void) {
+  R = shared_instance(256 << 20);
+  size_t base = live_blocks(R);
+  for (int round = 0; round < 6; round++) {
+    targ_t args[NT];
+    for (int t = 0; t < NT; t++) args[t] = (targ_t){t, (uint64_t)(round * 101 + t + 1), round & 1};
+    CHECK_EQ(check_threads_run(NT, hand_off, args, sizeof args[0]), 0);
+    CHECK_EQ(atomic_load(&thread_errors), 0);
+    CHECK_EQ(rmem_validate(R), 0); /* the threads are gone: their heaps are orphans, every one checked */
+  }
+  for (int t = 0; t < NT; t++)
+    for (int k = 0; k < PER; k++) {
+      unsigned char *p = atomic_exchange(&box[t][k], NULL);
+      if (p) CHECK_EQ(rmem_free(R, p), RMEM_OK);
+    }
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), base);
+  CHECK(atomic_load(&R->nheaps) <= NT + 1); /* ended threads' heaps were taken over, not remade */
+  rmem_destroy(R);
+}
+
+/* ---- double frees between threads, caught at the second call ---- */
+
+static void *shared_p, *shared_x;
+static rmem_status_t st1, st2, st3;
+
+static void free_p_twice(void *arg) {
+  (void)arg;
+  st1 = rmem_free(R, shared_p);
+  st2 = rmem_free(R, shared_p);
+}
+
+static void free_p_x_p(void *arg) {
+  (void)arg;
+  st1 = rmem_free(R, shared_p);
+  st2 = rmem_free(R, shared_x);
+  st3 = rmem_free(R, shared_p);
+}
+
+static void free_p_once(void *arg) {
+  (void)arg;
+  st1 = rmem_free(R, shared_p);
+}
+
+static void test_double_frees(void) {
+  R = shared_instance(16 << 20);
+  size_t sizes[] = {16, 48, 1000, 4096, 20000, 100000};
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    /* B frees A's block twice: the second free is refused at that call */
+    shared_p = rmem_alloc(R, sizes[k]);
+    CHECK(check_thread_run(free_p_twice, NULL) == 0);
+    CHECK_EQ(st1, RMEM_OK);
+    CHECK_EQ(st2, RMEM_EDOUBLEFREE);
+    /* and the owner's own free of it now is a double free too, before and after it takes it back */
+    CHECK_ERR(rmem_free(R, shared_p), RMEM_EDOUBLEFREE);
+    CHECK_EQ(rmem_heap_trim(R, 0), RMEM_OK); /* drains what others freed into this thread's heap */
+    CHECK_ERR(rmem_free(R, shared_p), RMEM_EDOUBLEFREE);
+    CHECK_EQ(rmem_validate(R), 0);
+
+    /* free(p); free(x); free(p) from B: x is freed, the second free of p refused */
+    shared_p = rmem_alloc(R, sizes[k]);
+    shared_x = rmem_alloc(R, sizes[k]);
+    CHECK(check_thread_run(free_p_x_p, NULL) == 0);
+    CHECK_EQ(st1, RMEM_OK);
+    CHECK_EQ(st2, RMEM_OK);
+    CHECK_EQ(st3, RMEM_EDOUBLEFREE);
+    CHECK_EQ(rmem_validate(R), 0);
+
+    /* A frees, then B frees: B's free is the double free */
+    shared_p = rmem_alloc(R, sizes[k]);
+    CHECK_EQ(rmem_free(R, shared_p), RMEM_OK);
+    CHECK(check_thread_run(free_p_once, NULL) == 0);
+    CHECK_EQ(st1, RMEM_EDOUBLEFREE);
+  }
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), 0);
+  rmem_destroy(R);
+}
+
+/* ---- a thread that ends with live blocks; others free them; its heap is taken over ---- */
+
+static void *left[200];
+
+static void alloc_and_end(void *arg) {
+  (void)arg;
+  for (int k = 0; k < 200; k++) left[k] = rmem_alloc(R, 24 + (size_t)k * 8);
+}
+
+static void free_left(void *arg) {
+  (void)arg;
+  for (int k = 0; k < 200; k++)
+    if (rmem_free(R, left[k]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+}
+
+static void test_orphans(void) {
+  R = shared_instance(16 << 20);
+  CHECK(check_thread_run(alloc_and_end, NULL) == 0); /* its heap is an orphan now, holding 200 blocks */
+  CHECK_EQ(live_blocks(R), 200);
+  CHECK(check_thread_run(free_left, NULL) == 0); /* frees into an orphan */
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  CHECK_EQ(live_blocks(R), 0);
+  CHECK_EQ(rmem_validate(R), 0);
+  uint32_t heaps = atomic_load(&R->nheaps);
+  for (int k = 0; k < 20; k++) CHECK(check_thread_run(alloc_and_end, NULL) == 0 && check_thread_run(free_left, NULL) == 0);
+  CHECK(atomic_load(&R->nheaps) <= heaps + 1); /* forty more threads, no more heaps */
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), 0);
+  rmem_destroy(R);
+}
+
+/* ---- arenas belong to their thread; caches and MeMS from many threads at once ---- */
+
+static arena_t *A;
+static rmem_status_t arena_st;
+static void *arena_p;
+
+static void use_foreign_arena(void *arg) {
+  (void)arg;
+  rmem_clear_error();
+  arena_p = rmem_arena_alloc(A, 16);
+  arena_st = rmem_last_error();
+}
+
+static slab_cache_t *SC;
+
+static void cache_churn(void *arg) {
+  uint64_t seed = (uint64_t)(uintptr_t)arg + 1;
+  void *keep[64] = {0};
+  for (int k = 0; k < 20000; k++) {
+    size_t i = check_rand(&seed) % 64;
+    if (keep[i]) {
+      if (!intact(keep[i], 40, (unsigned)i)) atomic_fetch_add(&thread_errors, 1);
+      if (rmem_slab_free(SC, keep[i]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+    }
+    keep[i] = rmem_slab_alloc(SC);
+    if (!keep[i]) atomic_fetch_add(&thread_errors, 1);
+    else fill(keep[i], 40, (unsigned)i);
+  }
+  for (int i = 0; i < 64; i++)
+    if (keep[i] && rmem_slab_free(SC, keep[i]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+}
+
+static void mems_churn(void *arg) {
+  uint64_t seed = (uint64_t)(uintptr_t)arg + 7;
+  uintptr_t keep[32] = {0};
+  for (int k = 0; k < 3000; k++) {
+    size_t i = check_rand(&seed) % 32;
+    if (keep[i] && rmem_mems_free(R, keep[i]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+    keep[i] = rmem_mems_malloc(R, 1 + check_rand(&seed) % 6000);
+    if (!keep[i]) atomic_fetch_add(&thread_errors, 1);
+  }
+  for (int i = 0; i < 32; i++)
+    if (keep[i] && rmem_mems_free(R, keep[i]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+}
+
+static void test_arenas_caches_mems(void) {
+  R = shared_instance(64 << 20);
+  A = rmem_arena_create(R, 0, LIFETIME_TRANSIENT);
+  CHECK(A != NULL && rmem_arena_alloc(A, 16) != NULL);
+  CHECK(check_thread_run(use_foreign_arena, NULL) == 0);
+  CHECK(arena_p == NULL);
+  CHECK_EQ(arena_st, RMEM_EPERM);
+  CHECK_EQ(rmem_arena_destroy(A), RMEM_OK);
+
+  SC = rmem_slab_cache_create(R, "shared", 40, 0, 0);
+  CHECK(SC != NULL);
+  void *args[NT] = {0};
+  for (int t = 0; t < NT; t++) args[t] = (void *)(uintptr_t)t;
+  CHECK_EQ(check_threads_run(NT, cache_churn, args, 0), 0);
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  rmem_slab_stats_t ss;
+  CHECK_EQ(rmem_slab_cache_stats(SC, &ss), RMEM_OK);
+  CHECK_EQ(ss.objects_in_use, 0);
+  CHECK_EQ(rmem_slab_cache_destroy(SC), RMEM_OK);
+
+  CHECK_EQ(rmem_mems_init(R), RMEM_OK);
+  CHECK_EQ(check_threads_run(NT, mems_churn, args, 0), 0);
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  rmem_mems_stats_t ms;
+  CHECK_EQ(rmem_mems_stats(R, &ms), RMEM_OK);
+  CHECK_EQ(ms.process_segments, 0);
+  CHECK_EQ(rmem_validate(R), 0);
+  rmem_destroy(R);
+}
+
+/* ---- the seed's names on the default instance, from many threads ---- */
+
+static void seed_churn(void *arg) {
+  uint64_t seed = (uint64_t)(uintptr_t)arg + 3;
+  void *keep[128] = {0};
+  for (int k = 0; k < 20000; k++) {
+    size_t i = check_rand(&seed) % 128;
+    if (keep[i] && r_free(keep[i]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+    keep[i] = r_alloc(1 + check_rand(&seed) % 2000);
+    if (!keep[i]) atomic_fetch_add(&thread_errors, 1);
+  }
+  for (int i = 0; i < 128; i++)
+    if (keep[i] && r_free(keep[i]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+}
+
+static void test_seed_names(void) {
+  CHECK_EQ(init_heap(), RMEM_OK);
+  void *args[NT] = {0};
+  for (int t = 0; t < NT; t++) args[t] = (void *)(uintptr_t)t;
+  CHECK_EQ(check_threads_run(NT, seed_churn, args, 0), 0);
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  CHECK_EQ(rmem_validate(rmem_default()), 0);
+  CHECK_EQ(live_blocks(rmem_default()), 0);
+  CHECK_EQ(rmem_shutdown_default(), RMEM_OK);
+}
+
+int main(void) {
+  test_basics();
+  test_hand_off();
+  test_double_frees();
+  test_orphans();
+  test_arenas_caches_mems();
+  test_seed_names();
+  return check_report("shared");
+}
