@@ -289,6 +289,21 @@ rmem_t *rmem_slab_cache_instance(slab_cache_t *c) {
  * Hooks of rmem_destroy and rmem_validate
  * ------------------------------------------------------------------------ */
 
+/* Before a fork: every cache's lock (they are taken before the instance's lock). Returns how many records. */
+uint32_t rmem_caches_fork_lock(rmem_t *r) {
+  uint32_t n = r->arena_state && r->caches.base ? r->caches.bump : 0;
+  for (uint32_t i = 1; i < n; i++) rmem_lock(&((slab_cache_t *)rmem_pool_at(&r->caches, i))->lock);
+  return n;
+}
+
+/* After a fork: the locks taken; in the child, a record made since (before the instance's lock was
+   taken) gets a fresh lock, as its holder may be a thread the child does not have. */
+void rmem_caches_fork_unlock(rmem_t *r, uint32_t locked, bool child) {
+  for (uint32_t i = 1; i < locked; i++) rmem_unlock(&((slab_cache_t *)rmem_pool_at(&r->caches, i))->lock);
+  uint32_t n = child && r->arena_state && r->caches.base ? r->caches.bump : 0;
+  for (uint32_t i = locked > 1 ? locked : 1; i < n; i++) rmem_lock_init(&((slab_cache_t *)rmem_pool_at(&r->caches, i))->lock);
+}
+
 void rmem_caches_fini(rmem_t *r) {
   /* Slabs and records die with the range and the pools; only the registry must forget the pool. */
   if (r->arena_state) rmem_htable_fini(&r->arena_state->caches);

@@ -17,6 +17,12 @@ rmem_hreg_entry_t rmem_hreg[2][RMEM_HREG_MAX];
 _Atomic uint32_t rmem_hreg_hwm[2];
 static rmem_lock_t hreg_lock = RMEM_LOCK_INIT;
 
+/* The registry's lock is taken last before a fork (no other lock is taken under it). */
+void rmem_handles_fork(int phase) {
+  if (phase == RMEM_FORK_PREPARE) rmem_lock(&hreg_lock);
+  else rmem_unlock(&hreg_lock);
+}
+
 static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
   int slot = -1;
   rmem_lock(&hreg_lock);

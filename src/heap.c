@@ -278,7 +278,26 @@ static bool heap_trylock(rmem_heap_t *h) {
                                                  memory_order_relaxed);
 }
 
+/* h (not the caller's) is another thread's or quarantined: not ours to change, even for a moment. */
+static bool held_elsewhere(rmem_heap_t *h) {
+  uint32_t s = atomic_load_explicit(&h->state, memory_order_acquire);
+  return s == RMEM_HS_ACTIVE || s == RMEM_HS_QUARANTINED;
+}
+
 static void heap_orphan(rmem_heap_t *h) { atomic_store_explicit(&h->state, RMEM_HS_ORPHAN, memory_order_release); }
+
+/* In a fork child: every heap another thread owned (or held for a moment) at the fork is quarantined. */
+void rmem_heap_fork_child(rmem_t *r) {
+  rmem_heap_t *mine = rmem_thread_get(r);
+  uint32_t n = atomic_load_explicit(&r->nheaps, memory_order_relaxed);
+  for (uint32_t id = 1; id <= n; id++) {
+    rmem_heap_t *h = r->heaps[id];
+    if (h && h != mine && atomic_load_explicit(&h->state, memory_order_relaxed) == RMEM_HS_ACTIVE) {
+      atomic_store_explicit(&h->state, RMEM_HS_QUARANTINED, memory_order_relaxed);
+      h->fast = 0;
+    }
+  }
+}
 
 /* The calling thread's heap ends: drained, trimmed (so an orphan holds no stacked block), orphaned. */
 static void heap_thread_exit(rmem_t *r, void *value) {
@@ -1002,7 +1021,7 @@ rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out) {
     rmem_heap_t *mine = rmem_thread_get(r);
     for (uint32_t id = 1; id <= n; id++) {
       rmem_heap_t *h = r->heaps[id];
-      if (h && h != mine && atomic_load_explicit(&h->state, memory_order_acquire) == RMEM_HS_ACTIVE) stats_one(h, &a);
+      if (h && h != mine && held_elsewhere(h)) stats_one(h, &a);
     }
     size_t pending = 0;
     for (size_t w = 0; w < (r->capacity >> (RMEM_LIVE_SHIFT + 6)); w += 1) {
@@ -1121,7 +1140,7 @@ size_t rmem_heap_validate(rmem_t *r) {
     rmem_heap_t *mine = rmem_thread_get(r);
     uint32_t n = atomic_load(&r->nheaps);
     for (uint32_t id = 1; id <= n; id++)
-      if (r->heaps[id] && r->heaps[id] != mine && atomic_load(&r->heaps[id]->state) == RMEM_HS_ACTIVE) all = false;
+      if (r->heaps[id] && r->heaps[id] != mine && held_elsewhere(r->heaps[id])) all = false;
   }
   /* every slab page of the heap belongs to one of its lists; large blocks add up; remote bits only on
      live blocks of heap slabs (R1) */

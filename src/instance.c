@@ -22,6 +22,72 @@
 rmem_t *rmem_default_instance; /* seed.c reads it on every seed call */
 static _Atomic uint64_t epochs; /* instances ever created: each gets the next as its epoch */
 static rmem_lock_t default_lock = RMEM_LOCK_INIT;
+static rmem_lock_t header_lock = RMEM_LOCK_INIT; /* the spare instance headers */
+
+/* ------------------------------------------------------------------------
+ * Fork
+ *
+ * A shared instance is used by many threads; fork copies only the one that
+ * calls it. So that the child finds every lock free and every structure
+ * whole, the prepare handler takes, in the order the library nests them, the
+ * default instance's lock, the list of shared instances, then per instance
+ * its slab caches' locks, its MeMS lock and its own lock, and last the
+ * handle registry's and the thread-key lock; parent and child let them go.
+ * A heap another thread owned at the fork may have been mid-operation (its
+ * fast paths take no lock): the child quarantines it (heap.c).
+ * ------------------------------------------------------------------------ */
+
+static rmem_t *shared_list;
+static rmem_lock_t shared_lock = RMEM_LOCK_INIT;
+static bool fork_hooked;
+
+static void fork_prepare(void) {
+  rmem_lock(&default_lock);
+  rmem_lock(&shared_lock);
+  for (rmem_t *r = shared_list; r; r = r->shared_next) {
+    r->fork_caches = rmem_caches_fork_lock(r);
+    rmem_lock(&r->mems_lock);
+    rmem_lock(&r->lock);
+  }
+  rmem_lock(&header_lock);
+  rmem_handles_fork(RMEM_FORK_PREPARE);
+  rmem_thread_fork(RMEM_FORK_PREPARE);
+}
+
+static void fork_release(int phase) {
+  rmem_thread_fork(phase);
+  rmem_handles_fork(phase);
+  rmem_unlock(&header_lock);
+  for (rmem_t *r = shared_list; r; r = r->shared_next) {
+    if (phase == RMEM_FORK_CHILD) rmem_heap_fork_child(r);
+    rmem_unlock(&r->lock);
+    rmem_unlock(&r->mems_lock);
+    rmem_caches_fork_unlock(r, r->fork_caches, phase == RMEM_FORK_CHILD);
+  }
+  rmem_unlock(&shared_lock);
+  rmem_unlock(&default_lock);
+}
+
+static void fork_parent(void) { fork_release(RMEM_FORK_PARENT); }
+static void fork_child(void) { fork_release(RMEM_FORK_CHILD); }
+
+static void shared_add(rmem_t *r) {
+  rmem_lock(&shared_lock);
+  if (!fork_hooked) fork_hooked = rmem_atfork(fork_prepare, fork_parent, fork_child) == 0;
+  r->shared_next = shared_list;
+  shared_list = r;
+  rmem_unlock(&shared_lock);
+}
+
+static void shared_remove(rmem_t *r) {
+  rmem_lock(&shared_lock);
+  for (rmem_t **p = &shared_list; *p; p = &(*p)->shared_next)
+    if (*p == r) {
+      *p = r->shared_next;
+      break;
+    }
+  rmem_unlock(&shared_lock);
+}
 
 /* ------------------------------------------------------------------------
  * Instances
@@ -49,7 +115,6 @@ static const struct subsystem {
 
 /* Instance headers are recycled, never unmapped: a stale rmem_t* reads magic 0. */
 static rmem_t *spare_headers;
-static rmem_lock_t header_lock = RMEM_LOCK_INIT;
 
 static rmem_t *header_get(void) {
   rmem_lock(&header_lock);
@@ -121,12 +186,14 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   r->magic = RMEM_MAGIC;
   r->fast = flags == 0 ? RMEM_FAST : 0; /* P7: the fast paths' one test */
   rmem_heap_init(r);
+  if (flags & RMEM_OPT_SHARED) shared_add(r);
   return r;
 }
 
 rmem_status_t rmem_destroy(rmem_t *r) {
   if (!rmem_check_instance(r)) return rmem_last_error();
   if (r == rmem_default_instance) rmem_default_instance = NULL;
+  if (rmem_is_shared(r)) shared_remove(r);
   for (size_t i = 0; i < NSUBSYSTEMS; i++)
     if (subsystems[i].fini) subsystems[i].fini(r);
   r->magic = 0;

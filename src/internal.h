@@ -255,6 +255,15 @@ RMEM_HIDDEN void rmem_caches_fini(rmem_t *r);
 RMEM_HIDDEN size_t rmem_caches_validate(rmem_t *r);
 RMEM_HIDDEN void rmem_mems_fini(rmem_t *r);
 
+/* Around fork (POSIX): a shared instance's caches' locks (lock, or unlock those locked), and the heaps
+   of other threads quarantined in the child. */
+RMEM_HIDDEN uint32_t rmem_caches_fork_lock(rmem_t *r);
+RMEM_HIDDEN void rmem_caches_fork_unlock(rmem_t *r, uint32_t locked, bool child);
+RMEM_HIDDEN void rmem_heap_fork_child(rmem_t *r);
+enum { RMEM_FORK_PREPARE, RMEM_FORK_PARENT, RMEM_FORK_CHILD };
+RMEM_HIDDEN void rmem_handles_fork(int phase);
+RMEM_HIDDEN void rmem_thread_fork(int phase);
+
 /* The default instance of the seed's names (instance.c owns it; seed.c reads it). */
 RMEM_HIDDEN extern rmem_t *rmem_default_instance;
 /* The default arenas of init_arenas (arena.c): created or recreated; the one of a lifetime. */

@@ -14,8 +14,9 @@
  * an SRW lock must not be taken twice by one thread, nor may rmem's locks).
  *
  * Also here: the one thread-exit hook (rmem_key_t) that shared instances
- * need to give a thread's heaps back when the thread ends, and the TLS
- * model for the few per-thread words the fast paths read.
+ * need to give a thread's heaps back when the thread ends, the fork hook
+ * (rmem_atfork), and the TLS model for the few per-thread words the fast
+ * paths read.
  *
  * Only this header and os_win.c include <windows.h>; the rest of src/ sees
  * rmem_lock_t and rmem_key_t only.
@@ -47,6 +48,11 @@ static inline int rmem_key_create(rmem_key_t *k, void (*fn)(void *)) {
   return *k == FLS_OUT_OF_INDEXES ? -1 : 0;
 }
 static inline void rmem_key_set(rmem_key_t k, void *value) { FlsSetValue(k, value); }
+/* No fork on Windows: nothing to hook. */
+static inline int rmem_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+  (void)prepare, (void)parent, (void)child;
+  return 0;
+}
 #define RMEM_TLS_IE
 
 #else
@@ -64,6 +70,10 @@ static inline int rmem_trylock(rmem_lock_t *l) { return pthread_mutex_trylock(l)
 typedef pthread_key_t rmem_key_t;
 static inline int rmem_key_create(rmem_key_t *k, void (*fn)(void *)) { return pthread_key_create(k, fn); }
 static inline void rmem_key_set(rmem_key_t k, void *value) { pthread_setspecific(k, value); }
+/* Handlers around fork: prepare takes the locks, parent and child let them go. */
+static inline int rmem_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+  return pthread_atfork(prepare, parent, child);
+}
 
 /* The per-thread words on rmem's fast paths are initial-exec: one load, no call (the few bytes they
    take fit the static TLS that the C library keeps for modules loaded later, such as the Node addon). */

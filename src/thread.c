@@ -61,6 +61,11 @@ static bool ensure_key(void) {
   return key_state == 1;
 }
 
+void rmem_thread_fork(int phase) {
+  if (phase == RMEM_FORK_PREPARE) rmem_lock(&key_lock);
+  else rmem_unlock(&key_lock);
+}
+
 void *rmem_thread_find(rmem_t *r) {
   ttable_t *t = table;
   for (uint32_t k = 0; t && k < t->n; k++) {

@@ -264,7 +264,10 @@ typedef struct rmem_front {
  */
 #define RMEM_MAX_HEAPS 255u
 
-enum rmem_heap_state { RMEM_HS_FREE = 0, RMEM_HS_ACTIVE = 1, RMEM_HS_ORPHAN = 2 };
+/* RMEM_HS_QUARANTINED: in a fork child, a heap another thread owned at the fork (it may have been
+   mid-operation): never taken over, never drained; frees of its blocks are refused no more than before
+   (the remote bitmap still decides them) and its memory is left as it was */
+enum rmem_heap_state { RMEM_HS_FREE = 0, RMEM_HS_ACTIVE = 1, RMEM_HS_ORPHAN = 2, RMEM_HS_QUARANTINED = 3 };
 
 typedef struct rmem_heap {
   rmem_front_t front;
@@ -366,6 +369,8 @@ struct rmem_s {
   _Atomic uint32_t nheaps;     /* shared: ids 1 .. nheaps were handed out */
   struct rmem_arena_table *arena_state; /* handle.h, NULL until the first arena or cache */
   struct rmem_mems *mems;               /* mems.c, NULL until mems_init */
+  rmem_t *shared_next;                  /* shared: the process's list of shared instances (fork) */
+  uint32_t fork_caches;                 /* shared: cache records whose locks a fork's prepare took */
 };
 
 #endif /* RMEM_TYPES_H */
