@@ -326,6 +326,11 @@ typedef struct rmem_heap_stats {
   size_t cached;         /**< freed blocks waiting on the front's stacks (counted in free_slots) */
   double fragmentation;  /**< 1 - largest_free / free, in [0, 1]; 0 when nothing is free */
   size_t allocs, frees;  /**< operation counters since creation */
+  /* shared instances (RMEM_OPT_SHARED); 0 for a private one */
+  size_t threads;        /**< thread heaps made: the most threads that used the instance at once */
+  size_t threads_active; /**< thread heaps owned by a running thread */
+  size_t adoptions;      /**< heaps of ended threads taken over by new ones */
+  size_t remote_frees;   /**< blocks freed by a thread that did not own them, taken back by their owner */
 } rmem_heap_stats_t;
 
 RMEM_API rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out);

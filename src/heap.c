@@ -115,7 +115,7 @@ static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
   h->id = id;
   h->tag_base = id << RMEM_TAG_CLASS_BITS;
   h->nclasses = nclasses;
-  h->fast = (r->flags & ~RMEM_OPT_SHARED) == 0 ? RMEM_FAST : 0;
+  h->fast = id == 0 && r->flags == 0 ? RMEM_FAST : 0; /* a thread heap's: its owner's key (heap_acquire) */
   for (uint32_t c = 0; c < nclasses; c++) {
     uint32_t bsize = class_sizes[c];
     rmem_slab_list_init(&h->cls[c], r, bsize, RMEM_SO_HEAP, c, (uint16_t)(h->tag_base + c + 1), true);
@@ -303,6 +303,7 @@ void rmem_heap_fork_child(rmem_t *r) {
 static void heap_thread_exit(rmem_t *r, void *value) {
   rmem_heap_t *h = value;
   (void)r;
+  h->fast = 0; /* a stale rmem_local_t of the thread takes the slow paths now, which see it is not its heap */
   drain(h);
   heap_trim(h);
   heap_orphan(h);
@@ -337,7 +338,10 @@ static RMEM_NOINLINE rmem_heap_t *heap_acquire(rmem_t *r) {
   rmem_lock(&r->lock);
   uint32_t n = atomic_load_explicit(&r->nheaps, memory_order_relaxed);
   for (uint32_t id = 1; id <= n && !h; id++)
-    if (r->heaps[id] && heap_trylock(r->heaps[id])) h = r->heaps[id];
+    if (r->heaps[id] && heap_trylock(r->heaps[id])) {
+      h = r->heaps[id];
+      r->adoptions++;
+    }
   if (!h && n < RMEM_MAX_HEAPS) {
     h = heap_map(r, n + 1);
     if (h) {
@@ -354,6 +358,8 @@ static RMEM_NOINLINE rmem_heap_t *heap_acquire(rmem_t *r) {
     heap_orphan(h);
     return NULL;
   }
+  /* the fast paths' one compare: the owner's key (no debug option) */
+  h->fast = (r->flags & ~RMEM_OPT_SHARED) == 0 ? rmem_thread_key() : 0;
   drain(h); /* an orphan taken over: what others freed meanwhile */
   return h;
 }
@@ -623,15 +629,20 @@ static bool local_ok(const rmem_local_t *l) {
   return false;
 }
 
+/* l is the calling thread's heap now (not released, not ended, not another thread's)? */
+RMEM_INLINE bool local_mine(rmem_local_t *l) { return rmem_thread_get(l->r) == l; }
+
 static RMEM_NOINLINE void *local_alloc_slow(rmem_local_t *h, size_t size) {
-  if (!local_ok(h) || !size_ok(size)) return NULL;
+  if (!local_ok(h)) return NULL;
+  if (!local_mine(h)) return rmem_alloc(h->r, size); /* a stale heap: the caller's own, as rmem_alloc would */
+  if (!size_ok(size)) return NULL;
   if (atomic_load_explicit(&h->pending, memory_order_relaxed)) drain(h);
   return heap_alloc(h, size);
 }
 
 /* The fast path of a thread heap: as rmem_alloc's, and nothing waits in its remote summaries. */
 void *rmem_local_alloc(rmem_local_t *h, size_t size) {
-  if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && h->fast == RMEM_FAST &&
+  if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && h->fast == rmem_tkey &&
                   atomic_load_explicit(&h->pending, memory_order_relaxed) == 0)) {
     rmem_front_t *f = &h->front;
     uint32_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
@@ -782,7 +793,7 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
 static RMEM_NOINLINE rmem_status_t local_free_slow(rmem_local_t *h, void *ptr) {
   if (ptr == NULL) return RMEM_OK;
   if (!local_ok(h)) return rmem_last_error();
-  return heap_free(h->r, h, ptr);
+  return heap_free(h->r, local_mine(h) ? h : rmem_thread_get(h->r), ptr); /* a stale heap: as rmem_free */
 }
 
 /*
@@ -790,7 +801,7 @@ static RMEM_NOINLINE rmem_status_t local_free_slow(rmem_local_t *h, void *ptr) {
  * no other thread freed it first (its remote bit), room on its stack.
  */
 rmem_status_t rmem_local_free(rmem_local_t *h, void *ptr) {
-  if (RMEM_LIKELY(h != NULL && h->fast == RMEM_FAST)) {
+  if (RMEM_LIKELY(h != NULL && h->fast == rmem_tkey)) {
     rmem_t *r = h->r;
     uintptr_t off = (uintptr_t)ptr - r->base;
     if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
@@ -875,7 +886,19 @@ size_t rmem_usable_size(rmem_t *r, const void *ptr) {
   return usable_slow(r, ptr);
 }
 
+/* The fast path: a live block of any heap's class (not freed by another thread yet); every heap has the same classes. */
 size_t rmem_local_usable_size(rmem_local_t *l, const void *ptr) {
+  if (RMEM_LIKELY(l != NULL && l->fast == rmem_tkey)) {
+    rmem_t *r = l->r;
+    uintptr_t off = (uintptr_t)ptr - r->base;
+    if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
+      uint64_t m = __atomic_load_n(rmem_live_word(r, off), __ATOMIC_RELAXED);
+      uint64_t rm = __atomic_load_n(&r->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
+      uint32_t tag = rmem_tag_at(r, off), t = tag & ((1u << RMEM_TAG_CLASS_BITS) - 1);
+      if (RMEM_LIKELY(((m & ~rm) & rmem_live_bit(off)) != 0 && tag < RMEM_TAG_CACHE && t - 1u < l->nclasses))
+        return l->cls[t - 1].bsize;
+    }
+  }
   if (!local_ok(l)) return 0;
   return usable_slow(l->r, ptr);
 }
@@ -927,7 +950,7 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   rmem_front_t *f = &h->front;
   memset(out, 0, sizeof *out);
   out->version = RMEM_FRONT_LAYOUT_VERSION;
-  out->fast = rmem_is_shared(r) ? h->fast == RMEM_FAST : r->fast == RMEM_FAST;
+  out->fast = rmem_is_shared(r) ? h->fast != 0 && h->fast == rmem_thread_key() : r->fast == RMEM_FAST;
   out->live = r->live;
   out->live_bytes = r->capacity >> (RMEM_LIVE_SHIFT + 3);
   out->remote = r->remote;
@@ -1000,6 +1023,7 @@ static void stats_one(rmem_heap_t *h, stats_acc_t *a) {
   }
   out->allocs += h->allocs + f->allocs;
   out->frees += h->frees + f->frees + h->remote_frees;
+  out->remote_frees += h->remote_frees;
 }
 
 static void stats_each(rmem_heap_t *h, void *arg) {
@@ -1022,9 +1046,15 @@ rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out) {
     for (uint32_t id = 1; id <= n; id++) {
       rmem_heap_t *h = r->heaps[id];
       if (h && h != mine && held_elsewhere(h)) stats_one(h, &a);
+      if (h && (h == mine || atomic_load_explicit(&h->state, memory_order_relaxed) == RMEM_HS_ACTIVE)) out->threads_active++;
     }
+    out->threads = n;
+    rmem_shared_lock(r);
+    out->adoptions = r->adoptions;
+    size_t words = (size_t)r->top << (RMEM_PAGE_SHIFT - RMEM_LIVE_SHIFT - 6); /* the range handed out so far */
+    rmem_shared_unlock(r);
     size_t pending = 0;
-    for (size_t w = 0; w < (r->capacity >> (RMEM_LIVE_SHIFT + 6)); w += 1) {
+    for (size_t w = 0; w < words; w += 1) {
       uint64_t m = __atomic_load_n(&r->remote[w], __ATOMIC_RELAXED);
       if (m) pending += (size_t)__builtin_popcountll(m);
     }

@@ -93,6 +93,11 @@ RMEM_HIDDEN rmem_status_t rmem_thread_bind(rmem_t *r, void *value, void (*on_exi
 RMEM_HIDDEN void rmem_thread_unbind(rmem_t *r);
 /* A number no other thread of the process has (nonzero). */
 RMEM_HIDDEN uint64_t rmem_thread_id(void);
+/* The calling thread's 32-bit key (UINT32_MAX until rmem_thread_key or rmem_thread_id runs on it, then
+   neither 0 nor UINT32_MAX): a thread heap's fast word is its owner's key, or 0 while no thread may take
+   its fast paths, so the fast paths' one compare also asks "is it the caller's?". */
+RMEM_HIDDEN extern _Thread_local uint32_t rmem_tkey RMEM_TLS_IE;
+RMEM_HIDDEN uint32_t rmem_thread_key(void);
 /* fn(r, value, arg) for every live instance this thread has a value for. */
 RMEM_HIDDEN void rmem_thread_each(void (*fn)(rmem_t *r, void *value, void *arg), void *arg);
 

@@ -116,10 +116,20 @@ void rmem_thread_unbind(rmem_t *r) {
 
 static _Atomic uint64_t thread_ids;
 static _Thread_local uint64_t thread_id;
+_Thread_local uint32_t rmem_tkey RMEM_TLS_IE = UINT32_MAX; /* no key yet: equals no heap's fast word (0 or a key) */
 
 uint64_t rmem_thread_id(void) {
-  if (!thread_id) thread_id = atomic_fetch_add(&thread_ids, 1) + 1;
+  if (!thread_id) {
+    thread_id = atomic_fetch_add(&thread_ids, 1) + 1;
+    uint32_t k = (uint32_t)thread_id;
+    rmem_tkey = k && k != UINT32_MAX ? k : 1; /* two threads alive at once share a key only 2^32 threads apart */
+  }
   return thread_id;
+}
+
+uint32_t rmem_thread_key(void) {
+  if (RMEM_UNLIKELY(rmem_tkey == UINT32_MAX)) rmem_thread_id();
+  return rmem_tkey;
 }
 
 void rmem_thread_each(void (*fn)(rmem_t *r, void *value, void *arg), void *arg) {

@@ -271,7 +271,8 @@ enum rmem_heap_state { RMEM_HS_FREE = 0, RMEM_HS_ACTIVE = 1, RMEM_HS_ORPHAN = 2,
 
 typedef struct rmem_heap {
   rmem_front_t front;
-  uint32_t fast;              /* RMEM_FAST while its thread may take the fast paths (shared heaps), else 0 */
+  uint32_t fast;              /* private heap: RMEM_FAST or 0 (unused: r->fast decides); thread heap: its owner's
+                                 key (rmem_tkey) while the owner may take the fast paths, else 0 */
   uint32_t tag_base;          /* its slabs' page tags are tag_base + class + 1 */
   rmem_t *r;
   uint32_t nclasses;
@@ -367,6 +368,7 @@ struct rmem_s {
   rmem_heap_t heap;            /* a private instance's heap */
   rmem_heap_t *heaps[RMEM_MAX_HEAPS + 1]; /* shared: thread heaps by id (heaps[0] unused) */
   _Atomic uint32_t nheaps;     /* shared: ids 1 .. nheaps were handed out */
+  size_t adoptions;            /* shared: heaps of ended threads taken over (under lock) */
   struct rmem_arena_table *arena_state; /* handle.h, NULL until the first arena or cache */
   struct rmem_mems *mems;               /* mems.c, NULL until mems_init */
   rmem_t *shared_next;                  /* shared: the process's list of shared instances (fork) */

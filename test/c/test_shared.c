@@ -72,6 +72,26 @@ static void test_basics(void) {
   CHECK_EQ(rmem_validate(r), 0);
   CHECK(rmem_local(r) != NULL); /* a heap again (the released one, taken over) */
 
+  /* a stale rmem_local_t (released, or its thread gone) is never used as the caller's heap: its calls
+     take the slow paths and act as rmem_alloc / rmem_free would */
+  rmem_local_t *l1 = rmem_local(r);
+  void *kept = rmem_local_alloc(l1, 64);
+  CHECK(kept != NULL);
+  CHECK_EQ(rmem_local_release(r), RMEM_OK);
+  void *c = rmem_local_alloc(l1, 64); /* the caller's new heap (which took over l1: the same one) */
+  CHECK(c != NULL);
+  CHECK_EQ(rmem_local_usable_size(l1, c), 64);
+  CHECK_EQ(rmem_local_free(l1, c), RMEM_OK);
+  CHECK_ERR(rmem_local_free(l1, c), RMEM_EDOUBLEFREE);
+  CHECK_EQ(rmem_local_free(l1, kept), RMEM_OK);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_heap_stats_t hs;
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  CHECK_EQ(hs.threads, 1);
+  CHECK_EQ(hs.threads_active, 1);
+  CHECK_EQ(hs.adoptions, 2); /* two releases, two take-overs */
+  CHECK_EQ(hs.live_blocks, 0);
+
   rmem_t *priv = check_instance(2 << 20);
   CHECK_NULL_ERR(rmem_local(priv), RMEM_EPERM);
   CHECK_ERR(rmem_local_release(priv), RMEM_EPERM);
