@@ -2,14 +2,16 @@
  * dropin.h - private declarations of the drop-in malloc (the files of malloc/). Never installed.
  *
  * The drop-in is a thin layer over rmem's public contract (rmem.h, rmem_os.h):
- * rmem's heap front does the allocating, freeing and checking; this layer
- * adds what a process-wide malloc needs and an rmem instance does not have:
+ * rmem's shared instances (RMEM_OPT_SHARED) do the allocating, freeing and
+ * checking -- a heap per thread with no lock on its fast paths, frees of
+ * other threads' blocks decided by one atomic OR of the remote bitmap, every
+ * double free caught at its call, from any thread. This layer adds what a
+ * process-wide malloc needs and an instance does not have:
  *
- *   heaps.c     thread heaps (one chain of private 1 GiB instances per
- *               thread), the registry from addresses to instances, adoption
- *               of exited threads' heaps, fork, the environment, reporting.
- *   remote.c    frees of blocks another thread owns: batched per owner and
- *               pushed on the owner's lock-free stack, drained by the owner.
+ *   heaps.c     the instances (shared, RM_INSTANCE bytes each, made as
+ *               needed), the registry from addresses to instances, each
+ *               thread's current instance and heap, fork, the environment,
+ *               reporting.
  *   huge.c      blocks of RM_HUGE bytes and more, mapped directly, and the
  *               cache of freed mappings.
  *   entry.c     malloc, free, calloc, realloc, memalign and friends,
@@ -17,14 +19,15 @@
  *   stats.c     rmem_malloc_stats, the exit summary, rmem_malloc_validate.
  *   override.c  the standard names (librmem-malloc.so only).
  *
- * Invariants (rmem_malloc_validate checks R1, R2, R4, R5 and runs
- * rmem_validate on every instance it can lock):
+ * Invariants (rmem_malloc_validate checks R1, R4, R5 and runs rmem_validate
+ * on every instance, which checks the rest, R3 included):
  *   R1  every instance record i < rm_ninst is registered in every registry
  *       slot its range overlaps, in field a or b, and in no other slot.
- *   R2  every instance record belongs to exactly one heap, which lists it.
- *   R3  a block is in at most one place: live, free in its instance, in the
- *       remote-free batch of the thread that freed it, or on its owner's remote
- *       stack (pushed exactly once by a correct program).
+ *   R2  a thread's current instance (rm_tl) is registered, and rm_tl.l is
+ *       that thread's heap in it (or is stale: its thread gave it back, and
+ *       rmem then treats it as no heap).
+ *   R3  a block is live, free in its instance, or freed by a thread that
+ *       does not own it and waiting for its owner (its remote bit is set).
  *   R4  a huge block's address is in the huge table iff it is mapped.
  *   R5  a mapping in the huge cache is no live block; the cache holds at most
  *       RM_HUGE_CACHE_N mappings and huge_cache_limit bytes.
@@ -52,70 +55,42 @@
 #define RM_ADDR_BITS 47                    /* user-space addresses mmap hands out by default */
 #define RM_SLOTS ((size_t)1 << (RM_ADDR_BITS - RM_SLOT_SHIFT))
 #define RM_MAX_INSTANCES 16384             /* 16 TiB of instances */
-#define RM_MAX_HEAPS 8192                  /* thread heaps alive or orphaned at once */
-#define RM_HEAP_INSTANCES 64               /* instances per heap (64 GiB per thread) */
 #define RM_HUGE ((size_t)1 << 20)          /* blocks of this size and up are mapped directly */
 #define RM_MIN 16                          /* every block is at least 16 bytes (16-byte aligned, as glibc's) */
 
-/* RM_QUARANTINED: in a fork child, a heap that another thread held at the fork; never used again */
-enum { RM_FREE = 0, RM_ACTIVE = 1, RM_ORPHAN = 2, RM_QUARANTINED = 3 };
-
-typedef struct rm_heap rm_heap_t;
-
-/* One rmem instance and its owner. Immutable once registered. */
+/* One rmem instance. Immutable once registered; never destroyed. */
 typedef struct rm_inst {
   rmem_t *r;
   uintptr_t base;
-  rm_heap_t *heap;
 } rm_inst_t;
 
-/*
- * A thread's heap. Locking: lock is 1 while someone may change the heap: its
- * owner thread holds it for its whole life; an orphan's lock is 0 and whoever
- * takes it (an adopting thread, a remote free) holds it for the operation.
- */
-struct rm_heap {
-  /* owner-only (whoever holds lock): what the fast paths read first */
-  rmem_t *cur_r;                        /* == cur->r */
-  uintptr_t cur_base;                   /* == cur->base */
-  rm_inst_t *cur;                       /* allocations go here first */
-  uint32_t index;                       /* in rm_heaps */
-  uint32_t ninst;
-  rm_inst_t *inst[RM_HEAP_INSTANCES];
-  /* shared */
-  _Atomic int state;                    /* RM_ACTIVE, RM_ORPHAN or RM_QUARANTINED */
-  _Atomic int lock;                     /* 1 while someone may change the heap */
-  _Alignas(64) _Atomic(void *) remote;  /* remote-free stack, linked through the blocks' first word */
-  _Alignas(64) char end_[1];
-};
+/* What a thread allocates from: its heap in its current instance. */
+typedef struct rm_tl {
+  rmem_local_t *l;   /* NULL until the thread's first allocation */
+  uintptr_t base;    /* the current instance's base; UINTPTR_MAX while there is none */
+  rm_inst_t *cur;
+} rm_tl_t;
 
 /* ------------------------------------------------------------------------
  * heaps.c
  * ------------------------------------------------------------------------ */
 
-RM_HIDDEN extern _Thread_local rm_heap_t *rm_tls_heap RM_TLS;
+RM_HIDDEN extern _Thread_local rm_tl_t rm_tl RM_TLS;
 RM_HIDDEN extern rm_inst_t rm_insts[RM_MAX_INSTANCES];
 RM_HIDDEN extern _Atomic uint32_t rm_ninst;
-RM_HIDDEN extern rm_heap_t *_Atomic rm_heaps[RM_MAX_HEAPS];
-RM_HIDDEN extern _Atomic uint32_t rm_nheaps;
-RM_HIDDEN extern pthread_mutex_t rm_global;
-RM_HIDDEN extern bool rm_key_ok;
-RM_HIDDEN extern pthread_key_t rm_key;
-RM_HIDDEN extern _Atomic size_t st_remote, st_adopt, st_huge_allocs, st_bad;
+RM_HIDDEN extern _Atomic size_t st_huge_allocs, st_bad;
 
-/* Reads the environment and sets up thread-exit and fork handling, once. */
+/* Reads the environment and sets up fork handling, once. */
 RM_HIDDEN void rm_init(void);
 /* The instance holding address p, or NULL (lock-free: one or two loads). */
 RM_HIDDEN rm_inst_t *rm_lookup(uintptr_t p);
-/* The calling thread's heap: adopts an orphan or creates a heap. NULL if the OS refuses. */
-RM_HIDDEN RM_NOINLINE rm_heap_t *rm_heap_acquire(void);
-/* Under rm_global: a new rmem instance for h, registered and chained (NULL if none can be made). */
-RM_HIDDEN rm_inst_t *rm_instance_new(rm_heap_t *h);
-/* Makes i (an instance of h) the one h allocates from first. */
-RM_HIDDEN void rm_use_instance(rm_heap_t *h, rm_inst_t *i);
+/*
+ * An allocation of size bytes (align: 0 or a power of two > RM_MIN) from the
+ * calling thread's heap: its current instance, else another where it has room
+ * and a heap can be had, else a new instance. NULL if the OS refuses.
+ */
+RM_HIDDEN RM_NOINLINE void *rm_heap_alloc(size_t size, size_t align);
 RM_HIDDEN extern bool rm_print_at_exit;
-RM_HIDDEN bool rm_trylock(rm_heap_t *h);
-RM_HIDDEN void rm_unlock(rm_heap_t *h);
 /*
  * An invalid or double free (or realloc of a bad pointer): the program's own
  * state is wrong, so, as glibc does, report on stderr and abort unless
@@ -124,21 +99,6 @@ RM_HIDDEN void rm_unlock(rm_heap_t *h);
 RM_HIDDEN RM_NOINLINE void rm_bad(const char *fn, const void *p, rmem_status_t st, const char *detail);
 /* Writes all of s to fd (no allocation). */
 RM_HIDDEN void rm_write(int fd, const char *s, size_t n);
-
-/* ------------------------------------------------------------------------
- * remote.c
- * ------------------------------------------------------------------------ */
-
-/* Frees p, which lies in instance i of another heap (or of no live thread). */
-RM_HIDDEN void rm_free_remote(rm_inst_t *i, void *p, const char *fn);
-/* Pushes this thread's pending batches to their owners. */
-RM_HIDDEN void rm_flush_all(void);
-/* Frees everything on h's remote stack; the caller holds h's lock. */
-RM_HIDDEN RM_NOINLINE void rm_drain(rm_heap_t *h);
-/* Frees p, which lies in instance i of heap h; the caller holds h's lock. Reports a bad pointer. */
-RM_HIDDEN rmem_status_t rm_free_local(rm_inst_t *i, void *p, const char *fn);
-/* Marks that this thread must flush its batches at exit though it never allocated. */
-RM_HIDDEN extern _Thread_local bool rm_exit_hook_set RM_TLS;
 
 /* ------------------------------------------------------------------------
  * huge.c

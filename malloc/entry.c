@@ -3,86 +3,46 @@
  * family and malloc_usable_size, under their rmem_malloc_* names.
  *
  * The fast paths are rmem's own: a small request from a thread that has a
- * heap goes straight to rmem_alloc on the heap's current instance (its front
- * pops a block of the class and sets its live bit), and a free of a block of
- * the current instance goes straight to rmem_free (the live bit and the page
- * tag, read side by side, decide it exactly). Everything else -- a thread
- * without a heap, remote frees waiting, a full instance, blocks of another
- * instance or thread, huge blocks, every bad pointer -- takes the slow paths
- * below.
+ * heap goes straight to rmem_local_alloc on it (its front pops a block of the
+ * class and sets its live bit), and a free of a block of the thread's current
+ * instance goes straight to rmem_local_free (the live bit, the remote bit and
+ * the page tag, read side by side, decide it exactly: the thread's own block
+ * goes on its stack, another thread's is marked for its owner with one atomic
+ * OR). Everything else -- a thread without a heap, a full instance, blocks of
+ * another instance, huge blocks, every bad pointer -- takes the slow paths.
  *
  * Every block is at least RM_MIN (16) bytes, so every block is 16-byte
  * aligned as glibc's are (rmem's 8-byte class is never used here).
  *
- * Bad frees: every pointer handed to free/realloc is checked exactly (rmem's
- * live bitmap and pagemap, or the huge table). An invalid or double free is
- * reported on stderr with its address and the process aborts, as glibc does:
- * the program's own state is already wrong. RMEM_MALLOC_CONTINUE=1 reports
- * and carries on. A bad pointer freed from a thread that does not own it is
- * reported when the owner drains it (later, but with the same address).
+ * Bad frees: every pointer handed to free/realloc is checked exactly, at that
+ * call, from any thread (rmem's live and remote bitmaps and pagemap, or the
+ * huge table). An invalid or double free is reported on stderr with its
+ * address and the process aborts, as glibc does: the program's own state is
+ * already wrong. RMEM_MALLOC_CONTINUE=1 reports and carries on.
  */
 #include "dropin.h"
 
 #include <stddef.h>
 
-static inline size_t rm_size(size_t size) { return size < RM_MIN ? RM_MIN : size; }
-
-/* One allocation in instance i: plain, or aligned when align > 16. */
-static inline void *rm_inst_alloc(rm_inst_t *i, size_t size, size_t align) {
-  void *p = align > RM_MIN ? rmem_aligned_alloc(i->r, align, rm_size(size)) : rmem_alloc(i->r, rm_size(size));
-  if (!p) rmem_clear_error(); /* full: the caller tries elsewhere */
-  return p;
-}
-
 /*
- * Every allocation that is not a plain small request from an existing heap's
- * current instance. size >= 1; align is 0 or a power of two >= 16.
+ * Every allocation that is not a plain small request from the thread's heap.
+ * size >= 1; align is 0 or a power of two >= 16.
  */
 static RM_NOINLINE void *rm_alloc_slow(size_t size, size_t align) {
   if (RMEM_UNLIKELY(size > PTRDIFF_MAX)) {
     errno = ENOMEM;
     return NULL;
   }
-  if (size >= RM_HUGE || align > (RM_INSTANCE >> 2)) {
-    void *p = huge_alloc(size, align, false);
-    if (!p) errno = ENOMEM;
-    return p;
-  }
-  rm_heap_t *h = rm_tls_heap;
-  if (!h && !(h = rm_heap_acquire())) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  rm_flush_all();
-  if (atomic_load_explicit(&h->remote, memory_order_relaxed)) rm_drain(h);
-  void *p = rm_inst_alloc(h->cur, size, align);
-  if (RMEM_LIKELY(p != NULL)) return p;
-  /* the current instance is full: the rest of the chain, then a new instance */
-  for (uint32_t k = 0; k < h->ninst; k++) {
-    rm_inst_t *i = h->inst[k];
-    if (i == h->cur) continue;
-    if ((p = rm_inst_alloc(i, size, align)) != NULL) {
-      rm_use_instance(h, i);
-      return p;
-    }
-  }
-  pthread_mutex_lock(&rm_global);
-  rm_inst_t *i = rm_instance_new(h);
-  pthread_mutex_unlock(&rm_global);
-  if (i && (p = rm_inst_alloc(i, size, align)) != NULL) {
-    rm_use_instance(h, i);
-    return p;
-  }
-  errno = ENOMEM;
-  return NULL;
+  void *p = size >= RM_HUGE || align > (RM_INSTANCE >> 2) ? huge_alloc(size, align, false) : rm_heap_alloc(size, align);
+  if (!p) errno = ENOMEM;
+  return p;
 }
 
-/* The fast path: a small request, no remote frees waiting: rmem_alloc on the current instance. */
+/* The fast path: a small request from the thread's heap. */
 void *rmem_malloc(size_t size) {
-  rm_heap_t *h = rm_tls_heap;
-  if (RMEM_LIKELY(h != NULL && size - 1 < RM_HUGE - 1 &&
-                  atomic_load_explicit(&h->remote, memory_order_relaxed) == NULL)) {
-    void *p = rmem_alloc(h->cur_r, rm_size(size));
+  rmem_local_t *l = rm_tl.l;
+  if (RMEM_LIKELY(l != NULL && size < RM_HUGE)) {
+    void *p = rmem_local_alloc(l, size < RM_MIN ? RM_MIN : size);
     if (RMEM_LIKELY(p != NULL)) return p;
     rmem_clear_error();
   }
@@ -92,8 +52,8 @@ void *rmem_malloc(size_t size) {
 static RM_NOINLINE void rm_free_slow(void *p, const char *fn) {
   rm_inst_t *i = rm_lookup((uintptr_t)p);
   if (i) {
-    if (i->heap == rm_tls_heap) rm_free_local(i, p, fn);
-    else rm_free_remote(i, p, fn);
+    rmem_status_t st = rmem_free(i->r, p); /* any thread's block, exactly as the fast path */
+    if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad(fn, p, st, NULL);
     return;
   }
   if (huge_free(p)) return;
@@ -102,11 +62,10 @@ static RM_NOINLINE void rm_free_slow(void *p, const char *fn) {
   rm_bad(fn, p, st, detail);
 }
 
-/* The fast path: a block of the current instance goes to rmem_free, which checks it exactly. */
+/* The fast path: a block of the current instance goes to rmem_local_free, which checks it exactly. */
 void rmem_malloc_free(void *p) {
-  rm_heap_t *h = rm_tls_heap;
-  if (RMEM_LIKELY(h != NULL && (uintptr_t)p - h->cur_base < RM_INSTANCE)) {
-    rmem_status_t st = rmem_free(h->cur_r, p);
+  if (RMEM_LIKELY((uintptr_t)p - rm_tl.base < RM_INSTANCE)) {
+    rmem_status_t st = rmem_local_free(rm_tl.l, p);
     if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad("free", p, st, NULL);
     return;
   }
@@ -134,9 +93,7 @@ void *rmem_malloc_calloc(size_t n, size_t size) {
 static size_t rm_usable(const void *p) {
   rm_inst_t *i = rm_lookup((uintptr_t)p);
   if (!i) return huge_size(p);
-  /* Another thread's instance: reading its live bit, tag and class sizes is safe while the block is
-     live (they cannot change under a live block). */
-  size_t n = rmem_usable_size(i->r, p);
+  size_t n = rmem_usable_size(i->r, p); /* any thread's block: its live bit, tag and class are stable while it lives */
   if (!n) rmem_clear_error();
   return n;
 }
@@ -151,12 +108,12 @@ void *rmem_malloc_realloc(void *p, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  rm_heap_t *h = rm_tls_heap;
   rm_inst_t *i = rm_lookup((uintptr_t)p);
   size_t old;
   if (i) {
-    if (i->heap == h && size < RM_HUGE) {
-      void *q = rmem_realloc(i->r, p, rm_size(size)); /* in place when it fits; page runs grow and shrink */
+    if (i == rm_tl.cur && size < RM_HUGE) {
+      /* in place when it fits; page runs grow and shrink (another thread's block too: rmem moves it if it must) */
+      void *q = rmem_realloc(i->r, p, size < RM_MIN ? RM_MIN : size);
       if (q) return q;
       rmem_status_t st = rmem_last_error();
       if (st != RMEM_ENOMEM) {
@@ -170,8 +127,8 @@ void *rmem_malloc_realloc(void *p, size_t size) {
       rm_bad("realloc", p, rmem_last_error(), NULL);
       return NULL;
     }
-    /* another thread's block (its instance is not ours to change): stay if it fits and uses half of it */
-    if (i->heap != h && size <= old && (size * 2 >= old || old <= RM_MIN)) return p;
+    /* a block of another instance: stay if it fits and uses half of it, else move to the thread's own */
+    if (i != rm_tl.cur && size <= old && (size * 2 >= old || old <= RM_MIN)) return p;
   } else {
     old = huge_size(p);
     if (old == 0) {
@@ -251,10 +208,9 @@ void *rmem_malloc_pvalloc(size_t size) {
 
 size_t rmem_malloc_usable_size(const void *p) {
   /* Programs like redis call this on every allocation and free: a block of the current instance
-     is answered by rmem_usable_size's own fast path (its live bit and its class). */
-  rm_heap_t *h = rm_tls_heap;
-  if (RMEM_LIKELY(h != NULL && (uintptr_t)p - h->cur_base < RM_INSTANCE)) {
-    size_t n = rmem_usable_size(h->cur_r, p);
+     is answered by rmem_local_usable_size's own fast path (its live bit, its remote bit, its class). */
+  if (RMEM_LIKELY((uintptr_t)p - rm_tl.base < RM_INSTANCE)) {
+    size_t n = rmem_local_usable_size(rm_tl.l, p);
     if (RMEM_LIKELY(n != 0)) return n;
     rmem_clear_error();
     return 0;

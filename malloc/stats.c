@@ -10,13 +10,10 @@
 
 void rmem_malloc_stats(rmem_malloc_stats_t *out) {
   memset(out, 0, sizeof *out);
-  uint32_t nh = atomic_load(&rm_nheaps), ni = atomic_load(&rm_ninst);
-  out->heaps = nh;
-  for (uint32_t k = 0; k < nh; k++)
-    if (atomic_load(&rm_heaps[k]->state) == RM_ACTIVE) out->heaps_active++;
+  uint32_t ni = atomic_load(&rm_ninst);
   out->instances = ni;
   for (uint32_t k = 0; k < ni; k++) {
-    /* racy reads of other threads' instances: a summary, not an audit */
+    /* other threads' heaps are read as they are: a summary, not an audit */
     rmem_t *r = rm_insts[k].r;
     rmem_heap_stats_t hs;
     rmem_stats_t s;
@@ -24,14 +21,16 @@ void rmem_malloc_stats(rmem_malloc_stats_t *out) {
       out->allocs += hs.allocs;
       out->frees += hs.frees;
       out->cached += hs.cached;
+      out->heaps += hs.threads;
+      out->heaps_active += hs.threads_active;
+      out->adoptions += hs.adoptions;
+      out->remote_frees += hs.remote_frees;
     }
     if (rmem_stats(r, &s) == RMEM_OK) {
       out->pages_used += s.pages_in_use;
       out->pages_dirty += s.committed - s.pages_in_use;
     }
   }
-  out->remote_frees = atomic_load(&st_remote);
-  out->adoptions = atomic_load(&st_adopt);
   huge_stats(out);
   out->bad_frees = atomic_load(&st_bad);
 }
@@ -76,7 +75,7 @@ const char *rmem_malloc_problem(void) { return rm_problem_msg; }
 size_t rmem_malloc_validate(void) {
   size_t problems = 0;
   rm_problem_msg[0] = '\0';
-  uint32_t ni = atomic_load(&rm_ninst), nh = atomic_load(&rm_nheaps);
+  uint32_t ni = atomic_load(&rm_ninst);
   /* R1: registry */
   for (uint32_t k = 0; k < ni; k++) {
     rm_inst_t *i = &rm_insts[k];
@@ -85,30 +84,16 @@ size_t rmem_malloc_validate(void) {
     if (rm_lookup(i->base + RM_INSTANCE - 1) != i)
       rm_problem(&problems, "rmem-malloc: instance %u is not found at its last byte (R1)", k);
   }
-  /* R2: ownership */
-  size_t listed = 0;
-  for (uint32_t k = 0; k < nh; k++) {
-    rm_heap_t *h = rm_heaps[k];
-    for (uint32_t j = 0; j < h->ninst; j++) {
-      listed++;
-      if (h->inst[j]->heap != h) rm_problem(&problems, "rmem-malloc: heap %u lists an instance it does not own (R2)", k);
-    }
-    if (h->cur && h->cur->heap != h) rm_problem(&problems, "rmem-malloc: heap %u allocates from a foreign instance (R2)", k);
-  }
-  if (listed != ni) rm_problem(&problems, "rmem-malloc: %zu instances listed by heaps, %u created (R2)", listed, ni);
-  /* every instance we may look at: rmem's own validator (pages, slabs, fronts, live bitmap) */
-  for (uint32_t k = 0; k < nh; k++) {
-    rm_heap_t *h = rm_heaps[k];
-    bool mine = h == rm_tls_heap;
-    if (!mine && !rm_trylock(h)) continue;
-    if (!mine) rm_drain(h);
-    for (uint32_t j = 0; j < h->ninst; j++) {
-      size_t n = rmem_validate(h->inst[j]->r);
-      if (n) rm_problem(&problems, "rmem-malloc: instance of heap %u: %s", k, rmem_last_error_message());
-      problems += n ? n - 1 : 0;
-      rmem_clear_error();
-    }
-    if (!mine) rm_unlock(h);
+  /* R2: the thread's current instance */
+  if (rm_tl.cur && (rm_lookup(rm_tl.base) != rm_tl.cur || rm_tl.cur->base != rm_tl.base))
+    rm_problem(&problems, "rmem-malloc: this thread's current instance is not registered at its base (R2)");
+  /* every instance: rmem's own validator (pages, slabs, fronts, live and remote bitmaps) on the heaps
+     it may look at (this thread's and ended threads'; others' owners may be changing them) */
+  for (uint32_t k = 0; k < ni; k++) {
+    size_t n = rmem_validate(rm_insts[k].r);
+    if (n) rm_problem(&problems, "rmem-malloc: instance %u: %s", k, rmem_last_error_message());
+    problems += n ? n - 1 : 0;
+    rmem_clear_error();
   }
   problems += huge_validate();
   return problems;

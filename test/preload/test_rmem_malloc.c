@@ -378,6 +378,15 @@ static void *remote_free_thread(void *p) {
   return NULL;
 }
 
+/* pair = {p, x, x or NULL}: free(p), [free(x)], free(p), from a thread that owns neither. */
+static void *free_p_twice_thread(void *arg) {
+  void **pair = arg;
+  rmem_malloc_free(pair[0]);
+  if (pair[2]) rmem_malloc_free(pair[2]);
+  rmem_malloc_free(pair[0]);
+  return NULL;
+}
+
 /* A block freed once and then pushed out of the thread cache into the slab engine by 200 more frees. */
 static void *freed_and_spilled(size_t n) {
   void *p = rmem_malloc(n), *more[200];
@@ -433,8 +442,23 @@ static int bad_case(const char *which) {
     pthread_join(t1, NULL);
     pthread_create(&t2, NULL, remote_free_thread, p);
     pthread_join(t2, NULL);
-    void *q = rmem_malloc(48); /* the owner drains here and finds the second free */
+    void *q = rmem_malloc(48); /* the second free was refused at its call (t2's remote bit found set) */
     rmem_malloc_free(q);
+  } else if (strcmp(which, "remote-double-batch") == 0 || strcmp(which, "remote-double-between") == 0) {
+    /* issue 13 #3: another thread frees p twice in a row, or p, x, p: the second free of p is reported at
+       its call, x's free is not lost, and no block is handed out twice afterwards */
+    void *pair[3] = {rmem_malloc(48), rmem_malloc(48), NULL};
+    pair[2] = strcmp(which, "remote-double-batch") == 0 ? NULL : pair[1];
+    pthread_t t;
+    pthread_create(&t, NULL, free_p_twice_thread, pair);
+    pthread_join(t, NULL);
+    void *got[2000];
+    for (int i = 0; i < 2000; i++) got[i] = rmem_malloc(48);
+    for (int i = 0; i < 2000; i++)
+      for (int j = 0; j < i; j++)
+        if (got[i] == got[j]) return 9; /* handed out twice */
+    for (int i = 0; i < 2000; i++) rmem_malloc_free(got[i]);
+    if (pair[2] == NULL) rmem_malloc_free(pair[1]);
   } else {
     return 4;
   }
@@ -481,7 +505,8 @@ static int run_child(const char *which, int cont, char *err, size_t errlen) {
 static void test_bad_frees(void) {
   const char *cases[] = {"stack",          "double",         "interior",        "huge-double",
                          "huge-interior",  "large-interior", "realloc",         "remote-double",
-                         "spilled-double", "misaligned",     "realloc-spilled"};
+                         "spilled-double", "misaligned",     "realloc-spilled", "remote-double-batch",
+                         "remote-double-between"};
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
     char err[4096];
     int st = run_child(cases[k], 0, err, sizeof err);
