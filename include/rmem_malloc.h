@@ -10,10 +10,13 @@
  * The same functions are available under the rmem_malloc_* names declared
  * here, which is how the tests drive the layer inside an ASan build (where
  * the standard names belong to the sanitizer). See malloc/dropin.h for the
- * design: one chain of rmem instances per thread, whose heap front (per-class
- * stacks checked by the live bitmap, rmem_alloc / rmem_free) is the fast
- * path; a registry from addresses to instances; lock-free remote frees;
- * directly mapped huge blocks with a small cache of freed mappings.
+ * design: rmem's shared instances (1 GiB each, made as needed), where every
+ * thread has a heap of its own whose front (per-class stacks checked by the
+ * live bitmap, rmem_local_alloc / rmem_local_free) is the fast path; frees of
+ * other threads' blocks decided at their call by one atomic OR of the remote
+ * bitmap (so a double free is caught from any thread); a registry from
+ * addresses to instances; directly mapped huge blocks with a small cache of
+ * freed mappings.
  *
  * Environment (read once, at the first allocation):
  *   RMEM_MALLOC_CONTINUE=1  on an invalid or double free, report on stderr and
@@ -48,11 +51,11 @@ RMEM_MALLOC_API size_t rmem_malloc_usable_size(const void *p);
 
 /** Figures of the whole layer (all threads). Counters are read without locks: approximate while threads run. */
 typedef struct rmem_malloc_stats {
-  size_t heaps;          /**< thread heaps ever created */
+  size_t heaps;          /**< thread heaps ever created (the most threads that allocated at once) */
   size_t heaps_active;   /**< owned by a live thread */
   size_t instances;      /**< rmem instances (1 GiB ranges) created */
   size_t allocs, frees;  /**< heap operations of every instance (rmem_heap_stats) */
-  size_t remote_frees;   /**< frees pushed to another thread's heap */
+  size_t remote_frees;   /**< blocks freed by a thread that did not own them, taken back by their owner */
   size_t adoptions;      /**< heaps of exited threads taken over by new threads */
   size_t huge_allocs;    /**< blocks mapped directly since start */
   size_t huge_live;      /**< directly mapped blocks alive */
@@ -70,10 +73,10 @@ RMEM_MALLOC_API void rmem_malloc_stats(rmem_malloc_stats_t *out);
 RMEM_MALLOC_API void rmem_malloc_print_stats(int fd);
 
 /**
- * Validator: checks the registry and runs rmem_validate on every instance of
- * the calling thread's heap and of every heap it can lock (orphans). Returns
- * the number of problems (0 = healthy). Heaps of other live threads are
- * skipped: their owner may be changing them.
+ * Validator: checks the registry and runs rmem_validate on every instance
+ * (the calling thread's heaps and those of ended threads; heaps of other
+ * running threads are skipped: their owner may be changing them). Returns the
+ * number of problems (0 = healthy).
  */
 RMEM_MALLOC_API size_t rmem_malloc_validate(void);
 /** The first problem the last rmem_malloc_validate on this thread found ("" if none). */

@@ -112,6 +112,11 @@ static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
   build_classes();
   rmem_front_t *f = &h->front;
   h->r = r;
+  h->base = r->base;
+  h->capacity = r->capacity;
+  h->live = r->live;
+  h->remote = r->remote;
+  h->ptag = r->ptag;
   h->id = id;
   h->tag_base = id << RMEM_TAG_CLASS_BITS;
   h->nclasses = nclasses;
@@ -294,7 +299,7 @@ void rmem_heap_fork_child(rmem_t *r) {
     rmem_heap_t *h = r->heaps[id];
     if (h && h != mine && atomic_load_explicit(&h->state, memory_order_relaxed) == RMEM_HS_ACTIVE) {
       atomic_store_explicit(&h->state, RMEM_HS_QUARANTINED, memory_order_relaxed);
-      h->fast = 0;
+      __atomic_store_n(&h->fast, 0, __ATOMIC_RELAXED);
     }
   }
 }
@@ -303,7 +308,7 @@ void rmem_heap_fork_child(rmem_t *r) {
 static void heap_thread_exit(rmem_t *r, void *value) {
   rmem_heap_t *h = value;
   (void)r;
-  h->fast = 0; /* a stale rmem_local_t of the thread takes the slow paths now, which see it is not its heap */
+  __atomic_store_n(&h->fast, 0, __ATOMIC_RELAXED); /* a stale rmem_local_t of the thread takes the slow paths now, which see it is not its heap */
   drain(h);
   heap_trim(h);
   heap_orphan(h);
@@ -359,7 +364,7 @@ static RMEM_NOINLINE rmem_heap_t *heap_acquire(rmem_t *r) {
     return NULL;
   }
   /* the fast paths' one compare: the owner's key (no debug option) */
-  h->fast = (r->flags & ~RMEM_OPT_SHARED) == 0 ? rmem_thread_key() : 0;
+  __atomic_store_n(&h->fast, (r->flags & ~RMEM_OPT_SHARED) == 0 ? rmem_thread_key() : 0, __ATOMIC_SEQ_CST);
   drain(h); /* an orphan taken over: what others freed meanwhile */
   return h;
 }
@@ -377,7 +382,8 @@ static void summary_mark(rmem_heap_t *o, size_t wi) {
   if (atomic_fetch_or_explicit(&o->sum1[k1], (uint64_t)1 << (wi & 63), memory_order_acq_rel)) return;
   if (atomic_fetch_or_explicit(&o->sum2[k2], (uint64_t)1 << (k1 & 63), memory_order_acq_rel)) return;
   if (atomic_fetch_or_explicit(&o->sum3[k3], (uint64_t)1 << (k2 & 63), memory_order_acq_rel)) return;
-  atomic_store_explicit(&o->pending, 1, memory_order_release);
+  atomic_store_explicit(&o->pending, 1, memory_order_seq_cst);
+  __atomic_store_n(&o->fast, 0, __ATOMIC_SEQ_CST); /* the owner's next call takes a slow path, which drains */
 }
 
 /*
@@ -632,28 +638,35 @@ static bool local_ok(const rmem_local_t *l) {
 /* l is the calling thread's heap now (not released, not ended, not another thread's)? */
 RMEM_INLINE bool local_mine(rmem_local_t *l) { return rmem_thread_get(l->r) == l; }
 
+/* The owner h's fast paths open again (a remote free closed them to be drained), then it drains: in that
+   order, so a remote free that raises pending after the drain looked closes them again. */
+static void local_reopen(rmem_local_t *h) {
+  if ((h->r->flags & ~RMEM_OPT_SHARED) == 0 && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == 0) __atomic_store_n(&h->fast, rmem_thread_key(), __ATOMIC_SEQ_CST);
+  drain(h);
+}
+
 static RMEM_NOINLINE void *local_alloc_slow(rmem_local_t *h, size_t size) {
   if (!local_ok(h)) return NULL;
   if (!local_mine(h)) return rmem_alloc(h->r, size); /* a stale heap: the caller's own, as rmem_alloc would */
   if (!size_ok(size)) return NULL;
-  if (atomic_load_explicit(&h->pending, memory_order_relaxed)) drain(h);
+  local_reopen(h);
   return heap_alloc(h, size);
 }
 
-/* The fast path of a thread heap: as rmem_alloc's, and nothing waits in its remote summaries. */
+/* The fast path of a thread heap: as rmem_alloc's; the fast word is the caller's key (its heap, nothing waits
+   in its remote summaries). The heap's live words are written by it alone: a plain read, an atomic store. */
 void *rmem_local_alloc(rmem_local_t *h, size_t size) {
-  if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && h->fast == rmem_tkey &&
-                  atomic_load_explicit(&h->pending, memory_order_relaxed) == 0)) {
+  if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
     rmem_front_t *f = &h->front;
     uint32_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
-      rmem_t *r = h->r;
       uint32_t off = f->top[t];
       f->n[t] = (uint8_t)(n - 1);
       f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)];
       f->allocs++;
-      live_put(r, off, true);
-      return (void *)(r->base + off);
+      uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)];
+      __atomic_store_n(w, *w | rmem_live_bit(off), __ATOMIC_RELAXED);
+      return (void *)(h->base + off);
     }
   }
   return local_alloc_slow(h, size);
@@ -793,7 +806,9 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
 static RMEM_NOINLINE rmem_status_t local_free_slow(rmem_local_t *h, void *ptr) {
   if (ptr == NULL) return RMEM_OK;
   if (!local_ok(h)) return rmem_last_error();
-  return heap_free(h->r, local_mine(h) ? h : rmem_thread_get(h->r), ptr); /* a stale heap: as rmem_free */
+  if (!local_mine(h)) return heap_free(h->r, rmem_thread_get(h->r), ptr); /* a stale heap: as rmem_free */
+  local_reopen(h);
+  return heap_free(h->r, h, ptr);
 }
 
 /*
@@ -801,14 +816,13 @@ static RMEM_NOINLINE rmem_status_t local_free_slow(rmem_local_t *h, void *ptr) {
  * no other thread freed it first (its remote bit), room on its stack.
  */
 rmem_status_t rmem_local_free(rmem_local_t *h, void *ptr) {
-  if (RMEM_LIKELY(h != NULL && h->fast == rmem_tkey)) {
-    rmem_t *r = h->r;
-    uintptr_t off = (uintptr_t)ptr - r->base;
-    if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
+  if (RMEM_LIKELY(h != NULL && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
+    uintptr_t off = (uintptr_t)ptr - h->base;
+    if (RMEM_LIKELY(off < h->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
       /* the block may be another thread's: its live word and page tag are read as atomics (plain moves) */
-      uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off), m = __atomic_load_n(w, __ATOMIC_RELAXED);
-      uint64_t rm = __atomic_load_n(&r->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
-      uint32_t t = rmem_tag_at(r, off) - h->tag_base;
+      uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)], bit = rmem_live_bit(off), m = __atomic_load_n(w, __ATOMIC_RELAXED);
+      uint64_t rm = __atomic_load_n(&h->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
+      uint32_t t = __atomic_load_n(&h->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED) - h->tag_base;
       rmem_front_t *f = &h->front;
       if (RMEM_LIKELY(((m & ~rm) & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
         uint32_t n = f->n[t];
@@ -888,13 +902,12 @@ size_t rmem_usable_size(rmem_t *r, const void *ptr) {
 
 /* The fast path: a live block of any heap's class (not freed by another thread yet); every heap has the same classes. */
 size_t rmem_local_usable_size(rmem_local_t *l, const void *ptr) {
-  if (RMEM_LIKELY(l != NULL && l->fast == rmem_tkey)) {
-    rmem_t *r = l->r;
-    uintptr_t off = (uintptr_t)ptr - r->base;
-    if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
-      uint64_t m = __atomic_load_n(rmem_live_word(r, off), __ATOMIC_RELAXED);
-      uint64_t rm = __atomic_load_n(&r->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
-      uint32_t tag = rmem_tag_at(r, off), t = tag & ((1u << RMEM_TAG_CLASS_BITS) - 1);
+  if (RMEM_LIKELY(l != NULL && __atomic_load_n(&l->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
+    uintptr_t off = (uintptr_t)ptr - l->base;
+    if (RMEM_LIKELY(off < l->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
+      uint64_t m = __atomic_load_n(&l->live[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
+      uint64_t rm = __atomic_load_n(&l->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
+      uint32_t tag = __atomic_load_n(&l->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED), t = tag & ((1u << RMEM_TAG_CLASS_BITS) - 1);
       if (RMEM_LIKELY(((m & ~rm) & rmem_live_bit(off)) != 0 && tag < RMEM_TAG_CACHE && t - 1u < l->nclasses))
         return l->cls[t - 1].bsize;
     }
