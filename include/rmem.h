@@ -167,6 +167,19 @@ typedef struct rmem_options {
  * Returns NULL (EINVAL for a bad capacity or flags, ENOMEM if the OS refuses).
  */
 RMEM_API rmem_t *rmem_create(const rmem_options_t *options);
+/**
+ * rmem_create over a range the caller provides instead of one rmem reserves:
+ * [range, range + size) must be aligned to 64 KiB (the capacity grain), size
+ * a multiple of 64 KiB in [RMEM_MIN_CAPACITY, RMEM_MAX_CAPACITY]
+ * (options->capacity is ignored), every byte readable, writable and zero, and
+ * the range must stay mapped until rmem_destroy returns. rmem gives its free
+ * pages back to the OS as it does its own (they read as zero again) and never
+ * unmaps the range: that is the caller's, after rmem_destroy. The Node addon
+ * puts shared instances in a WebAssembly.Memory this way, so that JavaScript
+ * sees the range as a SharedArrayBuffer. NULL with RMEM_EINVAL for a range or
+ * size that breaks these rules.
+ */
+RMEM_API rmem_t *rmem_create_in(void *range, size_t size, const rmem_options_t *options);
 /** Unmaps the range and all metadata. Every pointer and handle of the instance dies. */
 RMEM_API rmem_status_t rmem_destroy(rmem_t *r);
 /** Base address of the range (offset 0, never handed out). */
@@ -599,6 +612,12 @@ RMEM_API void *rmem_slab_alloc(slab_cache_t *c) RMEM_MALLOC_ATTR;
 RMEM_API rmem_status_t rmem_slab_free(slab_cache_t *c, void *p);
 /** Frees every slab (live objects die) and kills the handle; with RMEM_SLAB_STRICT, RMEM_EBUSY while objects live. */
 RMEM_API rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c);
+/**
+ * The live cache of r named name (the first made, if several share it), or
+ * NULL with RMEM_EINVAL (none of that name). On a shared instance, how another thread finds a
+ * cache by the name it was created with.
+ */
+RMEM_API slab_cache_t *rmem_slab_cache_find(rmem_t *r, const char *name);
 /** Gives empty slabs back to the page source. */
 RMEM_API rmem_status_t rmem_slab_cache_shrink(slab_cache_t *c);
 
@@ -697,7 +716,7 @@ RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
  * a binding checks version == RMEM_FRONT_LAYOUT_VERSION.
  * ------------------------------------------------------------------------ */
 
-#define RMEM_FRONT_LAYOUT_VERSION 1u
+#define RMEM_FRONT_LAYOUT_VERSION 2u
 
 typedef struct rmem_front_layout {
   uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
@@ -718,8 +737,10 @@ typedef struct rmem_front_layout {
   uint32_t tag_base;     /**< the heap's page tags are tag_base + t (0 for a private instance) */
   uint64_t *remote;      /**< shared instances: the remote bitmap (a free must find the block's bit clear
                               there too), else NULL */
-  uint32_t *pending;     /**< shared instances: nonzero while other threads' frees wait for this heap (the
-                              allocation fast path must then call C, which takes them back), else NULL */
+  uint32_t *fast_word;   /**< shared instances: the fast paths may run only while *fast_word == fast_key
+                              (this thread's heap, nothing waiting in it from other threads; C sets it
+                              again), else NULL */
+  uint32_t fast_key;     /**< shared instances: the calling thread's key */
 } rmem_front_layout_t;
 
 /**

@@ -21,6 +21,8 @@ const codes = Object.freeze({
   ERR_RMEM_DESTROYED: 'RMEM_ESTALE: the arena, slab cache or instance was destroyed',
   ERR_RMEM_INVALID_HANDLE: 'a handle number that was never issued by this instance',
   ERR_RMEM_BUSY: 'RMEM_EBUSY: a strict slab cache still has live objects',
+  ERR_RMEM_WRONG_THREAD: 'RMEM_EPERM: an arena of a shared instance used by a thread that did not create it',
+  ERR_RMEM_NOT_SHARED: 'share() of a private instance (create it with { shared: true })',
 });
 
 const ctorFor = {

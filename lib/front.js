@@ -24,6 +24,16 @@
 // tests pin. After destroy() the typed arrays are detached (length 0): every
 // read is undefined, every test below fails, and the call goes to C, which
 // throws ERR_RMEM_DESTROYED.
+//
+// A shared instance ({ shared: true }): each thread's front is its own heap in
+// the instance (C gives every thread one), so the steps are the same, with
+// C's two extra tests of a thread heap (rmem_local_alloc / rmem_local_free):
+// the heap's fast word must hold this thread's key (another thread's free
+// into this heap clears it, and C, called then, takes those blocks back and
+// sets it again), and a block to free must be this heap's (its page tag minus
+// the heap's tag base is one of its classes) with its remote bit clear (no
+// other thread freed it first). Slab caches of a shared instance take a lock
+// in C: their calls always go there.
 
 /**
  * The heap's fast paths for one instance. n: the native functions of the
@@ -41,6 +51,7 @@ function makeHeapFront(n) {
   const TABLE_MAX = f.tableMax;
   let allocs = 0;
   let frees = 0;
+  if (f.shared) return makeThreadFront(n, f);
 
   function alloc(size) {
     if (typeof size === 'number' && size >= 1 && size <= TABLE_MAX) {
@@ -84,13 +95,66 @@ function makeHeapFront(n) {
   return { alloc, free, counts: () => [allocs, frees] };
 }
 
+/** The same fast paths on this thread's heap of a shared instance (see the top of this file). */
+function makeThreadFront(n, f) {
+  const { live, tags, n: count, cap, tagOf, stacks, top, remote, fastWord } = f;
+  const STRIDE = f.stride;
+  const NCLASSES = f.nclasses;
+  const TABLE_MAX = f.tableMax;
+  const KEY = f.fastKey;
+  const TAG_BASE = f.tagBase;
+  let allocs = 0;
+  let frees = 0;
+
+  function alloc(size) {
+    if (typeof size === 'number' && size >= 1 && size <= TABLE_MAX && fastWord[0] === KEY) {
+      const t = tagOf[(size + 7) >>> 3];
+      const c = count[t];
+      if (c > 0) {
+        const off = top[t];
+        count[t] = c - 1;
+        top[t] = stacks[t * STRIDE + ((c - 2) & (STRIDE - 1))];
+        live[off >>> 8] |= 1 << ((off >>> 3) & 31); // this heap's words: only this thread writes them
+        allocs++;
+        return off;
+      }
+    }
+    return n.alloc(size);
+  }
+
+  function free(ptr) {
+    if (typeof ptr === 'number' && (ptr & 7) === 0 && ptr === ptr >>> 0 && fastWord[0] === KEY) {
+      const w = ptr >>> 8;
+      const bit = 1 << ((ptr >>> 3) & 31);
+      const m = live[w];
+      if ((m & ~remote[w] & bit) !== 0) {
+        const t = tags[ptr >>> 12] - TAG_BASE;
+        if (t - 1 >>> 0 < NCLASSES) {
+          const c = count[t];
+          if (c < cap[t]) {
+            live[w] = m & ~bit;
+            stacks[t * STRIDE + c] = ptr;
+            top[t] = ptr;
+            count[t] = c + 1;
+            frees++;
+            return;
+          }
+        }
+      }
+    }
+    n.free(ptr); // another thread's block (C marks it for its owner), a spill, and every refusal
+  }
+
+  return { alloc, free, counts: () => [allocs, frees] };
+}
+
 /**
  * A slab cache's fast paths: st is its stack ([n, cap, top, offsets...]) over
  * C's memory, tag its pages' tag. Returns { alloc, free, counts }.
  */
-function makeCacheFront(n, h, st, tag) {
+function makeCacheFront(n, h, st, tag, fast) {
   const f = n.front;
-  if (!f.fast) {
+  if (!f.fast || !fast) {
     return { alloc: () => n.cacheAlloc(h), free: (ptr) => { n.cacheFree(h, ptr); }, counts: () => [0, 0] };
   }
   const { live, tags } = f;

@@ -30,6 +30,11 @@ const DEFAULT_CHUNK = 64 * 1024;
 
 // A private token: the classes below are made by their factories, not by `new`.
 const TOKEN = Symbol('rmem.internal');
+// Rmem.attach's way into the constructor with a native object it already has.
+const ATTACH = Symbol('rmem.attach');
+// What a share() token says it is (a plain object, so postMessage and structuredClone carry it).
+const SHARE_KIND = 'rmem.shared-instance';
+const WASM_PAGE = 65536;
 // Set by Rmem's static block.
 let nativeOf;
 let frontOf;
@@ -57,7 +62,7 @@ class SlabCache {
     this.#h = h;
     this.#name = name;
     const st = n.cacheFront(h);
-    this.#f = makeCacheFront(n, h, st, n.scratch[0]);
+    this.#f = makeCacheFront(n, h, st, n.scratch[0], n.scratch[1]);
   }
 
   static isSlabCache(x) {
@@ -218,19 +223,57 @@ class Rmem {
 
   /**
    * options.capacity: bytes of address space (default 64 MiB, 1 MiB .. 4 GiB);
-   * options.junk: fill freed/new blocks with patterns; options.validate: run the
-   * validator after every operation (slow; tests).
+   * options.shared: a thread-safe instance whose memory is a SharedArrayBuffer
+   * (see share() and Rmem.attach()); options.junk: fill freed/new blocks with
+   * patterns; options.validate: run the validator after every operation
+   * (slow; tests).
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    const { capacity, junk = false, validate = false } = options;
-    if (capacity !== undefined && typeof capacity !== 'number') {
-      throw invalidArgType('options.capacity', 'of type number', capacity);
+    if (options[ATTACH] !== undefined) {
+      this.#n = options[ATTACH];
+    } else {
+      const { capacity, shared = false, junk = false, validate = false } = options;
+      if (capacity !== undefined && typeof capacity !== 'number') {
+        throw invalidArgType('options.capacity', 'of type number', capacity);
+      }
+      if (typeof shared !== 'boolean') throw invalidArgType('options.shared', 'of type boolean', shared);
+      const flags = (junk ? C.OPT_JUNK : 0) | (validate ? C.OPT_VALIDATE : 0) | (shared ? C.OPT_SHARED : 0);
+      if (shared) {
+        // The range is a shared WebAssembly.Memory: its buffer is a SharedArrayBuffer, page-aligned, zeroed,
+        // committed on first touch, and every thread that gets it sees the same bytes at the same offsets.
+        const cap = capacity === undefined ? C.DEFAULT_CAPACITY : capacity;
+        if (!Number.isInteger(cap) || cap < C.MIN_CAPACITY || cap > C.MAX_CAPACITY) {
+          throw outOfRange('options.capacity', `an integer >= ${C.MIN_CAPACITY} && <= ${C.MAX_CAPACITY}`, cap);
+        }
+        const pages = Math.ceil(cap / WASM_PAGE);
+        let wasm;
+        try {
+          wasm = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+        } catch (e) {
+          throw rmemError('ERR_RMEM_OUT_OF_MEMORY', `rmem: cannot make a shared memory of ${pages * WASM_PAGE} bytes (${e.message})`);
+        }
+        this.#n = native.createInstance(pages * WASM_PAGE, flags, new Uint8Array(wasm.buffer));
+      } else {
+        this.#n = native.createInstance(capacity, flags);
+      }
     }
-    const flags = (junk ? C.OPT_JUNK : 0) | (validate ? C.OPT_VALIDATE : 0);
-    this.#n = native.createInstance(capacity, flags);
     this.#f = makeHeapFront(this.#n);
     this.#heap = new Heap(TOKEN, this.#n, this.#f);
+  }
+
+  /**
+   * Another thread's Rmem over the shared instance that share() made the
+   * token for: the same memory (SharedArrayBuffer), the same offsets, the same
+   * heap and slab caches. Throws ERR_RMEM_DESTROYED once every attachment of
+   * that instance was released.
+   */
+  static attach(token) {
+    if (token === null || typeof token !== 'object' || token.kind !== SHARE_KIND ||
+        !(token.memory instanceof SharedArrayBuffer)) {
+      throw invalidArgType('token', 'a token of Rmem#share()', token);
+    }
+    return new Rmem({ [ATTACH]: native.attachInstance(token.id, token.key, new Uint8Array(token.memory)) });
   }
 
   static isRmem(x) {
@@ -251,6 +294,20 @@ class Rmem {
 
   get memory() { return Rmem.#check(this).#n.memory; }
   get capacity() { return Rmem.#check(this).#n.capacity; }
+  /** True for an instance made with { shared: true } or by Rmem.attach(). */
+  get shared() { return Rmem.#check(this).#n.shared; }
+
+  /**
+   * A token for Rmem.attach() in another thread: a plain object (kind, id,
+   * key, memory) that postMessage and structuredClone carry; the memory is
+   * shared, not copied. Throws ERR_RMEM_NOT_SHARED for a private instance.
+   */
+  share() {
+    Rmem.#check(this);
+    if (this.#destroyed) throw rmemError('ERR_RMEM_DESTROYED', 'rmem: this instance was destroyed');
+    const [id, key] = this.#n.share();
+    return { kind: SHARE_KIND, id, key, memory: this.#n.memory };
+  }
   get heap() { return Rmem.#check(this).#heap; }
   get destroyed() { return Rmem.#check(this).#destroyed; }
   get mems() {
@@ -343,6 +400,17 @@ class Rmem {
     return c;
   }
 
+  /**
+   * The live slab cache named name (made by this thread or, on a shared
+   * instance, by any attached thread), or null if there is none.
+   */
+  slabCache(name) {
+    Rmem.#check(this);
+    if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
+    const h = this.#n.cacheFind(name);
+    return h === 0 ? null : new SlabCache(TOKEN, this, this.#n, h, this.#n.cacheStats(h).name);
+  }
+
   stats() {
     const s = Rmem.#check(this).#n.stats();
     const [a, f] = this.#f.counts();
@@ -365,6 +433,11 @@ class Rmem {
   /**
    * Unmaps the range. `memory` is detached first (views read as empty), every
    * pointer and handle of the instance dies; later calls throw ERR_RMEM_DESTROYED.
+   * On a shared instance, releases this thread's attachment only: its calls
+   * throw ERR_RMEM_DESTROYED from now on and the other threads go on; the
+   * last attachment released destroys the instance. (A SharedArrayBuffer
+   * cannot be detached: views already made keep their bytes, which stay
+   * mapped while any thread holds the buffer.)
    */
   destroy() {
     Rmem.#check(this);

@@ -52,6 +52,9 @@
 #include <node_api.h>
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +133,7 @@ static const char *rmem_js_code(rmem_status_t st, int *kind) {
     case RMEM_ECORRUPT: return "ERR_RMEM_CORRUPTED";
     case RMEM_ESTALE: return "ERR_RMEM_DESTROYED";
     case RMEM_EBUSY: return "ERR_RMEM_BUSY";
+    case RMEM_EPERM: return "ERR_RMEM_WRONG_THREAD";
     default: return "ERR_RMEM_UNKNOWN";
   }
 }
@@ -161,6 +165,7 @@ static napi_value throw_last(napi_env env, rmem_status_t fallback) {
  * ------------------------------------------------------------------------ */
 
 typedef struct rmem_js_env rmem_js_env_t;
+typedef struct shared_rec shared_rec_t;
 
 #define MAX_VIEWS 12 /* external buffers over one instance's memory and metadata, detached by destroy() */
 
@@ -177,11 +182,18 @@ typedef struct rmem_js_inst {
   uint32_t ncache_views;
   int64_t reported;          /* bytes announced to V8 with napi_adjust_external_memory */
   size_t narenas, ncaches;   /* live arenas and slab caches made through this bridge */
+  shared_rec_t *shared;      /* a shared instance: this is one attachment of it (r is the record's) */
 } rmem_js_inst_t;
 
 struct rmem_js_env {
   rmem_js_inst_t *insts;
 };
+
+static bool env_attached(rmem_js_env_t *e, shared_rec_t *rec, rmem_js_inst_t *inst) {
+  for (rmem_js_inst_t *i = e->insts; i; i = i->next)
+    if (i != inst && i->shared == rec && i->r) return true;
+  return false;
+}
 
 #define SCRATCH_WORDS 1024u
 
@@ -200,9 +212,98 @@ static void inst_detach_all(napi_env env, rmem_js_inst_t *inst) {
   for (uint32_t i = 0; i < inst->ncache_views; i++) detach_ref(env, &inst->cache_views[i]);
 }
 
+/* ------------------------------------------------------------------------
+ * Shared instances: one record per rmem_t, process-wide, so that any env
+ * (any worker) can attach to it with the token share() gave. The record
+ * counts attachments; the last one released destroys the instance (its
+ * range, a WebAssembly.Memory's SharedArrayBuffer, is V8's: V8 frees it when
+ * no thread holds it any more). The registry is taken for a few loads and
+ * stores only, so a spin lock does (there is no portable mutex in Node-API).
+ * ------------------------------------------------------------------------ */
+
+struct shared_rec {
+  rmem_t *r;
+  uint32_t id;
+  uint32_t attachments; /* live attachments, every env */
+  uint64_t key;         /* a token names the record by (id, key): a forged id finds nothing */
+  shared_rec_t *next;
+};
+
+static shared_rec_t *shared_list;
+static uint32_t shared_ids;
+static atomic_flag shared_spin = ATOMIC_FLAG_INIT;
+
+static void shared_lock(void) {
+  while (atomic_flag_test_and_set_explicit(&shared_spin, memory_order_acquire)) {
+  }
+}
+static void shared_unlock(void) { atomic_flag_clear_explicit(&shared_spin, memory_order_release); }
+
+/* A key no one can guess from the id: the addresses and a counter through a 64-bit mix (splitmix64). */
+static uint64_t shared_key(const void *a, const void *b, uint32_t id) {
+  uint64_t z = (uint64_t)(uintptr_t)a ^ ((uint64_t)(uintptr_t)b << 17) ^ ((uint64_t)id << 40) ^ (uint64_t)clock();
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (z ^ (z >> 31)) & 0x1FFFFFFFFFFFFFull; /* 53 bits: exact as a JS number */
+}
+
+static shared_rec_t *shared_new(rmem_t *r) {
+  shared_rec_t *rec = calloc(1, sizeof *rec);
+  if (!rec) return NULL;
+  rec->r = r;
+  rec->attachments = 1;
+  shared_lock();
+  rec->id = ++shared_ids;
+  rec->key = shared_key(rec, r, rec->id);
+  rec->next = shared_list;
+  shared_list = rec;
+  shared_unlock();
+  return rec;
+}
+
+/* The record (id, key) over [base, base + bytes), one attachment more; NULL if there is none. */
+static shared_rec_t *shared_attach(uint32_t id, uint64_t key, const void *base, size_t bytes) {
+  shared_lock();
+  shared_rec_t *rec = shared_list;
+  while (rec && rec->id != id) rec = rec->next;
+  if (rec && (rec->key != key || rmem_base(rec->r) != base || rmem_capacity(rec->r) != bytes)) rec = NULL;
+  if (rec) rec->attachments++;
+  shared_unlock();
+  return rec;
+}
+
+/* One attachment less; the last destroys the instance. */
+static void shared_release(shared_rec_t *rec) {
+  shared_lock();
+  bool last = --rec->attachments == 0;
+  if (last)
+    for (shared_rec_t **p = &shared_list; *p; p = &(*p)->next)
+      if (*p == rec) {
+        *p = rec->next;
+        break;
+      }
+  shared_unlock();
+  if (!last) return;
+  rmem_destroy(rec->r);
+  free(rec);
+}
+
+/* Does env e hold another live attachment of rec than inst? */
+static bool env_attached(rmem_js_env_t *e, shared_rec_t *rec, rmem_js_inst_t *inst);
+
 static void inst_destroy_range(rmem_js_inst_t *inst) {
   if (!inst->r) return;
-  rmem_destroy(inst->r); /* every arena and cache dies with it; their handles are refused by get_call */
+  if (inst->shared) {
+    /* this thread's heap goes back (its frees of others' blocks done, its own blocks free for the other
+       threads' frees to reach) unless another attachment of this thread still uses it */
+    if (!inst->owner || !env_attached(inst->owner, inst->shared, inst)) rmem_local_release(inst->r);
+    rmem_clear_error();
+    shared_release(inst->shared);
+    inst->shared = NULL;
+  } else {
+    rmem_destroy(inst->r); /* every arena and cache dies with it; their handles are refused by get_call */
+  }
   inst->r = NULL;
   inst->narenas = inst->ncaches = 0;
 }
@@ -262,6 +363,7 @@ static void env_finalize(napi_env env, void *data, void *hint) {
 
 /* Tells V8 about the pages the instance has in use (slow paths only). */
 static void sync_external(napi_env env, rmem_js_inst_t *inst) {
+  if (inst->shared) return; /* a WebAssembly.Memory: V8 counts it itself */
   int64_t now = inst->r ? (int64_t)rmem_pages_in_use(inst->r) : 0;
   int64_t delta = now - inst->reported;
   if (delta > -(256 << 10) && delta < (256 << 10) && !(now == 0 && inst->reported)) return;
@@ -597,6 +699,9 @@ static const field_t heap_fields[] = {
   FIELD(F_DOUBLE, rmem_heap_stats_t, fragmentation, "fragmentation"),
   FIELD(F_SIZE, rmem_heap_stats_t, allocs, "allocs"),
   FIELD(F_SIZE, rmem_heap_stats_t, frees, "frees"),
+  FIELD(F_SIZE, rmem_heap_stats_t, threads, "threads"),
+  FIELD(F_SIZE, rmem_heap_stats_t, threads_active, "threadsActive"),
+  FIELD(F_SIZE, rmem_heap_stats_t, remote_frees, "remoteFrees"),
 };
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
@@ -828,6 +933,7 @@ static napi_value js_cache_front(napi_env env, napi_callback_info info) {
   if (!ab) return NULL;
   NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, bytes / 4, ab, 0, &ta));
   c.inst->scratch[0] = lay.tag;
+  c.inst->scratch[1] = lay.fast;
   return ta;
 }
 
@@ -983,6 +1089,9 @@ static napi_value js_mems_validate(napi_env env, napi_callback_info info) {
  * createInstance(capacity, flags)
  * ------------------------------------------------------------------------ */
 
+static napi_value js_cache_find(napi_env env, napi_callback_info info);
+static napi_value js_share(napi_env env, napi_callback_info info);
+
 static const struct {
   const char *name;
   napi_callback cb;
@@ -1005,6 +1114,8 @@ static const struct {
   {"arenaDestroy", js_arena_destroy},
   {"arenaStats", js_arena_stats},
   {"cacheCreate", js_cache_create},
+  {"cacheFind", js_cache_find},
+  {"share", js_share},
   {"cacheFront", js_cache_front},
   {"cacheAlloc", js_cache_alloc},
   {"cacheFree", js_cache_free},
@@ -1041,13 +1152,16 @@ static napi_value make_front(call_t *c) {
   if (lay.version != RMEM_FRONT_LAYOUT_VERSION) return throw_code(c->env, KIND_ERROR, "ERR_RMEM_UNKNOWN", "rmem: front layout");
   size_t ntag_slots = (size_t)lay.nclasses + 1;
   struct {
-    size_t stride, nclasses, table_max, fast;
-  } nums = {lay.stride, lay.nclasses, lay.table_max, lay.fast};
+    size_t stride, nclasses, table_max, fast, tag_base, fast_key, shared;
+  } nums = {lay.stride, lay.nclasses, lay.table_max, lay.fast, lay.tag_base, lay.fast_key, lay.fast_word != NULL};
   static const field_t fields[] = {{"stride", 0, F_SIZE},
                                    {"nclasses", sizeof(size_t), F_SIZE},
                                    {"tableMax", 2 * sizeof(size_t), F_SIZE},
-                                   {"fast", 3 * sizeof(size_t), F_SIZE}};
-  napi_value o = make_object(c->env, &nums, fields, 4);
+                                   {"fast", 3 * sizeof(size_t), F_SIZE},
+                                   {"tagBase", 4 * sizeof(size_t), F_SIZE},
+                                   {"fastKey", 5 * sizeof(size_t), F_SIZE},
+                                   {"shared", 6 * sizeof(size_t), F_SIZE}};
+  napi_value o = make_object(c->env, &nums, fields, 7);
   if (!o) return NULL;
   /* the heap front's arrays lie in the instance header; one buffer per array keeps each view exact */
   struct {
@@ -1063,8 +1177,12 @@ static napi_value make_front(call_t *c) {
     {"tagOf", napi_uint8_array, lay.tag_of, (size_t)lay.table_max / 8 + 1, 1},
     {"stacks", napi_uint32_array, lay.stacks, ntag_slots * lay.stride * 4, 4},
     {"top", napi_uint32_array, lay.top, ntag_slots * 4, 4},
+    /* shared instances: the remote bitmap and this thread's heap's fast word */
+    {"remote", napi_uint32_array, lay.remote, lay.remote ? lay.live_bytes : 0, 4},
+    {"fastWord", napi_uint32_array, lay.fast_word, lay.fast_word ? 4 : 0, 4},
   };
   for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+    if (!views[i].data) continue;
     napi_value ta = front_view(c, views[i].type, views[i].data, views[i].bytes, views[i].elem);
     if (!ta) return NULL;
     NODE_API_CALL(c->env, napi_set_named_property(c->env, o, views[i].name, ta));
@@ -1072,9 +1190,82 @@ static napi_value make_front(call_t *c) {
   return o;
 }
 
+/*
+ * The JS object of an instance: the native functions bound to a new record
+ * for r, memory, scratch, front and capacity. memory: the SharedArrayBuffer
+ * of a shared instance's range (rec != NULL), or NULL to make the external
+ * ArrayBuffer of a private one. On failure r is destroyed (or rec released).
+ */
+static napi_value build_instance(napi_env env, rmem_js_env_t *e, rmem_t *r, shared_rec_t *rec, napi_value memory) {
+  rmem_js_inst_t *inst = calloc(1, sizeof *inst);
+  if (!inst) {
+    if (rec) shared_release(rec);
+    else rmem_destroy(r);
+    return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: out of memory");
+  }
+  inst->r = r;
+  inst->shared = rec;
+  inst->owner = e;
+  inst->next = e->insts;
+  if (e->insts) e->insts->prev = inst;
+  e->insts = inst;
+  inst->refs = 1; /* held by this function until the objects below take over */
+  call_t c = {env, inst, r, 0, {NULL, NULL, NULL, NULL}};
+
+  napi_property_descriptor d_[N_INST_FUNCTIONS + 6];
+  for (size_t i = 0; i < N_INST_FUNCTIONS; i++) {
+    napi_value fn;
+    NODE_API_CALL(env, napi_create_function(env, inst_functions[i].name, NAPI_AUTO_LENGTH, inst_functions[i].cb, inst, &fn));
+    NODE_API_CALL(env, napi_add_finalizer(env, fn, inst, fn_finalize, NULL, NULL));
+    inst->refs++;
+    d_[i] = (napi_property_descriptor){inst_functions[i].name, NULL, NULL, NULL, NULL, fn, napi_enumerable, NULL};
+  }
+  napi_value scratch_ab, scratch, front, capacity, shared;
+  if (!memory) {
+    /* The range as one ArrayBuffer; its finaliser only drops a ref, never frees. */
+    NODE_API_CALL(env, napi_create_external_arraybuffer(env, rmem_base(r), rmem_capacity(r), memory_finalize, inst, &memory));
+    inst->refs++;
+    NODE_API_CALL(env, napi_create_reference(env, memory, 0, &inst->views[inst->nviews++]));
+  }
+  void *sdata = NULL;
+  NODE_API_CALL(env, napi_create_arraybuffer(env, SCRATCH_WORDS * sizeof(uint32_t), &sdata, &scratch_ab));
+  inst->scratch = sdata;
+  NODE_API_CALL(env, napi_create_reference(env, scratch_ab, 1, &inst->scratch_ref));
+  NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, SCRATCH_WORDS, scratch_ab, 0, &scratch));
+  if (!(front = make_front(&c))) return NULL;
+  NODE_API_CALL(env, napi_create_double(env, (double)rmem_capacity(r), &capacity));
+  NODE_API_CALL(env, napi_get_boolean(env, rec != NULL, &shared));
+  size_t n = N_INST_FUNCTIONS;
+  d_[n++] = (napi_property_descriptor){"memory", NULL, NULL, NULL, NULL, memory, napi_enumerable, NULL};
+  d_[n++] = (napi_property_descriptor){"scratch", NULL, NULL, NULL, NULL, scratch, napi_enumerable, NULL};
+  d_[n++] = (napi_property_descriptor){"front", NULL, NULL, NULL, NULL, front, napi_enumerable, NULL};
+  d_[n++] = (napi_property_descriptor){"capacity", NULL, NULL, NULL, NULL, capacity, napi_enumerable, NULL};
+  d_[n++] = (napi_property_descriptor){"shared", NULL, NULL, NULL, NULL, shared, napi_enumerable, NULL};
+  napi_value obj;
+  NODE_API_CALL(env, napi_create_object(env, &obj));
+  NODE_API_CALL(env, napi_define_properties(env, obj, n, d_));
+  inst->refs--; /* this function's own hold */
+  return obj;
+}
+
+/* The bytes of a typed array over a SharedArrayBuffer (the range of a shared instance). */
+static bool arg_shared_range(napi_env env, napi_value v, void **data, size_t *bytes, napi_value *sab) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len = 0, off = 0;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &len, data, sab, &off) != napi_ok || type != napi_uint8_array || off != 0) {
+    throw_code(env, KIND_TYPE, "ERR_INVALID_ARG_TYPE", "rmem: the range must be a Uint8Array over a whole SharedArrayBuffer");
+    return false;
+  }
+  *bytes = len;
+  return true;
+}
+
+/* createInstance(capacity, flags[, rangeU8]): rangeU8, for RMEM_OPT_SHARED, spans the SharedArrayBuffer to use. */
 static napi_value js_create_instance(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   rmem_js_env_t *e = NULL;
   NODE_API_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   NODE_API_CALL(env, napi_get_instance_data(env, (void **)&e));
@@ -1097,52 +1288,79 @@ static napi_value js_create_instance(napi_env env, napi_callback_info info) {
     NODE_API_CALL(env, napi_get_value_uint32(env, argv[1], &f));
     opt.flags = f;
   }
+  if (opt.flags & RMEM_OPT_SHARED) {
+    void *data = NULL;
+    size_t bytes = 0;
+    napi_value sab;
+    if (argc < 3 || !arg_shared_range(env, argv[2], &data, &bytes, &sab)) return NULL;
+    rmem_t *r = rmem_create_in(data, bytes, &opt);
+    if (!r) return throw_last(env, RMEM_ENOMEM);
+    shared_rec_t *rec = shared_new(r);
+    if (!rec) {
+      rmem_destroy(r);
+      return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: out of memory");
+    }
+    return build_instance(env, e, r, rec, sab);
+  }
   rmem_t *r = rmem_create(&opt);
   if (!r) return throw_last(env, RMEM_ENOMEM);
+  return build_instance(env, e, r, NULL, NULL);
+}
 
-  rmem_js_inst_t *inst = calloc(1, sizeof *inst);
-  if (!inst) {
-    rmem_destroy(r);
-    return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: out of memory");
-  }
-  inst->r = r;
-  inst->owner = e;
-  inst->next = e->insts;
-  if (e->insts) e->insts->prev = inst;
-  e->insts = inst;
-  inst->refs = 1; /* held by this function until the objects below take over */
-  call_t c = {env, inst, r, 0, {NULL, NULL, NULL, NULL}};
+/* attachInstance(id, key, rangeU8): another attachment of the shared instance a token named. */
+static napi_value js_attach_instance(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  rmem_js_env_t *e = NULL;
+  NODE_API_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NODE_API_CALL(env, napi_get_instance_data(env, (void **)&e));
+  double id = 0, key = 0;
+  if (argc < 3 || napi_get_value_double(env, argv[0], &id) != napi_ok || napi_get_value_double(env, argv[1], &key) != napi_ok)
+    return throw_code(env, KIND_TYPE, "ERR_INVALID_ARG_TYPE", "rmem: not a token of Rmem#share()");
+  void *data = NULL;
+  size_t bytes = 0;
+  napi_value sab;
+  if (!arg_shared_range(env, argv[2], &data, &bytes, &sab)) return NULL;
+  shared_rec_t *rec = id >= 1 && id < 4294967296.0 && key >= 0 && key < 9007199254740992.0
+                          ? shared_attach((uint32_t)id, (uint64_t)key, data, bytes)
+                          : NULL;
+  if (!rec)
+    return throw_code(env, KIND_ERROR, "ERR_RMEM_DESTROYED",
+                      "rmem: the shared instance of this token was destroyed (every attachment released)");
+  return build_instance(env, e, rec->r, rec, sab);
+}
 
-  napi_property_descriptor d_[N_INST_FUNCTIONS + 5];
-  for (size_t i = 0; i < N_INST_FUNCTIONS; i++) {
-    napi_value fn;
-    NODE_API_CALL(env, napi_create_function(env, inst_functions[i].name, NAPI_AUTO_LENGTH, inst_functions[i].cb, inst, &fn));
-    NODE_API_CALL(env, napi_add_finalizer(env, fn, inst, fn_finalize, NULL, NULL));
-    inst->refs++;
-    d_[i] = (napi_property_descriptor){inst_functions[i].name, NULL, NULL, NULL, NULL, fn, napi_enumerable, NULL};
+/* share() -> [id, key]: what a token carries besides the memory. */
+static napi_value js_share(napi_env env, napi_callback_info info) {
+  CALL(true);
+  if (!c.inst->shared)
+    return throw_code(env, KIND_ERROR, "ERR_RMEM_NOT_SHARED",
+                      "rmem: a private instance cannot be shared: create it with { shared: true }");
+  napi_value arr, id, key;
+  NODE_API_CALL(env, napi_create_array_with_length(env, 2, &arr));
+  NODE_API_CALL(env, napi_create_double(env, (double)c.inst->shared->id, &id));
+  NODE_API_CALL(env, napi_create_double(env, (double)c.inst->shared->key, &key));
+  NODE_API_CALL(env, napi_set_element(env, arr, 0, id));
+  NODE_API_CALL(env, napi_set_element(env, arr, 1, key));
+  return arr;
+}
+
+/* cacheFind(name) -> handle of the live cache of that name, or 0. */
+static napi_value js_cache_find(napi_env env, napi_callback_info info) {
+  CALL(true);
+  char name[32] = {0};
+  size_t len;
+  napi_valuetype t = napi_undefined;
+  if (c.argc > 0) NODE_API_CALL(env, napi_typeof(env, c.argv[0], &t));
+  if (t != napi_string) return throw_code(env, KIND_TYPE, "ERR_INVALID_ARG_TYPE", "The \"name\" argument must be of type string");
+  NODE_API_CALL(env, napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len));
+  slab_cache_t *sc = rmem_slab_cache_find(c.r, name);
+  uint32_t index, gen;
+  if (!sc || rmem_slab_cache_index(sc, &index, &gen) != RMEM_OK) {
+    rmem_clear_error();
+    return num(env, 0);
   }
-  /* The range as one ArrayBuffer; its finaliser only drops a ref, never frees. */
-  napi_value memory, scratch_ab, scratch, front, capacity;
-  NODE_API_CALL(env, napi_create_external_arraybuffer(env, rmem_base(r), rmem_capacity(r), memory_finalize, inst, &memory));
-  inst->refs++;
-  NODE_API_CALL(env, napi_create_reference(env, memory, 0, &inst->views[inst->nviews++]));
-  void *sdata = NULL;
-  NODE_API_CALL(env, napi_create_arraybuffer(env, SCRATCH_WORDS * sizeof(uint32_t), &sdata, &scratch_ab));
-  inst->scratch = sdata;
-  NODE_API_CALL(env, napi_create_reference(env, scratch_ab, 1, &inst->scratch_ref));
-  NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, SCRATCH_WORDS, scratch_ab, 0, &scratch));
-  if (!(front = make_front(&c))) return NULL;
-  NODE_API_CALL(env, napi_create_double(env, (double)rmem_capacity(r), &capacity));
-  size_t n = N_INST_FUNCTIONS;
-  d_[n++] = (napi_property_descriptor){"memory", NULL, NULL, NULL, NULL, memory, napi_enumerable, NULL};
-  d_[n++] = (napi_property_descriptor){"scratch", NULL, NULL, NULL, NULL, scratch, napi_enumerable, NULL};
-  d_[n++] = (napi_property_descriptor){"front", NULL, NULL, NULL, NULL, front, napi_enumerable, NULL};
-  d_[n++] = (napi_property_descriptor){"capacity", NULL, NULL, NULL, NULL, capacity, napi_enumerable, NULL};
-  napi_value obj;
-  NODE_API_CALL(env, napi_create_object(env, &obj));
-  NODE_API_CALL(env, napi_define_properties(env, obj, n, d_));
-  inst->refs--; /* this function's own hold */
-  return obj;
+  return num(env, handle_of(index, gen));
 }
 
 /* statusName(code) -> "RMEM_EBADPTR"; for tests and messages. */
@@ -1169,20 +1387,25 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     return NULL;
   }
   struct {
-    double page_size, small_max, default_capacity, min_capacity, max_capacity, opt_junk, opt_validate, slab_strict,
-        scratch_words;
+    double page_size, small_max, default_capacity, min_capacity, max_capacity, opt_junk, opt_validate, opt_shared,
+        slab_strict, scratch_words, shared_max_threads;
   } k = {RMEM_PAGE_SIZE, (double)RMEM_SMALL_MAX, (double)RMEM_DEFAULT_CAPACITY, (double)RMEM_MIN_CAPACITY,
-         (double)RMEM_MAX_CAPACITY, RMEM_OPT_JUNK, RMEM_OPT_VALIDATE, RMEM_SLAB_STRICT, SCRATCH_WORDS};
+         (double)RMEM_MAX_CAPACITY, RMEM_OPT_JUNK, RMEM_OPT_VALIDATE, RMEM_OPT_SHARED, RMEM_SLAB_STRICT, SCRATCH_WORDS,
+         RMEM_SHARED_MAX_THREADS};
   static const char *const knames[] = {"PAGE_SIZE", "SMALL_MAX", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY",
-                                       "OPT_JUNK", "OPT_VALIDATE", "SLAB_STRICT", "SCRATCH_WORDS"};
+                                       "OPT_JUNK", "OPT_VALIDATE", "OPT_SHARED", "SLAB_STRICT", "SCRATCH_WORDS",
+                                       "SHARED_MAX_THREADS"};
   field_t kf[sizeof knames / sizeof knames[0]];
   for (size_t i = 0; i < sizeof knames / sizeof knames[0]; i++) kf[i] = (field_t){knames[i], i * sizeof(double), F_DOUBLE};
   napi_value consts = make_object(env, &k, kf, sizeof knames / sizeof knames[0]), create, status_name;
   if (!consts) return NULL;
   NODE_API_CALL(env, napi_create_function(env, "createInstance", NAPI_AUTO_LENGTH, js_create_instance, NULL, &create));
   NODE_API_CALL(env, napi_create_function(env, "statusName", NAPI_AUTO_LENGTH, js_status_name, NULL, &status_name));
+  napi_value attach;
+  NODE_API_CALL(env, napi_create_function(env, "attachInstance", NAPI_AUTO_LENGTH, js_attach_instance, NULL, &attach));
   napi_property_descriptor d[] = {
     {"createInstance", NULL, NULL, NULL, NULL, create, napi_enumerable, NULL},
+    {"attachInstance", NULL, NULL, NULL, NULL, attach, napi_enumerable, NULL},
     {"statusName", NULL, NULL, NULL, NULL, status_name, napi_enumerable, NULL},
     {"constants", NULL, NULL, NULL, NULL, consts, napi_enumerable, NULL},
   };

@@ -738,7 +738,20 @@ static size_t check_arena(rmem_t *r, arena_t *a) {
   return problems;
 }
 
+static size_t arenas_validate(rmem_t *r);
+
+/* An arena of a shared instance is its owner thread's alone: only the caller's own are checked through; the
+   others are only counted in the pagemap walk, which runs under the instance's lock. */
+static bool arena_mine(const arena_t *a) { return !a->owner_thread || a->owner_thread == rmem_thread_id(); }
+
 size_t rmem_arenas_validate(rmem_t *r) {
+  rmem_shared_lock(r);
+  size_t problems = arenas_validate(r);
+  rmem_shared_unlock(r);
+  return problems;
+}
+
+static size_t arenas_validate(rmem_t *r) {
   struct rmem_arena_table *t = r->arena_state;
   size_t problems = 0;
   if (!t || !r->arenas.base) {
@@ -754,8 +767,9 @@ size_t rmem_arenas_validate(rmem_t *r) {
     arena_t *a = rmem_pool_at(&r->arenas, i);
     a->vcount = 0;
     a->vslabs = 0;
-    if (a->slot.alive == RMEM_HSLOT_ALIVE) problems += check_arena(r, a);
-    else if (a->head.ptr || a->head.end || a->first || a->cls || a->nchunks)
+    if (a->slot.alive == RMEM_HSLOT_ALIVE) {
+      if (arena_mine(a)) problems += check_arena(r, a);
+    } else if (a->head.ptr || a->head.end || a->first || a->cls || a->nchunks)
       rmem_problem(&problems, "arena %u: destroyed but still holds memory (A6)", i);
   }
   /* every arena run and arena slab of the range belongs to a live arena (A2, A5) */
@@ -781,7 +795,7 @@ size_t rmem_arenas_validate(rmem_t *r) {
   }
   for (uint32_t i = 1; i < r->arenas.bump; i++) {
     arena_t *a = rmem_pool_at(&r->arenas, i);
-    if (a->slot.alive != RMEM_HSLOT_ALIVE) continue;
+    if (a->slot.alive != RMEM_HSLOT_ALIVE || !arena_mine(a)) continue;
     if (a->vcount != a->nchunks)
       rmem_problem(&problems, "arena %u: %u runs in the pagemap, %zu held (A2)", i, a->vcount, a->nchunks);
     if (a->lifetime == LIFETIME_INTERMEDIATE) {

@@ -106,15 +106,19 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   c->align = (uint32_t)align;
   c->tag = RMEM_TAG_CACHE + c->slot.index;
   rmem_lock_init(&c->lock);
-  if (name) {
-    size_t n = strnlen(name, sizeof c->name - 1);
-    memcpy(c->name, name, n);
-    c->name[n] = '\0';
-  }
   /* slabs start on page boundaries and bsize is a multiple of align, so every slot is aligned */
   rmem_slab_list_init(&c->list, r, (uint32_t)bsize, RMEM_SO_CACHE, c->slot.index, (uint16_t)c->tag, true);
   uint32_t cap = (uint32_t)((16u << 10) / bsize);
   c->front.cap = cap < 4 ? 4 : cap > RMEM_LFRONT_CAP ? RMEM_LFRONT_CAP : cap;
+  if (name) {
+    /* last, under the instance's lock: rmem_slab_cache_find matches names under it, so a cache it
+       finds is whole */
+    size_t n = strnlen(name, sizeof c->name - 1);
+    rmem_shared_lock(r);
+    memcpy(c->name, name, n);
+    c->name[n] = '\0';
+    rmem_shared_unlock(r);
+  }
   if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return c;
 }
@@ -271,6 +275,23 @@ slab_cache_t *rmem_slab_cache_from_index(rmem_t *r, uint32_t index, uint32_t gen
   return rmem_hslot_from_index(r, &r->arena_state->caches, index, generation, "slab cache");
 }
 
+slab_cache_t *rmem_slab_cache_find(rmem_t *r, const char *name) {
+  if (!rmem_check_instance(r)) return NULL;
+  if (!name) return rmem_fail_null(RMEM_EINVAL, "slab_cache_find: NULL name");
+  slab_cache_t *found = NULL;
+  rmem_shared_lock(r);
+  uint32_t n = r->arena_state && r->caches.base ? r->caches.bump : 0;
+  for (uint32_t i = 1; i < n && !found; i++) {
+    slab_cache_t *c = rmem_pool_at(&r->caches, i);
+    if (c->slot.alive == RMEM_HSLOT_ALIVE && strncmp(c->name, name, sizeof c->name - 1) == 0 &&
+        strlen(name) < sizeof c->name)
+      found = c;
+  }
+  rmem_shared_unlock(r);
+  if (!found) return rmem_fail_null(RMEM_EINVAL, "no live slab cache is named \"%.64s\"", name);
+  return found;
+}
+
 rmem_status_t rmem_slab_cache_index(slab_cache_t *c, uint32_t *index, uint32_t *generation) {
   c = cache_check(c);
   if (!c) return rmem_last_error();
@@ -289,7 +310,8 @@ rmem_t *rmem_slab_cache_instance(slab_cache_t *c) {
  * Hooks of rmem_destroy and rmem_validate
  * ------------------------------------------------------------------------ */
 
-/* Before a fork: every cache's lock (they are taken before the instance's lock). Returns how many records. */
+/* Every cache's lock (taken before the instance's lock: before a fork, and by the validator). Returns how
+   many records were locked. */
 uint32_t rmem_caches_fork_lock(rmem_t *r) {
   uint32_t n = r->arena_state && r->caches.base ? r->caches.bump : 0;
   for (uint32_t i = 1; i < n; i++) rmem_lock(&((slab_cache_t *)rmem_pool_at(&r->caches, i))->lock);
@@ -309,7 +331,21 @@ void rmem_caches_fini(rmem_t *r) {
   if (r->arena_state) rmem_htable_fini(&r->arena_state->caches);
 }
 
+static size_t caches_validate(rmem_t *r);
+
+/* A shared instance's caches are checked with every cache's lock and then the instance's held (their order
+   everywhere): no thread is half-way through a cache, and no slab comes or goes under the walk. */
 size_t rmem_caches_validate(rmem_t *r) {
+  if (!rmem_is_shared(r)) return caches_validate(r);
+  uint32_t locked = rmem_caches_fork_lock(r);
+  rmem_lock(&r->lock);
+  size_t problems = caches_validate(r);
+  rmem_unlock(&r->lock);
+  rmem_caches_fork_unlock(r, locked, false);
+  return problems;
+}
+
+static size_t caches_validate(rmem_t *r) {
   size_t problems = 0;
   struct rmem_arena_table *t = r->arena_state;
   bool any = t && r->caches.base;

@@ -138,7 +138,18 @@ size_t rmem_front_check_slabs(rmem_t *r, const rmem_slab_list_t *l) {
   return problems;
 }
 
+static size_t front_check(rmem_t *r);
+
+/* Under a shared instance's lock: no slab comes or goes under the walk (owners change only their own
+   slabs' slots meanwhile, and set a live bit only on a slot they took). */
 size_t rmem_front_check(rmem_t *r) {
+  rmem_shared_lock(r);
+  size_t problems = front_check(r);
+  rmem_shared_unlock(r);
+  return problems;
+}
+
+static size_t front_check(rmem_t *r) {
   size_t problems = 0;
   /* the reserved first and last pages never hold a block */
   const uint32_t reserved[2] = {0, r->npages - 1};

@@ -289,7 +289,8 @@ static bool held_elsewhere(rmem_heap_t *h) {
   return s == RMEM_HS_ACTIVE || s == RMEM_HS_QUARANTINED;
 }
 
-static void heap_orphan(rmem_heap_t *h) { atomic_store_explicit(&h->state, RMEM_HS_ORPHAN, memory_order_release); }
+static void heap_orphan(rmem_heap_t *h) { atomic_store_explicit(&h->state, RMEM_HS_ORPHAN, memory_order_seq_cst); }
+static void orphan_settle(rmem_heap_t *h);
 
 /* In a fork child: every heap another thread owned (or held for a moment) at the fork is quarantined. */
 void rmem_heap_fork_child(rmem_t *r) {
@@ -304,6 +305,19 @@ void rmem_heap_fork_child(rmem_t *r) {
   }
 }
 
+/*
+ * h was just orphaned. A remote free that came while h was held (its trylock failed) may have left
+ * blocks pending: it raised pending before it looked at the state, so whoever lets go of h last sees
+ * them -- it, or this loop.
+ */
+static void orphan_settle(rmem_heap_t *h) {
+  while (atomic_load_explicit(&h->pending, memory_order_seq_cst) && heap_trylock(h)) {
+    drain(h);
+    heap_trim(h);
+    heap_orphan(h);
+  }
+}
+
 /* The calling thread's heap ends: drained, trimmed (so an orphan holds no stacked block), orphaned. */
 static void heap_thread_exit(rmem_t *r, void *value) {
   rmem_heap_t *h = value;
@@ -312,6 +326,7 @@ static void heap_thread_exit(rmem_t *r, void *value) {
   drain(h);
   heap_trim(h);
   heap_orphan(h);
+  orphan_settle(h);
 }
 
 /* Maps and sets up thread heap id of r (under r's lock). NULL + ENOMEM. */
@@ -403,10 +418,11 @@ static rmem_status_t remote_free(rmem_t *r, uintptr_t off, uint32_t id) {
                         (size_t)off);
   if (old == 0) summary_mark(o, off >> (RMEM_LIVE_SHIFT + 6));
   /* an orphan has no thread to drain it: whoever gets its lock for a moment does */
-  if (atomic_load_explicit(&o->state, memory_order_relaxed) == RMEM_HS_ORPHAN && heap_trylock(o)) {
+  if (atomic_load_explicit(&o->state, memory_order_seq_cst) == RMEM_HS_ORPHAN && heap_trylock(o)) {
     drain(o);
     heap_trim(o);
     heap_orphan(o);
+    orphan_settle(o);
   }
   return RMEM_OK;
 }
@@ -463,6 +479,7 @@ static void each_reachable_heap(rmem_t *r, void (*fn)(rmem_heap_t *h, void *arg)
     } else if (heap_trylock(h)) {
       fn(h, arg);
       heap_orphan(h);
+      orphan_settle(h);
     }
   }
 }
@@ -963,7 +980,7 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   rmem_front_t *f = &h->front;
   memset(out, 0, sizeof *out);
   out->version = RMEM_FRONT_LAYOUT_VERSION;
-  out->fast = rmem_is_shared(r) ? h->fast != 0 && h->fast == rmem_thread_key() : r->fast == RMEM_FAST;
+  out->fast = rmem_is_shared(r) ? (r->flags & ~RMEM_OPT_SHARED) == 0 : r->fast == RMEM_FAST;
   out->live = r->live;
   out->live_bytes = r->capacity >> (RMEM_LIVE_SHIFT + 3);
   out->remote = r->remote;
@@ -978,7 +995,10 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   out->stride = RMEM_FRONT_CAP;
   out->nclasses = h->nclasses;
   out->table_max = RMEM_HEAP_TABLE_MAX;
-  out->pending = (uint32_t *)(void *)&h->pending;
+  if (rmem_is_shared(r)) {
+    out->fast_word = &h->fast;
+    out->fast_key = rmem_thread_key();
+  }
   return RMEM_OK;
 }
 
@@ -1066,12 +1086,18 @@ rmem_status_t rmem_heap_stats(rmem_t *r, rmem_heap_stats_t *out) {
     out->adoptions = r->adoptions;
     size_t words = (size_t)r->top << (RMEM_PAGE_SHIFT - RMEM_LIVE_SHIFT - 6); /* the range handed out so far */
     rmem_shared_unlock(r);
-    size_t pending = 0;
+    /* blocks freed by other threads, not yet taken back by their (running) owners: free to the user */
+    size_t pending = 0, pending_bytes = 0;
     for (size_t w = 0; w < words; w += 1) {
-      uint64_t m = __atomic_load_n(&r->remote[w], __ATOMIC_RELAXED);
-      if (m) pending += (size_t)__builtin_popcountll(m);
+      for (uint64_t m = __atomic_load_n(&r->remote[w], __ATOMIC_RELAXED); m; m &= m - 1) {
+        uintptr_t off = (w << (RMEM_LIVE_SHIFT + 6)) + ((uintptr_t)__builtin_ctzll(m) << RMEM_LIVE_SHIFT);
+        uint32_t t = class_tag(rmem_tag_at(r, off));
+        pending++;
+        if (t) pending_bytes += class_sizes[t - 1];
+      }
     }
     out->live_blocks -= pending < out->live_blocks ? pending : out->live_blocks;
+    out->used -= pending_bytes < out->used ? pending_bytes : out->used;
   } else {
     stats_one(&r->heap, &a);
   }

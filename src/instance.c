@@ -139,16 +139,10 @@ static void header_put(rmem_t *r) {
   rmem_unlock(&header_lock);
 }
 
-rmem_t *rmem_create(const rmem_options_t *options) {
-  size_t cap = options && options->capacity ? options->capacity : RMEM_DEFAULT_CAPACITY;
-  unsigned flags = options ? options->flags : 0;
+/* An instance over range (NULL: one rmem reserves) of cap bytes, cap already checked and rounded. */
+static rmem_t *create(void *range, size_t cap, unsigned flags) {
   if (flags & ~(RMEM_OPT_JUNK | RMEM_OPT_VALIDATE | RMEM_OPT_SHARED))
     return rmem_fail_null(RMEM_EINVAL, "unknown option flags %#x", flags);
-  if (cap < RMEM_MIN_CAPACITY || cap > RMEM_MAX_CAPACITY)
-    return rmem_fail_null(RMEM_EINVAL, "capacity %zu outside [%zu, %zu]", cap, RMEM_MIN_CAPACITY,
-                          RMEM_MAX_CAPACITY);
-  cap = (cap + RMEM_CAPACITY_GRAIN - 1) & ~(RMEM_CAPACITY_GRAIN - 1);
-
   rmem_t *r = header_get();
   if (!r) return rmem_fail_null(RMEM_ENOMEM, "cannot map the instance header");
   r->capacity = cap;
@@ -164,9 +158,10 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   size_t remote_bytes = (flags & RMEM_OPT_SHARED) ? live_bytes : 0; /* the remote bitmap, the live one's twin */
   r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + 2 * ps;
   r->meta_base = rmem_os_reserve(r->meta_size);
-  void *range = r->meta_base ? rmem_os_reserve(cap) : NULL;
-  if (!range || rmem_pool_init(&r->slabs, sizeof(rmem_slab_t), r->npages / 2 + 16) != 0) {
-    if (range) rmem_os_release(range, cap);
+  r->foreign = range != NULL;
+  if (r->meta_base && !range) range = rmem_os_reserve(cap);
+  if (!r->meta_base || !range || rmem_pool_init(&r->slabs, sizeof(rmem_slab_t), r->npages / 2 + 16) != 0) {
+    if (range && !r->foreign) rmem_os_release(range, cap);
     if (r->meta_base) rmem_os_release(r->meta_base, r->meta_size);
     header_put(r);
     return rmem_fail_null(RMEM_ENOMEM, "cannot reserve %zu bytes of address space", cap);
@@ -190,6 +185,25 @@ rmem_t *rmem_create(const rmem_options_t *options) {
   return r;
 }
 
+rmem_t *rmem_create(const rmem_options_t *options) {
+  size_t cap = options && options->capacity ? options->capacity : RMEM_DEFAULT_CAPACITY;
+  if (cap < RMEM_MIN_CAPACITY || cap > RMEM_MAX_CAPACITY)
+    return rmem_fail_null(RMEM_EINVAL, "capacity %zu outside [%zu, %zu]", cap, RMEM_MIN_CAPACITY,
+                          RMEM_MAX_CAPACITY);
+  cap = (cap + RMEM_CAPACITY_GRAIN - 1) & ~(RMEM_CAPACITY_GRAIN - 1);
+  return create(NULL, cap, options ? options->flags : 0);
+}
+
+rmem_t *rmem_create_in(void *range, size_t size, const rmem_options_t *options) {
+  if (!range || ((uintptr_t)range & (RMEM_CAPACITY_GRAIN - 1)) != 0)
+    return rmem_fail_null(RMEM_EINVAL, "create_in: range %p is not aligned to %zu bytes", range,
+                          (size_t)RMEM_CAPACITY_GRAIN);
+  if (size < RMEM_MIN_CAPACITY || size > RMEM_MAX_CAPACITY || (size & (RMEM_CAPACITY_GRAIN - 1)) != 0)
+    return rmem_fail_null(RMEM_EINVAL, "create_in: size %zu is not a multiple of %zu in [%zu, %zu]", size,
+                          (size_t)RMEM_CAPACITY_GRAIN, RMEM_MIN_CAPACITY, RMEM_MAX_CAPACITY);
+  return create(range, size, options ? options->flags : 0);
+}
+
 rmem_status_t rmem_destroy(rmem_t *r) {
   if (!rmem_check_instance(r)) return rmem_last_error();
   if (r == rmem_default_instance) rmem_default_instance = NULL;
@@ -202,7 +216,7 @@ rmem_status_t rmem_destroy(rmem_t *r) {
   rmem_pool_fini(&r->arenas);
   rmem_pool_fini(&r->caches);
   rmem_meta_fini(r);
-  rmem_os_release((void *)r->base, r->capacity);
+  if (!r->foreign) rmem_os_release((void *)r->base, r->capacity); /* a caller's range stays theirs */
   rmem_os_release(r->meta_base, r->meta_size);
   header_put(r);
   return RMEM_OK;

@@ -336,6 +336,7 @@ struct rmem_s {
   uint64_t magic;              /* RMEM_MAGIC while alive */
   uint32_t npages;             /* capacity / 4096 */
   unsigned flags;              /* RMEM_OPT_* */
+  bool foreign;                /* the range is the caller's (rmem_create_in): never released */
 
   uint64_t *remote;            /* shared: the remote bitmap, bit (off >> 3) set while a live block there is
                                   freed by a thread that does not own it (R1); NULL for a private instance */

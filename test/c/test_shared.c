@@ -99,6 +99,53 @@ static void test_basics(void) {
   CHECK_EQ(rmem_destroy(r), RMEM_OK);
 }
 
+/* ---- an instance over the caller's range; caches found by name from another thread ---- */
+
+static slab_cache_t *found_cache;
+static void *found_obj;
+
+static void find_cache(void *arg) {
+  rmem_t *r = arg;
+  found_cache = rmem_slab_cache_find(r, "records");
+  found_obj = found_cache ? rmem_slab_alloc(found_cache) : NULL;
+}
+
+static void test_create_in(void) {
+  size_t size = 4 << 20;
+  unsigned char *range = rmem_os_map(size, 64 << 10);
+  CHECK(range != NULL);
+  rmem_options_t o = {.capacity = 0, .flags = RMEM_OPT_SHARED};
+  CHECK_NULL_ERR(rmem_create_in(range + 4096, size - (64 << 10), &o), RMEM_EINVAL); /* not 64 KiB aligned */
+  CHECK_NULL_ERR(rmem_create_in(range, size - 4096, &o), RMEM_EINVAL);              /* not a multiple */
+  CHECK_NULL_ERR(rmem_create_in(range, 64 << 10, &o), RMEM_EINVAL);                 /* below the minimum */
+  CHECK_NULL_ERR(rmem_create_in(NULL, size, &o), RMEM_EINVAL);
+  rmem_t *r = rmem_create_in(range, size, &o);
+  CHECK(r != NULL);
+  CHECK(rmem_base(r) == range && rmem_capacity(r) == size);
+  void *p = rmem_alloc(r, 300), *big = rmem_alloc(r, 600000);
+  CHECK(p != NULL && big != NULL && (unsigned char *)p > range && (unsigned char *)big < range + size);
+  fill(p, 300, 9);
+  CHECK_EQ(rmem_free(r, big), RMEM_OK);
+  CHECK_EQ(rmem_defrag(r, NULL), RMEM_OK); /* free pages go back to the OS: they read as zero again */
+  CHECK(intact(p, 300, 9));
+
+  slab_cache_t *c = rmem_slab_cache_create(r, "records", 72, 0, 0);
+  CHECK(c != NULL);
+  CHECK(rmem_slab_cache_find(r, "records") == c);
+  CHECK_NULL_ERR(rmem_slab_cache_find(r, "record"), RMEM_EINVAL);
+  CHECK_NULL_ERR(rmem_slab_cache_find(r, NULL), RMEM_EINVAL);
+  CHECK(check_thread_run(find_cache, r) == 0);
+  CHECK(found_cache == c && found_obj != NULL);
+  CHECK_EQ(rmem_slab_free(c, found_obj), RMEM_OK); /* allocated by the other thread, freed here */
+  CHECK_EQ(rmem_slab_cache_destroy(c), RMEM_OK);
+  CHECK_NULL_ERR(rmem_slab_cache_find(r, "records"), RMEM_EINVAL);
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK_EQ(rmem_destroy(r), RMEM_OK);
+  range[0] = 1; /* still the caller's, still mapped */
+  range[size - 1] = 2;
+  CHECK_EQ(rmem_os_release(range, size), 0);
+}
+
 /* ---- blocks handed between threads ---- */
 
 enum { NT = 4, PER = 4000 };
@@ -441,6 +488,7 @@ static void test_fork(void) {}
 
 int main(void) {
   test_basics();
+  test_create_in();
   test_hand_off();
   test_double_frees();
   test_orphans();

@@ -54,6 +54,7 @@ test('every code in the table is provoked, with the right class and a message', 
         n.front.live[0] = 0;
       }
     },
+    ERR_RMEM_NOT_SHARED: () => rm.share(),
   };
   for (const [code, fn] of Object.entries(provoke)) {
     const e = catchErr(fn);
@@ -65,6 +66,8 @@ test('every code in the table is provoked, with the right class and a message', 
     assert.doesNotMatch(e.message, /0x[0-9a-f]{6,}/i, `${code}: no process address in the message`);
     seen[code] = true;
   }
+  // ERR_RMEM_WRONG_THREAD needs a second thread: the test below
+  seen.ERR_RMEM_WRONG_THREAD = true;
   assert.deepEqual(Object.keys(seen).sort(), Object.keys(codes).sort(), 'every documented code is provoked');
   assert.equal(rm.validate(), 0, 'the instance is healthy after all of it');
   rm.destroy();
@@ -91,5 +94,28 @@ test('error messages from C show offsets, never addresses', () => {
   assert.match(e.message, /offset \d+/);
   assert.doesNotMatch(e.message, /0x/);
   rm.free(p);
+  rm.destroy();
+});
+
+test('ERR_RMEM_WRONG_THREAD: an arena of a shared instance used from a thread that did not make it', async () => {
+  const { Worker } = require('node:worker_threads');
+  const rm = new Rmem({ shared: true, capacity: 4 << 20 });
+  const a = rm.createArena(4096, 1);
+  const h = core.nativeOf(rm).arenaCreate(4096, 1, 0); // a handle number, as the bridge names arenas
+  const code = await new Promise((resolve, reject) => {
+    const w = new Worker(`const { parentPort, workerData } = require('node:worker_threads');
+const core = require(workerData.core);
+const m = core.Rmem.attach(workerData.tok);
+let code = 'none';
+try { core.nativeOf(m).arenaAlloc(workerData.h, 8); } catch (e) { code = e.code; }
+m.destroy();
+parentPort.postMessage(code);`, { eval: true, workerData: { tok: rm.share(), h, core: require.resolve('../../lib/instance.js') } });
+    w.once('message', resolve);
+    w.on('error', reject);
+  });
+  assert.equal(code, 'ERR_RMEM_WRONG_THREAD');
+  assert.ok(a.alloc(8) > 0); // its own thread goes on
+  a.destroy();
+  assert.equal(rm.validate(), 0);
   rm.destroy();
 });
