@@ -43,7 +43,9 @@ export type RmemErrorCode =
   | 'ERR_RMEM_CORRUPTED'
   | 'ERR_RMEM_DESTROYED'
   | 'ERR_RMEM_INVALID_HANDLE'
-  | 'ERR_RMEM_BUSY';
+  | 'ERR_RMEM_BUSY'
+  | 'ERR_RMEM_WRONG_THREAD'
+  | 'ERR_RMEM_NOT_SHARED';
 
 export interface RmemError extends Error {
   code: RmemErrorCode;
@@ -60,8 +62,11 @@ export declare const constants: {
   readonly MAX_CAPACITY: number;
   readonly OPT_JUNK: 1;
   readonly OPT_VALIDATE: 2;
+  readonly OPT_SHARED: 4;
   readonly SLAB_STRICT: 1;
   readonly SCRATCH_WORDS: number;
+  /** threads that may use one shared instance at once */
+  readonly SHARED_MAX_THREADS: number;
 };
 
 export interface RmemOptions {
@@ -71,6 +76,20 @@ export interface RmemOptions {
   junk?: boolean;
   /** Run the full validator after every operation (tests; very slow). */
   validate?: boolean;
+  /**
+   * A thread-safe instance for worker_threads: `memory` is a SharedArrayBuffer, share() gives a
+   * token for Rmem.attach() in another thread, and every thread may allocate and free any block.
+   */
+  shared?: boolean;
+}
+
+/** What Rmem#share() returns: a plain object that postMessage and structuredClone carry. */
+export interface SharedToken {
+  readonly kind: 'rmem.shared-instance';
+  readonly id: number;
+  readonly key: number;
+  /** the instance's memory itself (shared, not copied) */
+  readonly memory: SharedArrayBuffer;
 }
 
 /** Figures of the general heap. Sizes are in bytes, counts are counts. */
@@ -95,6 +114,12 @@ export interface HeapStats {
   allocs: number;
   /** frees since the instance was created */
   frees: number;
+  /** shared instances: thread heaps made (the most threads that used it at once); 0 for a private one */
+  threads: number;
+  /** shared instances: thread heaps owned by a running thread */
+  threadsActive: number;
+  /** shared instances: blocks freed by a thread that did not own them, taken back by their owner */
+  remoteFrees: number;
 }
 
 /** Page-source figures of an instance. Every size here is in BYTES, the page figures included. */
@@ -258,9 +283,23 @@ export declare class Mems {
 /** One rmem instance: its own address range, heap, arenas, slab caches and MeMS. */
 export declare class Rmem {
   constructor(options?: RmemOptions);
-  /** The whole range, one ArrayBuffer (detached by destroy()). */
-  readonly memory: ArrayBuffer;
+  /**
+   * Another thread's Rmem over the shared instance a token names: the same memory, offsets, heap
+   * and slab caches. Throws ERR_RMEM_DESTROYED once every attachment was released.
+   */
+  static attach(token: SharedToken): Rmem;
+  /**
+   * The whole range: one ArrayBuffer (detached by destroy()), or for a shared instance a
+   * SharedArrayBuffer (the same bytes in every attached thread; it cannot be detached).
+   */
+  readonly memory: ArrayBuffer | SharedArrayBuffer;
   readonly capacity: number;
+  /** True for { shared: true } and for Rmem.attach(). */
+  readonly shared: boolean;
+  /** A token for Rmem.attach() in another thread. Throws ERR_RMEM_NOT_SHARED for a private instance. */
+  share(): SharedToken;
+  /** The live slab cache of that name (made by any attached thread), or null. */
+  slabCache(name: string): SlabCache | null;
   readonly heap: Heap;
   readonly mems: Mems;
   readonly destroyed: boolean;
@@ -292,7 +331,10 @@ export declare class Rmem {
   validate(): number;
   /** Throws ERR_RMEM_CORRUPTED naming the first problem, if any. */
   check(): void;
-  /** Unmaps the range; every pointer and handle dies; later calls throw ERR_RMEM_DESTROYED. */
+  /**
+   * Unmaps the range; every pointer and handle dies; later calls throw ERR_RMEM_DESTROYED. A shared
+   * instance: releases this thread's attachment (the last one released destroys the instance).
+   */
   destroy(): void;
   [Symbol.dispose](): void;
 }

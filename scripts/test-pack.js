@@ -109,6 +109,11 @@ const cjs = run(process.execPath, ['readme-example.js'], { cwd: app, env: bare }
 report(cjs.ok && cjs.out.includes('ERR_RMEM_DOUBLE_FREE') && cjs.out.includes('MeMS'),
   'the README\'s CommonJS example runs in the app', `status ${cjs.status}\n${cjs.out}`);
 
+fs.writeFileSync(path.join(app, 'readme-workers.js'), example('workers'));
+const wk = run(process.execPath, ['readme-workers.js'], { cwd: app, env: bare });
+report(wk.ok && wk.out.includes('from the worker: 300') && wk.out.includes('problems: 0 live blocks: 0'),
+  'the README\'s worker_threads example runs in the app', `status ${wk.status}\n${wk.out}`);
+
 const ts = example('ts');
 fs.writeFileSync(path.join(app, 'example.ts'), ts);
 fs.writeFileSync(path.join(app, 'example.mts'), ts);

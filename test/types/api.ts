@@ -6,7 +6,7 @@ import rmem, {
   LIFETIME, Rmem, Arena, SlabCache, arenaStats, createArena, initArenas, rArena, rArenaFree, rReset,
   memory, HEAPU8, HEAP64, dataView, instance, mems as memsFromRoot,
 } from 'rmem';
-import type { Lifetime, LifetimeName, Ptr, Stats, ArenaStats, SlabCacheStats, RmemError, RmemErrorCode } from 'rmem';
+import type { Lifetime, LifetimeName, Ptr, Stats, ArenaStats, SlabCacheStats, RmemError, RmemErrorCode, SharedToken } from 'rmem';
 import mems, { malloc, get } from 'rmem/mems';
 
 // The default export is the module: the same names as the named exports.
@@ -53,6 +53,24 @@ rm[Symbol.dispose]();
 void [bytes, sameName, r, pr];
 // @ts-expect-error the capacity is a number of bytes
 new Rmem({ capacity: '1 MiB' });
+
+// Shared instances: a SharedArrayBuffer, a token for another thread, caches by name.
+const shm = new Rmem({ shared: true, capacity: 8 << 20 });
+const tok: SharedToken = shm.share();
+const sab: SharedArrayBuffer = tok.memory;
+const other: Rmem = Rmem.attach(structuredClone(tok));
+const isShared: boolean = other.shared;
+const found: SlabCache | null = other.slabCache('records');
+const hs = shm.stats().heap;
+const threads: number = hs.threads + hs.threadsActive + hs.remoteFrees;
+Atomics.notify(shm.HEAP32, 0);
+void [sab, isShared, found, threads];
+// @ts-expect-error memory may be a SharedArrayBuffer: not every ArrayBuffer method is there
+shm.memory.transfer();
+// @ts-expect-error shared is a boolean
+new Rmem({ shared: 1 });
+// @ts-expect-error attach takes a token of share()
+Rmem.attach({ id: 1 });
 
 // instance() is null before init().
 const d: Rmem | null = instance();
