@@ -7,7 +7,7 @@
  *   npm run bench                  the full set (about 11 minutes on 2 cores)
  *   npm run bench -- --quick       shorter loads and fewer rounds
  *   npm run bench -- --only=http,churn
- *     (names: backend-sim, http, session-store, churn, seed-three-way, c-bench)
+ *     (names: backend-sim, http, session-store, churn, seed-three-way, shared-heap, c-bench)
  * A benchmark that fails is reported and the others still run; the exit
  * status is non-zero if any failed.
  */
@@ -24,6 +24,8 @@ const BENCHES = [
   ['churn', 'bench/js/churn.js'],
   // the Node bridge's own three-way benchmark (issue 5), when present
   ['seed-three-way', 'bench/js/seed-three-way.js'],
+  // records between worker_threads through one shared heap (issue 14)
+  ['shared-heap', 'bench/js/shared-heap.js'],
   ['c-bench', 'bench/js/c-bench.js'],
 ];
 

@@ -738,8 +738,8 @@ typedef struct rmem_front_layout {
   uint64_t *remote;      /**< shared instances: the remote bitmap (a free must find the block's bit clear
                               there too), else NULL */
   uint32_t *fast_word;   /**< shared instances: the fast paths may run only while *fast_word == fast_key
-                              (this thread's heap, nothing waiting in it from other threads; C sets it
-                              again), else NULL */
+                              (the heap is this thread's: not released, not taken over), else NULL. Blocks
+                              other threads freed into the heap wait for C's next refill of a stack. */
   uint32_t fast_key;     /**< shared instances: the calling thread's key */
 } rmem_front_layout_t;
 

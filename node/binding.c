@@ -1386,7 +1386,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     throw_napi_failure(env, "napi_set_instance_data");
     return NULL;
   }
-  struct {
+  static const struct {
     double page_size, small_max, default_capacity, min_capacity, max_capacity, opt_junk, opt_validate, opt_shared,
         slab_strict, scratch_words, shared_max_threads;
   } k = {RMEM_PAGE_SIZE, (double)RMEM_SMALL_MAX, (double)RMEM_DEFAULT_CAPACITY, (double)RMEM_MIN_CAPACITY,

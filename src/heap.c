@@ -397,8 +397,7 @@ static void summary_mark(rmem_heap_t *o, size_t wi) {
   if (atomic_fetch_or_explicit(&o->sum1[k1], (uint64_t)1 << (wi & 63), memory_order_acq_rel)) return;
   if (atomic_fetch_or_explicit(&o->sum2[k2], (uint64_t)1 << (k1 & 63), memory_order_acq_rel)) return;
   if (atomic_fetch_or_explicit(&o->sum3[k3], (uint64_t)1 << (k2 & 63), memory_order_acq_rel)) return;
-  atomic_store_explicit(&o->pending, 1, memory_order_seq_cst);
-  __atomic_store_n(&o->fast, 0, __ATOMIC_SEQ_CST); /* the owner's next call takes a slow path, which drains */
+  atomic_store_explicit(&o->pending, 1, memory_order_seq_cst); /* the owner drains at its next refill */
 }
 
 /*
@@ -655,23 +654,18 @@ static bool local_ok(const rmem_local_t *l) {
 /* l is the calling thread's heap now (not released, not ended, not another thread's)? */
 RMEM_INLINE bool local_mine(rmem_local_t *l) { return rmem_thread_get(l->r) == l; }
 
-/* The owner h's fast paths open again (a remote free closed them to be drained), then it drains: in that
-   order, so a remote free that raises pending after the drain looked closes them again. */
-static void local_reopen(rmem_local_t *h) {
-  if ((h->r->flags & ~RMEM_OPT_SHARED) == 0 && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == 0) __atomic_store_n(&h->fast, rmem_thread_key(), __ATOMIC_SEQ_CST);
-  drain(h);
-}
 
 static RMEM_NOINLINE void *local_alloc_slow(rmem_local_t *h, size_t size) {
   if (!local_ok(h)) return NULL;
   if (!local_mine(h)) return rmem_alloc(h->r, size); /* a stale heap: the caller's own, as rmem_alloc would */
   if (!size_ok(size)) return NULL;
-  local_reopen(h);
+  drain(h);
   return heap_alloc(h, size);
 }
 
-/* The fast path of a thread heap: as rmem_alloc's; the fast word is the caller's key (its heap, nothing waits
-   in its remote summaries). The heap's live words are written by it alone: a plain read, an atomic store. */
+/* The fast path of a thread heap: as rmem_alloc's; the fast word is the caller's key (its heap). Blocks other
+   threads freed into it wait for its next refill (front_refill drains first). The heap's live words are written
+   by it alone: a plain read, an atomic store. */
 void *rmem_local_alloc(rmem_local_t *h, size_t size) {
   if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
     rmem_front_t *f = &h->front;
@@ -824,7 +818,6 @@ static RMEM_NOINLINE rmem_status_t local_free_slow(rmem_local_t *h, void *ptr) {
   if (ptr == NULL) return RMEM_OK;
   if (!local_ok(h)) return rmem_last_error();
   if (!local_mine(h)) return heap_free(h->r, rmem_thread_get(h->r), ptr); /* a stale heap: as rmem_free */
-  local_reopen(h);
   return heap_free(h->r, h, ptr);
 }
 

@@ -272,9 +272,8 @@ enum rmem_heap_state { RMEM_HS_FREE = 0, RMEM_HS_ACTIVE = 1, RMEM_HS_ORPHAN = 2,
 typedef struct rmem_heap {
   rmem_front_t front;
   uint32_t fast;              /* private heap: RMEM_FAST or 0 (unused: r->fast decides); thread heap: its owner's
-                                 key (rmem_tkey) while the owner may take the fast paths, else 0 -- which a
-                                 remote free also stores when it raises pending, so that the owner's next
-                                 call drains (the allocation fast path tests this one word) */
+                                 key (rmem_tkey) while the owner may take the fast paths, else 0 (released,
+                                 orphaned, quarantined, or a debugging option is on) */
   uint32_t tag_base;          /* its slabs' page tags are tag_base + class + 1 */
   rmem_t *r;
   /* the instance's constants, copied: the thread heaps' fast paths read them without going through r */

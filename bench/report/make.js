@@ -209,6 +209,29 @@ function threeWaySection(doc, targets) {
   return out.join('\n');
 }
 
+/* Records between worker_threads (bench/js/shared-heap.js, issue 14). */
+function sharedSection(doc, targets) {
+  const out = [`<h2 id="shared">One heap for several worker_threads</h2>`, header(doc)];
+  out.push(`<p>A producer allocates a record, writes it whole and hands it on; a consumer reads it whole and frees it. ` +
+    `${f2(doc.records, 0)} records per producer, medians of ${doc.rounds} rounds, sides in alternating order. ` +
+    `Load average ${esc((doc.loadBefore || []).join(' / '))} before, ${esc((doc.loadAfter || []).join(' / '))} after.</p>`);
+  for (const row of doc.results || []) {
+    const sides = Object.entries(row.sides);
+    out.push(bars({
+      title: `${row.shape} records (${row.min}..${row.max} B), ${row.workers} workers: records per second`, unit: '/s',
+      groups: [{ label: 'records/s', bars: sides.map(([k, v]) => ({ label: k, value: v.median, min: v.min, max: v.max })) }],
+    }));
+    out.push(htmlTable(sides, [
+      { label: 'side', get: ([k]) => k },
+      { label: 'records/s (median)', get: ([, v]) => f2(v.median, 0), cls: 'n' },
+      { label: 'min–max', get: ([, v]) => `${f2(v.min, 0)}–${f2(v.max, 0)}`, cls: 'n' },
+      { label: 'rmem ×', get: ([k, v]) => (k === 'rmem' ? '' : f2(row.sides.rmem.median / v.median)), cls: 'n' },
+    ]));
+  }
+  for (const t of doc.targets || []) targets.push({ bench: 'shared heap (issue 14)', figure: t.figure, value: `${f2(t.value)}×`, target: t.target, met: t.met });
+  return out.join('\n');
+}
+
 function cSection(doc) {
   const out = [`<h2 id="c">C benchmarks (<code>npm run bench:c</code>)</h2>`, header(doc)];
   if (doc.skipped) out.push(`<p class="na">${esc(doc.skipped)}</p>`);
@@ -324,6 +347,7 @@ const KNOWN = [
   ['session-store', sessionSection],
   ['churn', churnSection],
   ['seed-three-way', threeWaySection],
+  ['shared-heap', sharedSection],
   ['c-bench', cSection],
   ['malloc', mallocSection],
 ];
@@ -375,7 +399,7 @@ nav a{margin-right:1em}
 </style></head><body>
 <h1>rmem benchmark report</h1>
 <p class="meta">Generated ${esc(new Date().toISOString())} from ${esc(path.relative(process.cwd(), dir) || dir)}. Every comparison ran both sides in the same run, after a warm-up, with the order of sides alternated; figures are medians, with min–max beside them.</p>
-<nav>${KNOWN.filter(([k]) => results[k]).map(([k]) => `<a href="#${{ tour: 'tour', 'backend-sim': 'backend', http: 'http', 'session-store': 'sessions', churn: 'churn', 'seed-three-way': 'three-way', 'c-bench': 'c', malloc: 'malloc' }[k]}">${esc(k)}</a>`).join('')}</nav>
+<nav>${KNOWN.filter(([k]) => results[k]).map(([k]) => `<a href="#${{ tour: 'tour', 'backend-sim': 'backend', http: 'http', 'session-store': 'sessions', churn: 'churn', 'seed-three-way': 'three-way', 'shared-heap': 'shared', 'c-bench': 'c', malloc: 'malloc' }[k]}">${esc(k)}</a>`).join('')}</nav>
 <h2>Every figure beside its target</h2>
 ${summary}
 ${missing.length ? `<p class="na">Not run: ${missing.map(esc).join(', ')}.</p>` : ''}

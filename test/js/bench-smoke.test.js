@@ -94,6 +94,16 @@ test('churn on every allocator', () => {
   }
 });
 
+test('records between worker_threads: rmem shared heap, thi.ng MemPool, postMessage', () => {
+  run('bench/js/shared-heap.js');
+  const doc = result('shared-heap');
+  assert.strictEqual(doc.results.length, 4); // two shapes x two worker counts
+  for (const row of doc.results) {
+    for (const side of ['rmem', 'post-copy', 'post-xfer']) finite(row.sides[side].median, `${row.shape} ${row.workers} ${side}`);
+  }
+  assert.ok(doc.targets.length >= 4);
+});
+
 test('C benchmark wrapper and the HTML report', () => {
   run('bench/js/c-bench.js');
   result('c-bench');
