@@ -289,8 +289,8 @@ export declare class Rmem {
    */
   static attach(token: SharedToken): Rmem;
   /**
-   * The whole range: one ArrayBuffer (detached by destroy()), or for a shared instance a
-   * SharedArrayBuffer (the same bytes in every attached thread; it cannot be detached).
+   * The whole range: one ArrayBuffer, or for a shared instance a SharedArrayBuffer (the same bytes in
+   * every attached thread). After destroy() it reads fresh zero pages until it is collected.
    */
   readonly memory: ArrayBuffer | SharedArrayBuffer;
   readonly capacity: number;
@@ -332,8 +332,9 @@ export declare class Rmem {
   /** Throws ERR_RMEM_CORRUPTED naming the first problem, if any. */
   check(): void;
   /**
-   * Unmaps the range; every pointer and handle dies; later calls throw ERR_RMEM_DESTROYED. A shared
-   * instance: releases this thread's attachment (the last one released destroys the instance).
+   * Destroys the instance: its pages go back at once, every pointer and handle dies, later calls throw
+   * ERR_RMEM_DESTROYED. A shared instance: releases this thread's attachment (the last one released
+   * destroys the instance).
    */
   destroy(): void;
   [Symbol.dispose](): void;

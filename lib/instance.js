@@ -431,13 +431,14 @@ class Rmem {
   }
 
   /**
-   * Unmaps the range. `memory` is detached first (views read as empty), every
-   * pointer and handle of the instance dies; later calls throw ERR_RMEM_DESTROYED.
+   * Destroys the instance: every pointer and handle of it dies and later calls
+   * throw ERR_RMEM_DESTROYED. Its pages go back to the OS at once: `memory`
+   * and the views made of it stay valid objects over fresh zero pages (never
+   * detached: a native job such as crypto.randomFill or zlib may still be
+   * using one), and the range is unmapped when the buffer is collected.
    * On a shared instance, releases this thread's attachment only: its calls
    * throw ERR_RMEM_DESTROYED from now on and the other threads go on; the
-   * last attachment released destroys the instance. (A SharedArrayBuffer
-   * cannot be detached: views already made keep their bytes, which stay
-   * mapped while any thread holds the buffer.)
+   * last attachment released destroys the instance.
    */
   destroy() {
     Rmem.#check(this);

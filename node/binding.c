@@ -1,7 +1,7 @@
 /*
  * binding.c - the Node-API bridge between rmem (C) and JavaScript.
  *
- * It uses only the public contract (include/rmem.h).
+ * It uses only the public contracts (include/rmem.h, include/rmem_os.h).
  *
  * What it does
  *   createInstance(capacity, flags) makes one rmem_t and returns a plain object
@@ -24,12 +24,16 @@
  *   env makes its own (rmem_t is not thread-safe, and need not be here).
  *
  * Lifetime of an instance record (rmem_js_inst_t)
- *   refs = number of native functions bound to it + 1 for the ArrayBuffer.
- *   Each of those JS objects drops one ref in its finaliser; at zero the range
- *   is destroyed and the record freed. destroy() (explicit) destroys the range
- *   at once and DETACHES every ArrayBuffer over the instance's memory and
- *   metadata first, so JS can never touch unmapped memory; the record stays
- *   (r == NULL) so later calls throw ERR_RMEM_DESTROYED.
+ *   refs = number of native functions bound to it + 2 for the memory
+ *   ArrayBuffer (its object and its backing store). Each of those drops one
+ *   ref in its finaliser; at zero the instance is destroyed and the record
+ *   freed. destroy() (explicit) destroys the instance at once: it DETACHES the
+ *   front's views over metadata (which it unmaps), and puts fresh zero pages
+ *   under the memory buffer, so its pages go back at once while a native job
+ *   still writing into a view of it (crypto.randomFill, zlib) writes into
+ *   them; the range itself is unmapped when the buffer object is collected
+ *   (every view holds it). The record stays (r == NULL) so later calls throw
+ *   ERR_RMEM_DESTROYED.
  *
  * Handles
  *   Arenas and slab caches are named in JS by a number h = generation * 2^16 +
@@ -61,6 +65,7 @@
 #include <string.h>
 
 #include "rmem.h"
+#include "rmem_os.h"
 
 /* ------------------------------------------------------------------------
  * Checking Node-API calls
@@ -167,14 +172,14 @@ static napi_value throw_last(napi_env env, rmem_status_t fallback) {
 typedef struct rmem_js_env rmem_js_env_t;
 typedef struct shared_rec shared_rec_t;
 
-#define MAX_VIEWS 12 /* external buffers over one instance's memory and metadata, detached by destroy() */
+#define MAX_VIEWS 12 /* external buffers over one instance's metadata (the front), detached by destroy() */
 
 typedef struct rmem_js_inst {
   rmem_t *r;                 /* NULL after destroy() */
   rmem_js_env_t *owner;      /* NULL after the env is gone */
   struct rmem_js_inst *next, *prev;
   uint32_t refs;             /* bound functions + the ArrayBuffer still alive */
-  napi_ref views[MAX_VIEWS]; /* weak: memory and the front's maps */
+  napi_ref views[MAX_VIEWS]; /* weak: the front's maps */
   uint32_t nviews;
   napi_ref scratch_ref;      /* strong: the scratch ArrayBuffer */
   uint32_t *scratch;
@@ -183,6 +188,14 @@ typedef struct rmem_js_inst {
   int64_t reported;          /* bytes announced to V8 with napi_adjust_external_memory */
   size_t narenas, ncaches;   /* live arenas and slab caches made through this bridge */
   shared_rec_t *shared;      /* a shared instance: this is one attachment of it (r is the record's) */
+  /* a private instance's range, reserved here (rmem_create_in), so that destroy() can free its pages at once
+     and unmap it only when nothing can reach it: native code (a thread-pool job) may still hold the
+     ArrayBuffer's bytes after destroy() detached it; the buffer's finaliser says when it let go */
+  void *raw;                 /* the reservation (base rounded up inside it) */
+  size_t raw_bytes;
+  void *base;
+  size_t cap;
+  bool memory_gone;          /* the memory ArrayBuffer's backing store was freed */
 } rmem_js_inst_t;
 
 struct rmem_js_env {
@@ -292,6 +305,13 @@ static void shared_release(shared_rec_t *rec) {
 /* Does env e hold another live attachment of rec than inst? */
 static bool env_attached(rmem_js_env_t *e, shared_rec_t *rec, rmem_js_inst_t *inst);
 
+/* Unmaps a private instance's range once it is destroyed and its ArrayBuffer's backing store is gone. */
+static void inst_release_raw(rmem_js_inst_t *inst) {
+  if (!inst->raw || inst->r || !inst->memory_gone) return;
+  rmem_os_release(inst->raw, inst->raw_bytes);
+  inst->raw = NULL;
+}
+
 static void inst_destroy_range(rmem_js_inst_t *inst) {
   if (!inst->r) return;
   if (inst->shared) {
@@ -303,9 +323,13 @@ static void inst_destroy_range(rmem_js_inst_t *inst) {
     inst->shared = NULL;
   } else {
     rmem_destroy(inst->r); /* every arena and cache dies with it; their handles are refused by get_call */
+    /* fresh zero pages over the whole range at once: its memory goes back now, and a native job still
+       writing into the detached buffer writes into them, never into unmapped memory */
+    if (inst->base) rmem_os_decommit(inst->base, inst->cap);
   }
   inst->r = NULL;
   inst->narenas = inst->ncaches = 0;
+  inst_release_raw(inst);
 }
 
 static void inst_unlink(rmem_js_inst_t *inst) {
@@ -341,8 +365,23 @@ static void fn_finalize(napi_env env, void *data, void *hint) {
 
 static void memory_finalize(napi_env env, void *data, void *hint) {
   (void)data;
-  /* Never frees the range (the instance owns it); only drops the buffer's ref. */
+  /* The buffer's backing store is gone (never the range: see memory_object_finalize); its ref goes. */
   inst_release(env, (rmem_js_inst_t *)hint);
+}
+
+/*
+ * The memory ArrayBuffer OBJECT was collected. Detaching it (destroy()) lets its backing store go at once,
+ * while a native job given a view of it (crypto.randomFill, zlib) may still be writing through the pointer
+ * it took; Node keeps the JS buffer of such a job alive until the job's callback, and every view holds its
+ * ArrayBuffer object, so once the object is collected nothing can reach the range: it is unmapped now if
+ * the instance was destroyed, else by the destroy.
+ */
+static void memory_object_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  rmem_js_inst_t *inst = data;
+  inst->memory_gone = true;
+  inst_release_raw(inst);
+  inst_release(env, inst);
 }
 
 static void env_finalize(napi_env env, void *data, void *hint) {
@@ -1225,7 +1264,10 @@ static napi_value build_instance(napi_env env, rmem_js_env_t *e, rmem_t *r, shar
     /* The range as one ArrayBuffer; its finaliser only drops a ref, never frees. */
     NODE_API_CALL(env, napi_create_external_arraybuffer(env, rmem_base(r), rmem_capacity(r), memory_finalize, inst, &memory));
     inst->refs++;
-    NODE_API_CALL(env, napi_create_reference(env, memory, 0, &inst->views[inst->nviews++]));
+    NODE_API_CALL(env, napi_add_finalizer(env, memory, inst, memory_object_finalize, NULL, NULL));
+    inst->refs++;
+    /* never detached: a native job may be using it (zlib aborts on a buffer detached under it); destroy()
+       puts fresh zero pages under it instead, and the range goes when the buffer is collected */
   }
   void *sdata = NULL;
   NODE_API_CALL(env, napi_create_arraybuffer(env, SCRATCH_WORDS * sizeof(uint32_t), &sdata, &scratch_ab));
@@ -1245,6 +1287,23 @@ static napi_value build_instance(napi_env env, rmem_js_env_t *e, rmem_t *r, shar
   NODE_API_CALL(env, napi_create_object(env, &obj));
   NODE_API_CALL(env, napi_define_properties(env, obj, n, d_));
   inst->refs--; /* this function's own hold */
+  return obj;
+}
+
+/* build_instance for a private instance whose range the bridge reserved at raw (released in the end by the
+   record: see inst_release_raw). */
+static napi_value build_instance_private(napi_env env, rmem_js_env_t *e, rmem_t *r, void *raw, size_t raw_bytes) {
+  napi_value obj = build_instance(env, e, r, NULL, NULL);
+  rmem_js_inst_t *inst = e->insts; /* build_instance puts the new record first */
+  if (inst && inst->r == r) {
+    inst->raw = raw;
+    inst->raw_bytes = raw_bytes;
+    inst->base = rmem_base(r);
+    inst->cap = rmem_capacity(r);
+  } else {
+    /* build_instance failed before making the record: it destroyed r; the range is ours to unmap */
+    rmem_os_release(raw, raw_bytes);
+  }
   return obj;
 }
 
@@ -1302,9 +1361,20 @@ static napi_value js_create_instance(napi_env env, napi_callback_info info) {
     }
     return build_instance(env, e, r, rec, sab);
   }
-  rmem_t *r = rmem_create(&opt);
-  if (!r) return throw_last(env, RMEM_ENOMEM);
-  return build_instance(env, e, r, NULL, NULL);
+  /* the range is reserved here and the instance made inside it, so that destroy() can give its pages back at
+     once and leave the unmapping to the buffer's finaliser (see rmem_js_inst_t) */
+  size_t cap = opt.capacity ? opt.capacity : RMEM_DEFAULT_CAPACITY, grain = (size_t)64 << 10;
+  cap = (cap + grain - 1) & ~(grain - 1);
+  size_t raw_bytes = cap + grain;
+  void *raw = rmem_os_reserve(raw_bytes);
+  if (!raw) return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: cannot reserve the instance's range");
+  void *base = (void *)(((uintptr_t)raw + grain - 1) & ~(uintptr_t)(grain - 1));
+  rmem_t *r = rmem_create_in(base, cap, &opt);
+  if (!r) {
+    rmem_os_release(raw, raw_bytes);
+    return throw_last(env, RMEM_ENOMEM);
+  }
+  return build_instance_private(env, e, r, raw, raw_bytes);
 }
 
 /* attachInstance(id, key, rangeU8): another attachment of the shared instance a token named. */

@@ -41,7 +41,7 @@ test('capacity is checked', () => {
   throwsCode(() => new Rmem(42), 'ERR_INVALID_ARG_TYPE');
 });
 
-test('destroy() detaches memory and every later call throws ERR_RMEM_DESTROYED', () => {
+test('destroy() gives the memory back and every later call throws ERR_RMEM_DESTROYED', () => {
   const rm = new Rmem({ capacity: 1 << 20 });
   const u8 = rm.HEAPU8;
   const mem = rm.memory;
@@ -51,9 +51,9 @@ test('destroy() detaches memory and every later call throws ERR_RMEM_DESTROYED',
   u8[p] = 1;
   rm.destroy();
   assert.equal(rm.destroyed, true);
-  assert.equal(mem.byteLength, 0, 'the ArrayBuffer is detached: JS cannot reach unmapped memory');
-  assert.equal(u8.length, 0);
-  assert.equal(u8[p], undefined);
+  // never detached (a native job may still use it, see destroy.test.js): fresh zero pages, mapped until collected
+  assert.equal(mem.byteLength, 1 << 20);
+  assert.equal(u8[p], 0);
   throwsCode(() => rm.alloc(8), 'ERR_RMEM_DESTROYED');
   throwsCode(() => rm.free(p), 'ERR_RMEM_DESTROYED');
   throwsCode(() => a.alloc(8), 'ERR_RMEM_DESTROYED');
