@@ -552,9 +552,12 @@ static rmem_status_t lookup(rmem_t *r, uintptr_t p, block_t *b, bool is_free) {
       b->size = (size_t)pme->len << RMEM_PAGE_SHIFT;
       return RMEM_OK;
     case RMEM_PK_FREE:
+      if ((p & (RMEM_PAGE_SIZE - 1)) == 0 && rmem_pages_freed_inside(r, rmem_page_index(r, p)))
+        return rmem_fail_at(RMEM_EBADPTR, r, (void *)p, "offset %zu points into a freed large block, not at its start",
+                            (size_t)off);
       if (is_free && (p & (RMEM_PAGE_SIZE - 1)) == 0)
         return rmem_fail_at(RMEM_EDOUBLEFREE, r, (void *)p,
-                            "double free: offset %zu is in free pages (already freed, or never allocated)", (size_t)off);
+                            "double free: offset %zu is in free pages (already freed)", (size_t)off);
       return rmem_fail_at(RMEM_EBADPTR, r, (void *)p, "offset %zu is in free pages, not a live block", (size_t)off);
     case RMEM_PK_ARENA:
       return rmem_fail_at(RMEM_EBADPTR, r, (void *)p, "offset %zu belongs to an arena, not to the heap", (size_t)off);

@@ -150,13 +150,15 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
   r->flags = flags;
 
   /* out-of-band metadata in one mapping between two guard pages: the pagemap (16 bytes a page),
-     the page-tag map (2 bytes a page) and the live bitmap (one bit per 8 bytes of the range) */
+     the page-tag map (2 bytes a page), the live bitmap (one bit per 8 bytes of the range), the remote
+     bitmap of a shared instance (the same) and the freed-heads bitmap (one bit a page) */
   size_t ps = rmem_os_page_size();
   size_t pm_bytes = ((size_t)r->npages * sizeof(rmem_pme_t) + ps - 1) & ~(ps - 1);
   size_t tag_bytes = ((size_t)r->npages * sizeof(uint16_t) + ps - 1) & ~(ps - 1);
   size_t live_bytes = ((cap >> (RMEM_LIVE_SHIFT + 3)) + ps - 1) & ~(ps - 1);
   size_t remote_bytes = (flags & RMEM_OPT_SHARED) ? live_bytes : 0; /* the remote bitmap, the live one's twin */
-  r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + 2 * ps;
+  size_t freed_bytes = (((size_t)r->npages + 63) / 64 * 8 + ps - 1) & ~(ps - 1);   /* one bit a page (P8) */
+  r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + freed_bytes + 2 * ps;
   r->meta_base = rmem_os_reserve(r->meta_size);
   r->foreign = range != NULL;
   if (r->meta_base && !range) range = rmem_os_reserve(cap);
@@ -172,6 +174,7 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
   r->ptag = (uint16_t *)(r->meta_base + ps + pm_bytes);
   r->live = (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes);
   r->remote = remote_bytes ? (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes + live_bytes) : NULL;
+  r->freed = (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes + live_bytes + remote_bytes);
   r->epoch = atomic_fetch_add(&epochs, 1) + 1;
   rmem_lock_init(&r->lock);
   rmem_lock_init(&r->mems_lock);

@@ -162,6 +162,10 @@ RMEM_HIDDEN void rmem_pages_free(rmem_t *r, uint32_t first);
 /* Frees the run at first if it still is a run head of this kind (checked and freed under the lock of a
    shared instance, so two threads cannot both free it); false (nothing changed) if it is not. */
 RMEM_HIDDEN bool rmem_pages_free_run(rmem_t *r, uint32_t first, uint8_t kind);
+/* Was page inside a page-run block (not its first page) when that block was freed, and free since (P8)? */
+RMEM_INLINE bool rmem_pages_freed_inside(const rmem_t *r, uint32_t page) {
+  return page < r->npages && (__atomic_load_n(&r->freed[page >> 6], __ATOMIC_RELAXED) >> (page & 63)) & 1;
+}
 /* Rewrites the owner of every page of a run. */
 RMEM_HIDDEN void rmem_pages_set_owner(rmem_t *r, uint32_t first, uint32_t owner);
 /* Shrinks an allocated run in place to new_len pages (the tail becomes free). */

@@ -76,6 +76,26 @@ static unsigned bin_search(const rmem_t *r, unsigned b) {
   return RMEM_BINS;
 }
 
+/* Pages [first, first+n) are handed out again: none of them is inside a freed block any more (P8). */
+static void freed_clear(rmem_t *r, uint32_t first, uint32_t n) {
+  for (uint32_t i = first; i < first + n;) {
+    uint64_t *w = &r->freed[i >> 6];
+    uint32_t lo = i & 63, k = 64 - lo < first + n - i ? 64 - lo : first + n - i;
+    if (*w) __atomic_store_n(w, *w & ~((k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << lo), __ATOMIC_RELAXED);
+    i += k;
+  }
+}
+
+/* Pages [first, first+n) were inside a block just freed (P8). */
+static void freed_mark(rmem_t *r, uint32_t first, uint32_t n) {
+  for (uint32_t i = first; i < first + n;) {
+    uint64_t *w = &r->freed[i >> 6];
+    uint32_t lo = i & 63, k = 64 - lo < first + n - i ? 64 - lo : first + n - i;
+    __atomic_store_n(w, *w | ((k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1)) << lo), __ATOMIC_RELAXED);
+    i += k;
+  }
+}
+
 /* Marks pages [first, first+n) as one run of kind/owner (head and tail carry n). */
 static void mark_run(rmem_t *r, uint32_t first, uint32_t n, uint8_t kind, uint32_t owner, uint8_t extra_flags) {
   rmem_pme_t *pm = r->pm;
@@ -91,6 +111,7 @@ static void mark_run(rmem_t *r, uint32_t first, uint32_t n, uint8_t kind, uint32
   pm[first].len = n;
   pm[first + n - 1].flags |= RMEM_PF_TAIL;
   pm[first + n - 1].len = n;
+  if (kind != RMEM_PK_FREE) freed_clear(r, first, n);
 }
 
 /*
@@ -369,6 +390,7 @@ static bool pages_grow(rmem_t *r, uint32_t first, uint32_t new_len) {
   r->used_pages += extra;
   rmem_pme_t model = {.kind = h->kind, .owner = h->owner};
   for (uint32_t i = end; i < first + new_len; i++) r->pm[i] = model;
+  freed_clear(r, end, extra);
   if (n > 1) {
     r->pm[end - 1].flags = 0;
     r->pm[end - 1].len = 0;
@@ -407,6 +429,14 @@ static uint32_t pages_largest_free(const rmem_t *r) {
 static size_t pages_check(rmem_t *r) {
   size_t problems = 0;
   rmem_pme_t *pm = r->pm;
+  for (uint32_t wi = 0; wi < (r->npages + 63) / 64; wi++)
+    for (uint64_t m = r->freed[wi]; m; m &= m - 1) {
+      uint32_t page = wi * 64 + (uint32_t)__builtin_ctzll(m);
+      if (page >= r->top || pm[page].kind != RMEM_PK_FREE) {
+        rmem_problem(&problems, "page %u: marked inside a freed block but not free (P8)", page);
+        break;
+      }
+    }
   if (pm[0].kind != RMEM_PK_RESERVED) rmem_problem(&problems, "pagemap: page 0 is not reserved (P1)");
   if (pm[r->npages - 1].kind != RMEM_PK_RESERVED) rmem_problem(&problems, "pagemap: the last page is not reserved (P1)");
   if (r->top < 1 || r->top > r->limit) {
@@ -519,7 +549,11 @@ bool rmem_pages_free_run(rmem_t *r, uint32_t first, uint8_t kind) {
   rmem_shared_lock(r);
   const rmem_pme_t *h = first < r->top ? &r->pm[first] : NULL;
   bool ok = h && h->kind == kind && (h->flags & RMEM_PF_HEAD);
-  if (ok) pages_free(r, first);
+  if (ok) {
+    uint32_t n = h->len;
+    pages_free(r, first);
+    freed_mark(r, first + 1, n - 1); /* a pointer to one of these is into a freed block, not a double free (P8) */
+  }
   rmem_shared_unlock(r);
   return ok;
 }

@@ -314,6 +314,10 @@ typedef struct rmem_heap {
  *   P6  ptag[page] != 0 only on pages of a slab whose list has a page tag (S4).
  *   P7  fast == RMEM_FAST iff magic == RMEM_MAGIC and flags == 0 (so never for a shared instance,
  *       whose fast paths are its heaps': rmem_local).
+ *   P8  a bit of `freed` is set only on a free page: one that was inside a page-run block (not its
+ *       first page) when the block was freed, since then not handed out again. A free of a pointer
+ *       to such a page is a wild pointer into a freed block; at any other page start in free pages,
+ *       a double free (of a large block, or of a slab block whose slab went back).
  * ------------------------------------------------------------------------ */
 
 #define RMEM_BINS 128
@@ -355,6 +359,7 @@ struct rmem_s {
   char *meta_base;             /* one mapping: guard, pagemap, page tags, live bitmap, guard */
   size_t meta_size;
   rmem_pme_t *pm;              /* npages entries */
+  uint64_t *freed;             /* one bit per page (P8) */
   struct rmem_meta_state *meta;
 
   /* page source */

@@ -172,6 +172,21 @@ static void test_bad_input(rmem_t *r) {
   CHECK_ERR(rmem_free(r, p), RMEM_EDOUBLEFREE);
   CHECK_EQ(rmem_free(r, big), RMEM_OK);
   CHECK_ERR(rmem_free(r, big), RMEM_EDOUBLEFREE);
+  /* a pointer into a freed large block is no double free (issue 13): not at its start, before and after the
+     pages merge with a freed neighbour; when they are handed out again, it is whatever lives there */
+  CHECK_ERR(rmem_free(r, big + 4096), RMEM_EBADPTR);
+  CHECK_ERR(rmem_free(r, big + 8 * 4096), RMEM_EBADPTR);
+  CHECK_ERR(rmem_free(r, big + 100), RMEM_EBADPTR);
+  CHECK(strstr(rmem_last_error_message(), "free pages") != NULL);
+  char *big2 = rmem_alloc(r, 200000), *big3 = rmem_alloc(r, 200000);
+  CHECK(big2 && big3);
+  CHECK_EQ(rmem_free(r, big2), RMEM_OK);
+  CHECK_EQ(rmem_free(r, big3), RMEM_OK); /* merges with big2's pages */
+  CHECK_ERR(rmem_free(r, big3 + 4096), RMEM_EBADPTR);
+  CHECK_ERR(rmem_free(r, big2 + 4096 * 3), RMEM_EBADPTR);
+  CHECK_ERR(rmem_free(r, big3), RMEM_EDOUBLEFREE);
+  CHECK_ERR(rmem_free(r, big2), RMEM_EDOUBLEFREE);
+  CHECK_EQ(rmem_validate(r), 0);
   check_intact(r);
 
   /* sizes */

@@ -119,3 +119,39 @@ parentPort.postMessage(code);`, { eval: true, workerData: { tok: rm.share(), h, 
   assert.equal(rm.validate(), 0);
   rm.destroy();
 });
+
+test('issue 13 #5: one code for a freed block outside free, no double free for a pointer into a freed large block', () => {
+  const rm = new Rmem({ capacity: 8 << 20 });
+  const small = rm.alloc(40);
+  const big = rm.alloc(100000);
+  rm.free(small);
+  rm.free(big);
+  for (const p of [small, big]) {
+    assert.equal(catchErr(() => rm.realloc(p, 80)).code, 'ERR_RMEM_INVALID_POINTER');
+    assert.equal(catchErr(() => rm.usableSize(p)).code, 'ERR_RMEM_INVALID_POINTER');
+    assert.equal(catchErr(() => rm.free(p)).code, 'ERR_RMEM_DOUBLE_FREE');
+  }
+  assert.equal(catchErr(() => rm.free(big + 4096)).code, 'ERR_RMEM_INVALID_POINTER');
+  assert.equal(catchErr(() => rm.free(big + 40960)).code, 'ERR_RMEM_INVALID_POINTER');
+  // foreign `this` and values that are no numbers: coded TypeErrors, valueOf never called
+  let calls = 0;
+  const a = rm.createArena(4096, 0);
+  for (const bad of [10n, Symbol('s'), { valueOf() { calls++; return 8; } }]) {
+    assert.equal(catchErr(() => a.alloc(bad)).code, 'ERR_INVALID_ARG_TYPE');
+    assert.equal(catchErr(() => rm.alloc(bad)).code, 'ERR_INVALID_ARG_TYPE');
+  }
+  assert.equal(calls, 0);
+  assert.equal(catchErr(() => Rmem.prototype.alloc.call({}, 8)).code, 'ERR_INVALID_ARG_TYPE');
+  assert.equal(catchErr(() => Rmem.prototype.alloc.call(new Proxy(rm, {}), 8)).code, 'ERR_INVALID_ARG_TYPE');
+  assert.equal(rm.validate(), 0);
+  rm.destroy();
+});
+
+test('issue 13 #5: after the default instance is destroyed, init() starts afresh', () => {
+  rmem.init();
+  rmem.instance().destroy();
+  rmem.init();
+  const p = rmem.rAlloc(8);
+  assert.ok(p > 0);
+  rmem.rFree(p);
+});
