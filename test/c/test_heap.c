@@ -261,6 +261,32 @@ static void test_realloc_and_aligned(rmem_t *r) {
   CHECK_EQ(rmem_validate(fresh), 0);
   rmem_destroy(fresh);
 
+  /* every alignment rmem.h promises that fits this 1 GiB instance (up to 256 MiB), at every size class
+     (each class's first and last size) and at page-run sizes (issue 13 #4: above 2 MiB it was ignored) */
+  size_t csizes[128], ns = 0;
+  for (size_t s = 1; s <= RMEM_SMALL_MAX && ns < 110;) {
+    void *c = rmem_alloc(r, s);
+    size_t u = rmem_usable_size(r, c);
+    rmem_free(r, c);
+    csizes[ns++] = s;
+    csizes[ns++] = u;
+    s = u + 1;
+  }
+  size_t large[] = {RMEM_SMALL_MAX + 1, 65536, 100000, (size_t)3 << 20};
+  for (size_t k = 0; k < sizeof large / sizeof large[0]; k++) csizes[ns++] = large[k];
+  for (size_t a = 1; a <= ((size_t)256 << 20); a <<= 1) {
+    for (size_t k = 0; k < ns; k++) {
+      size_t s = csizes[k];
+      if (a >= ((size_t)4 << 20) && k % 7 != 0 && k < ns - 4) continue; /* the widest alignments: every 7th class */
+      void *q = rmem_aligned_alloc(r, a, s);
+      CHECK(q != NULL);
+      if (((uintptr_t)q & (a - 1)) != 0) CHECK(((uintptr_t)q & (a - 1)) == 0);
+      if (q) memset(q, 1, s);
+      CHECK(rmem_usable_size(r, q) >= s);
+      CHECK_EQ(rmem_free(r, q), RMEM_OK);
+    }
+  }
+  CHECK_NULL_ERR(rmem_aligned_alloc(r, (size_t)1 << 30, 64), RMEM_ENOMEM); /* promised, but not in 1 GiB */
   for (size_t a = 1; a <= ((size_t)1 << 20); a <<= 1) {
     for (size_t s = 1; s <= 70000; s = s * 3 + 1) {
       void *q = rmem_aligned_alloc(r, a, s);

@@ -115,7 +115,7 @@ static void test_edges(void) {
   CHECK_EQ(rmem_malloc_posix_memalign(&pa, 3, 10), EINVAL);
   CHECK_EQ(rmem_malloc_posix_memalign(&pa, 4, 10), EINVAL); /* below sizeof(void *) */
   CHECK(pa == NULL);
-  for (size_t al = 8; al <= ((size_t)4 << 20); al *= 4) {
+  for (size_t al = 8; al <= ((size_t)256 << 20); al *= 2) { /* every power of two (issue 13 #4) */
     for (size_t n = 1; n < (3u << 20); n = n * 9 + 5) {
       CHECK_EQ(rmem_malloc_posix_memalign(&pa, al, n), 0);
       CHECK(pa != NULL && (uintptr_t)pa % al == 0);
