@@ -7,6 +7,9 @@
  *
  *   os.c        the operating system behind one contract (include/rmem_os.h).
  *   error.c     the per-thread last error and the one place failures are reported.
+ *   thread.c    per thread: which heap of each shared instance is this thread's
+ *               (one initial-exec TLS load on the fast paths), the thread key, and
+ *               the exit hook that gives the heaps back.
  *   meta.c      out-of-band memory: indexed pools and the metadata allocator.
  *   pages.c     the page source of an instance: runs of 4 KiB pages, TLSF-style
  *               bins, immediate coalescing through the pagemap's boundary entries.
@@ -16,13 +19,15 @@
  *   front.h     the front over the engine: free stacks checked by the live bitmap
  *               (inline; used by the three owners of slabs below).
  *   handle.c    checked handles for arenas and slab caches (handle.h).
- *   heap.c      the general heap: size classes on the front + large page runs.
+ *   heap.c      the general heap: size classes on the front + large page runs; the
+ *               thread heaps of shared instances, remote frees, orphans.
  *   cache.c     slab caches on the front.
  *   arena.c     arenas: bump chunks from the page source; intermediate arenas put
  *               their size classes on the front.
  *   mems.c      MeMS on the page source.
- *   instance.c  rmem_create / rmem_destroy, the default instance, rmem_stats,
- *               rmem_validate (every subsystem through one table).
+ *   instance.c  rmem_create / rmem_create_in / rmem_destroy, fork, the default
+ *               instance, rmem_stats, rmem_validate (every subsystem through one
+ *               table).
  *   seed.c      the seed's names (init_heap, r_alloc, ...) on the default instance.
  *
  * The structures and their invariants are in types.h.
