@@ -47,6 +47,11 @@ struct slab_cache {
   uint16_t debug;            /* the instance's RMEM_OPT_* flags (fixed at creation): one load less on the fast paths */
   uint32_t tag;              /* the page tag of its slabs: RMEM_TAG_CACHE + index */
   rmem_hslot_t slot;         /* at offset 16 (handle.h) */
+  /* the instance's constants, copied: the fast paths read them beside the handle's words, not through r */
+  uintptr_t base;
+  size_t grains;             /* capacity / 8: an offset rotated right by 3 is below it iff in range and aligned */
+  uint64_t *live;
+  uint16_t *ptag;
   size_t allocs, frees;
   rmem_lfront_t front;
   rmem_slab_list_t list;
@@ -105,6 +110,10 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   c->debug = (uint16_t)r->flags;
   c->align = (uint32_t)align;
   c->tag = RMEM_TAG_CACHE + c->slot.index;
+  c->base = r->base;
+  c->grains = r->capacity >> RMEM_LIVE_SHIFT;
+  c->live = r->live;
+  c->ptag = r->ptag;
   rmem_lock_init(&c->lock);
   /* slabs start on page boundaries and bsize is a multiple of align, so every slot is aligned */
   rmem_slab_list_init(&c->list, r, (uint32_t)bsize, RMEM_SO_CACHE, c->slot.index, (uint16_t)c->tag, true);
@@ -145,8 +154,13 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
  */
 void *rmem_slab_alloc(slab_cache_t *c) {
   if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && c->front.n != 0)) {
+    rmem_lfront_t *f = &c->front;
+    uint32_t n = f->n - 1, off = f->top;
+    f->n = n;
+    f->top = f->st[(n - 1) & (RMEM_LFRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
     c->allocs++;
-    return rmem_lfront_pop(c->slot.r, &c->front);
+    c->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off);
+    return (void *)(c->base + off);
   }
   return alloc_checked(c);
 }
@@ -177,11 +191,11 @@ static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
 /* The fast path: a live object of this cache (its live bit, and its page's tag is the cache's), room on the stack. */
 rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
   if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF))) {
-    rmem_t *r = c->slot.r;
-    uintptr_t off = (uintptr_t)ptr - r->base;
-    if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
-      uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off), m = *w;
-      uint32_t t = rmem_tag_at(r, off);
+    uintptr_t off = (uintptr_t)ptr - c->base;
+    /* in range and 8-byte aligned in one compare: rotated right by 3, a misaligned offset is huge */
+    if (RMEM_LIKELY(((off >> RMEM_LIVE_SHIFT) | (off << (64 - RMEM_LIVE_SHIFT))) < c->grains)) {
+      uint64_t *w = &c->live[off >> (RMEM_LIVE_SHIFT + 6)], bit = rmem_live_bit(off), m = *w;
+      uint32_t t = c->ptag[off >> RMEM_PAGE_SHIFT];
       if (RMEM_LIKELY((m & bit) != 0 && t == c->tag && c->front.n < c->front.cap)) {
         *w = m & ~bit;
         rmem_lfront_push(&c->front, (uint32_t)off);

@@ -50,6 +50,8 @@ enum rmem_handle_kind { RMEM_HK_ARENA = 0, RMEM_HK_CACHE = 1 };
 #define RMEM_HREG_MAX 256u
 /* Every arena and cache record is this big: a constant, so a boundary check is one mask. */
 #define RMEM_HSLOT_RECORD 512u
+#define RMEM_HSLOT_SHIFT 9
+_Static_assert(RMEM_HSLOT_RECORD == 1u << RMEM_HSLOT_SHIFT, "record size and its shift");
 
 /* The common header of every arena and cache record, at a fixed offset in the record. */
 typedef struct rmem_hslot {
@@ -100,6 +102,8 @@ typedef struct rmem_hreg_entry {
   _Atomic uintptr_t span; /* max * RMEM_HSLOT_RECORD */
   _Atomic uintptr_t lim;  /* span - RMEM_HSLOT_RECORD while registered, 0 when unused: one compare tells
                              "inside the pool, past the unused record 0" */
+  _Atomic uintptr_t recs; /* lim / RMEM_HSLOT_RECORD: the same compare on a record number, which a rotation
+                             also makes fail for an address off a record boundary */
   _Atomic(rmem_t *) r;
 } rmem_hreg_entry_t;
 
@@ -115,11 +119,12 @@ static inline rmem_hslot_t *rmem_hslot_of(void *rec, size_t off) { return (rmem_
  * anything else). Never dereferences h unless it lies inside a registered pool.
  */
 static inline bool rmem_hreg_in(const rmem_hreg_entry_t *e, uintptr_t p) {
-  uintptr_t rel = p - atomic_load_explicit(&e->base, memory_order_acquire);
-  /* inside the pool and not the unused record 0 (one compare: lim is 0 for an unused entry), on a
-     record boundary (the pool's base is page-aligned, so p's own low bits tell) */
-  return rel - RMEM_HSLOT_RECORD < atomic_load_explicit(&e->lim, memory_order_relaxed) &&
-         (p & (RMEM_HSLOT_RECORD - 1)) == 0;
+  uintptr_t rel = p - atomic_load_explicit(&e->base, memory_order_acquire) - RMEM_HSLOT_RECORD;
+  /* inside the pool and not the unused record 0 (recs is 0 for an unused entry), on a record boundary
+     (the pool's base is page-aligned): rotated right by log2(RMEM_HSLOT_RECORD), an offset off a boundary
+     has high bits set, so one compare answers both */
+  uintptr_t rec = (rel >> RMEM_HSLOT_SHIFT) | (rel << (8 * sizeof rel - RMEM_HSLOT_SHIFT));
+  return rec < atomic_load_explicit(&e->recs, memory_order_relaxed);
 }
 
 static inline bool rmem_hreg_accepts(const rmem_hreg_entry_t *e, uintptr_t p, size_t off) {
