@@ -949,25 +949,26 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
   size_t padded = (size + 7) & ~(size_t)7;
   if (b.tag) {
     /* stay in place if the new size still fits and uses at least half of the block */
-    if (padded <= b.size && (padded * 2 >= b.size || b.size <= 16)) return rmem_track_resize(r, ptr, size, b.size);
+    if (padded <= b.size && (padded * 2 >= b.size || b.size <= 16)) return rmem_track_resize(r, ptr, size, b.size, b.size);
   } else {
     uint32_t len = r->pm[b.page].len;
     size_t want_pages = (padded + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT;
     if (padded > RMEM_SMALL_MAX) {
       if (want_pages <= len) {
+        (void)rmem_track_resize(r, ptr, size, b.size, b.size); /* before the freed pages go */
         if (want_pages < len) {
           rmem_pages_shrink(r, b.page, (uint32_t)want_pages);
           rmem_shared_lock(r);
           r->large_pages -= len - want_pages;
           rmem_shared_unlock(r);
         }
-        return rmem_track_resize(r, ptr, size, want_pages << RMEM_PAGE_SHIFT);
+        return ptr;
       }
       if (want_pages < r->npages && rmem_pages_grow(r, b.page, (uint32_t)want_pages)) {
         rmem_shared_lock(r);
         r->large_pages += want_pages - len;
         rmem_shared_unlock(r);
-        return rmem_track_resize(r, ptr, size, want_pages << RMEM_PAGE_SHIFT);
+        return rmem_track_resize(r, ptr, size, b.size, want_pages << RMEM_PAGE_SHIFT);
       }
     }
   }

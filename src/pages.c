@@ -260,7 +260,7 @@ static uint32_t pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, ui
               npages, r->free_pages, r->limit - r->top);
     return 0;
   }
-  rmem_track_undefined(r, rmem_page_addr(r, a), (size_t)npages << RMEM_PAGE_SHIFT); /* its owner's now */
+  rmem_track_accessible(r, rmem_page_addr(r, a), (size_t)npages << RMEM_PAGE_SHIFT); /* its owner's now */
   return a;
 }
 

@@ -57,7 +57,14 @@ static size_t vg_requested(const void *p, size_t usable) {
 #endif
 
 void rmem_track_noaccess_(const void *p, size_t n) { noaccess(p, n); }
-void rmem_track_undefined_(const void *p, size_t n) { accessible(p, n); }
+void rmem_track_accessible_(const void *p, size_t n) {
+  if (!n) return;
+#if RMEM_TRACK_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+  (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#endif
+}
 
 /* ------------------------------------------------------------------------
  * Blocks (heap, slab caches, intermediate arenas, MeMS segments)
@@ -108,12 +115,13 @@ void *rmem_track_block_(const rmem_t *r, void *p, size_t size) {
   return rmem_track_alloc_(r, p, size, usable ? usable : size);
 }
 
-void *rmem_track_resize_(const rmem_t *r, void *p, size_t size, size_t usable) {
+void *rmem_track_resize_(const rmem_t *r, void *p, size_t size, size_t old_usable, size_t usable) {
   if (!p || !rmem_tracking(r)) return p;
 #if RMEM_TRACK_ASAN
+  (void)old_usable;
   ASAN_UNPOISON_MEMORY_REGION(p, size);
 #else
-  size_t old = vg_requested(p, usable);
+  size_t old = vg_requested(p, old_usable); /* memcheck's record of it: what is accessible of its old slot */
   if (old != size) VALGRIND_RESIZEINPLACE_BLOCK(p, old, size, 0);
 #endif
   if (usable > size) noaccess((char *)p + size, usable - size);

@@ -90,14 +90,15 @@ RMEM_HIDDEN void *rmem_track_alloc_(const rmem_t *r, void *p, size_t size, size_
 RMEM_HIDDEN void *rmem_track_block_(const rmem_t *r, void *p, size_t size);
 /* The block at p (usable bytes) is freed: nothing of it is accessible. */
 RMEM_HIDDEN void rmem_track_free_(const rmem_t *r, void *p, size_t usable);
-/* A live block stays in place with size bytes (of usable): realloc in place. Returns p. */
-RMEM_HIDDEN void *rmem_track_resize_(const rmem_t *r, void *p, size_t size, size_t usable);
+/* A live block of old_usable bytes stays in place with size bytes of usable (realloc in place; for a block
+   that shrinks, before its freed pages go). Returns p. */
+RMEM_HIDDEN void *rmem_track_resize_(const rmem_t *r, void *p, size_t size, size_t old_usable, size_t usable);
 /* rmem_usable_size(p): if p is a live heap block, all its usable bytes become accessible. */
 RMEM_HIDDEN void rmem_track_claim_(const rmem_t *r, const void *p);
 /* n bytes at p hold nothing handed out (fresh slabs, free pages, an arena chunk's rest). */
 RMEM_HIDDEN void rmem_track_noaccess_(const void *p, size_t n);
-/* n bytes at p are accessible, contents undefined (a run the page source hands to its new owner). */
-RMEM_HIDDEN void rmem_track_undefined_(const void *p, size_t n);
+/* n bytes at p are accessible, their contents as they are (a run the page source hands to its new owner). */
+RMEM_HIDDEN void rmem_track_accessible_(const void *p, size_t n);
 /* rmem writes [p, p + n) itself (junk fills): accessible first. */
 RMEM_HIDDEN void *rmem_track_memset_(const rmem_t *r, void *p, int c, size_t n);
 /* realloc's copy: reads n bytes of the old block whatever the user may touch. */
@@ -117,10 +118,10 @@ RMEM_HIDDEN void rmem_track_destroy_(rmem_t *r);
 #define rmem_track_alloc(r, p, size, usable) rmem_track_alloc_((r), (p), (size), (usable))
 #define rmem_track_block(r, p, size) rmem_track_block_((r), (p), (size))
 #define rmem_track_free(r, p, usable) rmem_track_free_((r), (p), (usable))
-#define rmem_track_resize(r, p, size, usable) rmem_track_resize_((r), (p), (size), (usable))
+#define rmem_track_resize(r, p, size, old_usable, usable) rmem_track_resize_((r), (p), (size), (old_usable), (usable))
 #define rmem_track_claim(r, p) rmem_track_claim_((r), (p))
 #define rmem_track_noaccess(r, p, n) (rmem_tracking(r) ? rmem_track_noaccess_((const void *)(p), (n)) : (void)0)
-#define rmem_track_undefined(r, p, n) (rmem_tracking(r) ? rmem_track_undefined_((const void *)(p), (n)) : (void)0)
+#define rmem_track_accessible(r, p, n) (rmem_tracking(r) ? rmem_track_accessible_((const void *)(p), (n)) : (void)0)
 #define rmem_track_memset(r, p, c, n) rmem_track_memset_((r), (p), (c), (n))
 #define rmem_track_memcpy(r, d, s, n) rmem_track_memcpy_((r), (d), (s), (n))
 #define rmem_track_run_new(r, start, bytes) rmem_track_run_new_((r), (start), (bytes))
@@ -136,10 +137,10 @@ RMEM_HIDDEN void rmem_track_destroy_(rmem_t *r);
 #define rmem_track_alloc(r, p, size, usable) (p)
 #define rmem_track_block(r, p, size) (p)
 #define rmem_track_free(r, p, usable) ((void)0)
-#define rmem_track_resize(r, p, size, usable) (p)
+#define rmem_track_resize(r, p, size, old_usable, usable) (p)
 #define rmem_track_claim(r, p) ((void)0)
 #define rmem_track_noaccess(r, p, n) ((void)0)
-#define rmem_track_undefined(r, p, n) ((void)0)
+#define rmem_track_accessible(r, p, n) ((void)0)
 #define rmem_track_memset(r, p, c, n) memset((p), (c), (n))
 #define rmem_track_memcpy(r, d, s, n) memcpy((d), (s), (n))
 #define rmem_track_run_new(r, start, bytes) ((void)0)
