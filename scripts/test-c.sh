@@ -43,5 +43,7 @@ for cfg in "${cfgs[@]}"; do
   cmake -S . -B "$dir" "${flags[@]}" >/dev/null
   cmake --build "$dir" -j "$jobs" "${targets[@]}"
   [ "$cfg" = tsan ] && export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  # the fuzz corpus replays (label fuzz) are their own suite: scripts/fuzz.sh --replay
+  [ ${#only[@]} -gt 0 ] || only=(-LE fuzz)
   ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${only[@]}"
 done
