@@ -4,7 +4,8 @@
 #   asan            the same under AddressSanitizer + UndefinedBehaviorSanitizer; rmem marks its
 #                   free memory for ASan (src/track.h), test_track checks the reports
 #   tsan            ThreadSanitizer: the multi-threaded tests (test_os: instances and the handle
-#                   registry on threads; test_rmem_malloc: the drop-in's remote frees)
+#                   registry on threads; test_shared: shared instances, cross-thread frees through
+#                   the remote bitmap, fork; test_rmem_malloc: the drop-in's threads)
 #   valgrind        every C test of an RMEM_VALGRIND build, run under valgrind's memcheck (errors
 #                   and definite leaks fail a test); npm run test:valgrind, several minutes
 #   valgrind-track  the same build, only test_track (the bugs memcheck must report): npm test's suite
@@ -25,8 +26,8 @@ for cfg in "${cfgs[@]}"; do
     asan) flags+=(-DRMEM_SANITIZE=ON) ;;
     tsan)
       flags+=(-DRMEM_TSAN=ON)
-      targets=(--target test_os test_rmem_malloc)
-      only=(-R '^(test_os|test_rmem_malloc)$')
+      targets=(--target test_os test_shared test_rmem_malloc)
+      only=(-R '^(test_os|test_shared|test_rmem_malloc)$')
       ;;
     valgrind | valgrind-track)
       command -v valgrind >/dev/null || { echo "test-c.sh: valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
