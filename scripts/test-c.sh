@@ -7,8 +7,8 @@
 #                   registry on threads; test_shared: shared instances, cross-thread frees through
 #                   the remote bitmap, fork; test_rmem_malloc: the drop-in's threads)
 #   valgrind        every C test of an RMEM_VALGRIND build, run under valgrind's memcheck (errors
-#                   and definite leaks fail a test); npm run test:valgrind, several minutes
-#   valgrind-track  the same build, only test_track (the bugs memcheck must report): npm test's suite
+#                   and definite leaks fail a test); npm test's suite, npm run test:valgrind
+#   valgrind-track  the same build, only test_track (the bugs memcheck must report)
 #   bash scripts/test-c.sh [CONFIG ...]    (default: plain asan, in that order)
 # npm test runs one configuration per suite. The build's progress is shown.
 set -euo pipefail
