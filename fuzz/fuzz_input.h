@@ -78,14 +78,14 @@ static void check_pattern(const unsigned char *p, size_t n, unsigned char tag) {
 }
 
 /* calloc's promise: every byte is 0 -- all of the first 16 KiB (a word at a time: blocks are 8-aligned), then
-   one word in 8 (a block's zeroing is one memset or fresh pages: a gap would be a run of bytes). */
+   one word in 64 (a block's zeroing is one memset or fresh pages: a gap would be a run of bytes). */
 #if defined(__GNUC__)
 __attribute__((noinline, unused))
 #endif
 static void check_zero(const unsigned char *p, size_t n) {
   uint64_t any = 0, w;
   size_t i = 0;
-  for (; i + 8 <= n; i += i < FUZZ_DENSE ? 8 : 64) {
+  for (; i + 8 <= n; i += i < FUZZ_DENSE ? 8 : 512) {
     memcpy(&w, p + i, 8);
     any |= w;
   }

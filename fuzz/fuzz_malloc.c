@@ -26,7 +26,7 @@
 #include "fuzz_input.h"
 #include "rmem_malloc.h"
 
-enum { SLOTS = 64, VALIDATE_EVERY = 4096, AUDIT_EVERY = 256 };
+enum { SLOTS = 64, VALIDATE_EVERY = 8192, AUDIT_EVERY = 512 };
 static unsigned long steps; /* across inputs */
 
 static size_t bad_count(void) {
@@ -54,7 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t len[SLOTS] = {0};
   unsigned char tag[SLOTS] = {0};
   input_t in = {data, size};
-  size_t bad_made = 0, bad_before = 0;
+  static size_t bad_made, bad_base = SIZE_MAX; /* across inputs: the count reads every heap, so it is compared
+                                                   every 64th input (exactly: every bad free must be counted) */
+  if (bad_base == SIZE_MAX) bad_base = bad_count();
   while (in.n) {
     uint32_t op = take(&in, 1);
     uint32_t slot = take(&in, 1) % SLOTS;
@@ -117,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bool live = false;
         for (int i = 0; i < SLOTS; i++) live |= ptr[i] == bad;
         if (live || bad == NULL) break;
-        if (bad_made++ == 0) bad_before = bad_count(); /* (counted once an input: the count reads every instance) */
+        bad_made++;
         rmem_malloc_free(bad);
         break;
       }
@@ -144,8 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check_pattern(ptr[i], len[i], tag[i]);
       rmem_malloc_free(ptr[i]);
     }
-  if (bad_made && bad_count() != bad_before + bad_made) abort(); /* a bad free that went unnoticed */
   static unsigned long inputs;
-  if (++inputs % AUDIT_EVERY == 0 && rmem_malloc_validate() != 0) abort(); /* and every 256th input ends with one */
+  if (++inputs % 64 == 0 && bad_count() != bad_base + bad_made) abort(); /* a bad free that went unnoticed */
+  if (inputs % AUDIT_EVERY == 0 && rmem_malloc_validate() != 0) abort(); /* and every 512th input ends with one */
   return 0;
 }
