@@ -2,15 +2,24 @@
  * fuzz_arena.c - libFuzzer harness for arenas (three lifetimes, marks, leases)
  * and slab caches.
  *
- * The input is a program: each step reads an opcode byte and operands and
- * creates, uses, resets, rewinds or destroys arenas and caches, allocates and
- * frees objects, and throws bad input at them: destroyed and forged handles,
- * pointers that are not from this arena or cache, double frees, wrong sizes,
- * stray user writes anywhere in the range. Every live object carries a
- * pattern that is checked before it dies, bad input must be refused, and the
- * full validator runs after every step (a quarter of the inputs also run with
- * junk fills on free and rewind): a crash, a sanitizer report, a
- * pattern mismatch, an accepted bad input or a validator problem is a finding.
+ * The input is a program: a configuration byte, then steps, each an opcode
+ * byte and operands that creates, uses, resets, rewinds or destroys arenas
+ * and caches, allocates and frees objects, and throws bad input at them:
+ * destroyed and forged handles, pointers that are not from this arena or
+ * cache, double frees, wrong sizes, stray user writes anywhere in the range.
+ * Every live object carries a pattern that is checked before it dies, bad
+ * input must be refused, and the full validator runs every
+ * FUZZ_VALIDATE_EVERY steps and at the end, when every arena and cache is
+ * destroyed and the instance must hold no page: a crash, a sanitizer report,
+ * a pattern mismatch, an accepted bad input, a validator problem or a page
+ * kept is a finding.
+ *
+ * The configuration byte picks one of four instances, each reused for 64
+ * inputs (every input starts with no arena, no cache and no page in use):
+ * with or without junk fills on free and rewind, and marked for the sanitizer
+ * (src/track.h: memory given back by a free, reset, rewind or destroy is
+ * poisoned, so rmem touching it is a finding) or created with
+ * RMEM_OPT_NO_TRACK, where the program also scribbles over the whole range.
  *
  * Build: cmake -DRMEM_BUILD_FUZZ=ON -DCMAKE_C_COMPILER=clang; run: npm run fuzz.
  */
@@ -43,10 +52,7 @@ static size_t cache_size[CACHES];
 static void *dead[DEAD]; /* destroyed arena and cache handles */
 static unsigned ndead;
 
-static void check(const obj_t *o) {
-  for (size_t i = 0; i < o->len; i++)
-    if (o->p[i] != o->tag) abort();
-}
+static void check(const obj_t *o) { check_pattern(o->p, o->len, o->tag); }
 
 static int free_obj(void) {
   for (int i = 0; i < OBJS; i++)
@@ -71,19 +77,33 @@ static bool is_live_start(const void *p) {
 
 static void remember_dead(void *h) { dead[ndead++ % DEAD] = h; }
 
+static rmem_t *instances[4];
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  /* one input in four runs with junk fills: freed and rewound memory is overwritten, so a
-     fill that strays outside what was freed breaks a live object's pattern */
-  rmem_options_t o = {.capacity = RMEM_MIN_CAPACITY * 8, .flags = size && (data[0] & 3) == 0 ? RMEM_OPT_JUNK : 0};
-  rmem_t *r = rmem_create(&o);
-  if (!r) return 0;
+  input_t in = {data, size};
+  /* bit 0: junk fills (freed and rewound memory is overwritten, so a fill that strays outside
+     what was freed breaks a live object's pattern); bit 1: RMEM_OPT_NO_TRACK */
+  unsigned config = take(&in, 1) & 3;
+  /* renewed every 64 inputs: a destroyed handle's slot waits for 1024 more destroys before reuse (handle.h),
+     so the handle tables, which the validator reads whole, would keep growing */
+  static unsigned uses[4];
+  if (instances[config] && ++uses[config] % 64 == 0) {
+    if (rmem_destroy(instances[config]) != RMEM_OK) abort();
+    instances[config] = NULL;
+  }
+  if (!instances[config]) {
+    rmem_options_t o = {.capacity = RMEM_MIN_CAPACITY * 4,
+                        .flags = ((config & 1) ? RMEM_OPT_JUNK : 0) | ((config & 2) ? RMEM_OPT_NO_TRACK : 0)};
+    if (!(instances[config] = rmem_create(&o))) abort();
+  }
+  rmem_t *r = instances[config];
+  bool no_track = (config & 2) != 0;
   memset(arenas, 0, sizeof arenas);
   memset(caches, 0, sizeof caches);
   memset(depth, 0, sizeof depth);
   ndead = 0;
   for (int i = 0; i < OBJS; i++) objs[i].owner = -1;
-  input_t in = {data, size};
-  while (in.n) {
+  for (unsigned step = 1; in.n; step++) {
     uint32_t op = take(&in, 1) % 15;
     uint32_t k = take(&in, 1);
     int ai = (int)(k % ARENAS), ci = (int)(k % CACHES);
@@ -121,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (al && ((uintptr_t)p & (al - 1))) abort();
         if (((uintptr_t)p & 7) != 0) abort();
         objs[slot] = (obj_t){p, n, n, ai, depth[ai], (unsigned char)(take(&in, 1) | 1)};
-        memset(p, objs[slot].tag, n);
+        fill_pattern(p, n, objs[slot].tag);
         break;
       }
       case 3: { /* free one object into an arena (only intermediate arenas accept) */
@@ -192,11 +212,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 9: { /* destroy a cache (strict caches refuse while objects live) */
         if (!c) break;
         bool any = false;
-        for (int i = 0; i < OBJS; i++) any |= objs[i].owner == ARENAS + ci;
+        for (int i = 0; i < OBJS; i++)
+          if (objs[i].owner == ARENAS + ci) {
+            any = true;
+            check(&objs[i]); /* before the destroy gives their memory back (then it is poisoned) */
+          }
         rmem_status_t st = rmem_slab_cache_destroy(c);
         if (st == RMEM_EBUSY && any) break;
         if (st != RMEM_OK) abort();
-        drop(ARENAS + ci, 0);
+        for (int i = 0; i < OBJS; i++)
+          if (objs[i].owner == ARENAS + ci) objs[i].owner = -1;
         remember_dead(c);
         caches[ci] = NULL;
         break;
@@ -207,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned char *p = rmem_slab_alloc(c);
         if (!p) break;
         objs[slot] = (obj_t){p, cache_size[ci], cache_size[ci], ARENAS + ci, 0, (unsigned char)(take(&in, 1) | 1)};
-        memset(p, objs[slot].tag, cache_size[ci]);
+        fill_pattern(p, cache_size[ci], objs[slot].tag);
         break;
       }
       case 11: { /* free into a cache: the right one, then a double free, or a wrong one */
@@ -232,9 +257,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned char v = (unsigned char)take(&in, 1);
         size_t n = take(&in, 1);
         if (off + n > rmem_capacity(r)) n = rmem_capacity(r) - off;
+        if (!no_track) break; /* the marked instances: only the unmarked one may be scribbled over */
         memset((char *)rmem_base(r) + off, v, n);
         for (int i = 0; i < OBJS; i++)
-          if (objs[i].owner >= 0) memset(objs[i].p, objs[i].tag, objs[i].len);
+          if (objs[i].owner >= 0) fill_pattern(objs[i].p, objs[i].len, objs[i].tag);
         break;
       }
       case 14: { /* lease the rest of a bump arena's chunk */
@@ -253,17 +279,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
       }
     }
-    if (rmem_validate(r) != 0) abort();
+    if (step % FUZZ_VALIDATE_EVERY == 0 && rmem_validate(r) != 0) abort();
   }
   for (int i = 0; i < OBJS; i++)
-    if (objs[i].owner >= 0) check(&objs[i]);
+    if (objs[i].owner >= 0) {
+      check(&objs[i]);
+      /* a strict cache refuses to die with live objects: free them first */
+      if (objs[i].owner >= ARENAS && rmem_slab_free(caches[objs[i].owner - ARENAS], objs[i].p) != RMEM_OK) abort();
+    }
   for (int i = 0; i < ARENAS; i++)
     if (arenas[i] && rmem_arena_destroy(arenas[i]) != RMEM_OK) abort();
   for (int i = 0; i < CACHES; i++)
-    if (caches[i]) {
-      rmem_slab_cache_destroy(caches[i]); /* strict ones may refuse: the instance goes anyway */
-    }
-  if (rmem_validate(r) != 0) abort();
-  rmem_destroy(r);
+    if (caches[i] && rmem_slab_cache_destroy(caches[i]) != RMEM_OK) abort();
+  /* the next input starts with nothing: no arena, no cache, no page in use */
+  if (rmem_validate(r) != 0 || rmem_pages_in_use(r) != 0) abort();
   return 0;
 }

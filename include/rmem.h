@@ -154,6 +154,19 @@ typedef struct rmem_options {
  * heap for the fastest calls. See "Shared instances" below.
  */
 #define RMEM_OPT_SHARED 0x4u
+/**
+ * Never tell AddressSanitizer or valgrind which bytes are free. A library
+ * built with -fsanitize=address (or -DRMEM_VALGRIND=1, for memcheck) marks
+ * every byte the user may not touch -- freed blocks, the bytes past the size
+ * asked for, arena memory after a reset, rewind or destroy, freed slab-cache
+ * objects, MeMS holes -- so the tool reports a use after free or an overrun
+ * inside rmem's range as it does for malloc. Code that writes over memory it
+ * does not own on purpose (a test scribbling over the whole range to show
+ * that no metadata lives there) creates its instance with this flag. In a
+ * build without a tool it changes nothing, and in no build does it slow the
+ * fast paths.
+ */
+#define RMEM_OPT_NO_TRACK 0x8u
 /** Threads that may use one shared instance at once. */
 #define RMEM_SHARED_MAX_THREADS 255u
 
@@ -521,6 +534,23 @@ RMEM_API arena_t *rmem_arena_from_index(rmem_t *r, uint32_t index, uint32_t gene
 /** Out-of-line slow path of r_arena_fast (public only for the inline function). */
 RMEM_API void *rmem_arena_alloc_slow(arena_t *a, size_t size);
 
+/*
+ * Under AddressSanitizer (this file compiled with -fsanitize=address) or with
+ * RMEM_VALGRIND defined to 1 (as for a library built for valgrind's memcheck;
+ * CMake's -DRMEM_VALGRIND=ON passes it to every target that links rmem),
+ * r_arena_fast calls rmem_arena_alloc: the library marks each object for the
+ * tool (see RMEM_OPT_NO_TRACK), which an inline bump could not.
+ */
+#if defined(RMEM_VALGRIND) && RMEM_VALGRIND
+#define RMEM_ARENA_FAST_CALLS 1
+#elif defined(__SANITIZE_ADDRESS__)
+#define RMEM_ARENA_FAST_CALLS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RMEM_ARENA_FAST_CALLS 1
+#endif
+#endif
+
 /**
  * The inline fast path: a bump and two compares, no call. Falls back to the
  * checked slow path for a full chunk, a bad size, an intermediate or a
@@ -529,6 +559,9 @@ RMEM_API void *rmem_arena_alloc_slow(arena_t *a, size_t size);
  * (RMEM_OPT_JUNK / RMEM_OPT_VALIDATE) act on the slow path only.
  */
 static inline void *r_arena_fast(arena_t *a, size_t size) {
+#ifdef RMEM_ARENA_FAST_CALLS
+  return rmem_arena_alloc(a, size);
+#else
   struct rmem_arena_head *h = (struct rmem_arena_head *)a;
   uintptr_t p = h->ptr;
   size_t n = (size + 7) & ~(size_t)7;
@@ -537,6 +570,7 @@ static inline void *r_arena_fast(arena_t *a, size_t size) {
     return (void *)p;
   }
   return rmem_arena_alloc_slow(a, size);
+#endif
 }
 
 /* The seed's names. Both forms the seed describes exist:

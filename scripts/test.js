@@ -11,7 +11,7 @@
 // and test-pack.js print). A suite whose output has none of these counts as one
 // test, passed or failed by its exit status; one that exits non-zero with no
 // failure counted gets one failure (a build that broke, say). So adding a
-// suite (a TSan build, say: scripts/test-c.sh tsan) is one line here.
+// suite is one line here.
 //
 //   npm test                      all suites
 //   npm test -- types pack        only the suites whose names contain one of the words
@@ -56,10 +56,24 @@ function windowsSuite() {
   return { name, skip: `${why}; apt-get install gcc-mingw-w64-x86-64 wine64` };
 }
 
+/**
+ * Every C test under valgrind's memcheck, test_track's bugs included (about a minute; three on a busy
+ * machine), or why it cannot run here (CI, where it must, fails instead).
+ */
+function valgrindSuite() {
+  const name = 'C (valgrind memcheck)';
+  const has = spawnSync('bash', ['-c', 'command -v valgrind && test -f /usr/include/valgrind/memcheck.h'], { encoding: 'utf8' });
+  if (has.status === 0 || process.env.CI) return { name, cmd: 'bash', args: ['scripts/test-c.sh', 'valgrind'] };
+  return { name, skip: 'valgrind not found; apt-get install valgrind' };
+}
+
 const SUITES = [
   { name: 'addon build', build: true, cmd: node, args: ['scripts/build.js'] },
   { name: 'C (plain)', cmd: 'bash', args: ['scripts/test-c.sh', 'plain'] },
   { name: 'C (ASan+UBSan)', cmd: 'bash', args: ['scripts/test-c.sh', 'asan'] },
+  { name: 'C (TSan, threads)', cmd: 'bash', args: ['scripts/test-c.sh', 'tsan'] },
+  valgrindSuite(),
+  { name: 'fuzz corpus replay', cmd: 'bash', args: ['scripts/fuzz.sh', '--replay'] },
   { name: `JS (Node ${process.versions.node})`, cmd: node, args: jsArgs(process.versions.node) },
   ...otherNodes().map(({ bin, version }) => (version
     ? { name: `JS (Node ${version})`, cmd: bin, args: jsArgs(version) }
@@ -70,7 +84,8 @@ const SUITES = [
   { name: 'pack', cmd: node, args: ['scripts/test-pack.js'] },
 ];
 if (!otherNodes().some((n) => n.version && n.version.startsWith('18.'))) {
-  SUITES.splice(4, 0, { name: 'JS (Node 18)', skip: 'no Node 18 here: bash scripts/get-node18.sh' });
+  SUITES.splice(SUITES.findIndex((s) => s.name.startsWith('JS (Node ')) + 1, 0,
+    { name: 'JS (Node 18)', skip: 'no Node 18 here: bash scripts/get-node18.sh' });
 }
 
 /** { passed, failed } read from a suite's output, or null if it prints no counts. */

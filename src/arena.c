@@ -47,6 +47,7 @@
  */
 #include "front.h"
 #include "handle.h"
+#include "track.h"
 
 #include <stddef.h>
 
@@ -184,6 +185,7 @@ static chunk_t *chunk_new(arena_t *a, size_t bytes, size_t align) {
   }
   c->first_page = first;
   c->npages = (uint32_t)pages;
+  rmem_track_run_new(r, chunk_start(r, c), size);
   c->serial = ++a->next_serial;
   a->reserved += size;
   a->nchunks++;
@@ -192,7 +194,8 @@ static chunk_t *chunk_new(arena_t *a, size_t bytes, size_t align) {
 
 static void chunk_release(arena_t *a, chunk_t *c) {
   rmem_t *r = a->slot.r;
-  if (r->flags & RMEM_OPT_JUNK) memset((void *)chunk_start(r, c), 0xDF, (size_t)c->npages << RMEM_PAGE_SHIFT);
+  if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, (void *)chunk_start(r, c), 0xDF, (size_t)c->npages << RMEM_PAGE_SHIFT);
+  rmem_track_run_gone(r, chunk_start(r, c));
   rmem_pages_free(r, c->first_page);
   a->reserved -= (size_t)c->npages << RMEM_PAGE_SHIFT;
   a->nchunks--;
@@ -210,7 +213,8 @@ static void bump_cut(arena_t *a, chunk_t *c, uintptr_t ptr) {
     a->used_prev -= a->cur->stop - chunk_start(r, a->cur);
     chunk_release(a, last);
   }
-  if ((r->flags & RMEM_OPT_JUNK) && top > ptr) memset((void *)ptr, 0xDF, top - ptr);
+  if ((r->flags & RMEM_OPT_JUNK) && top > ptr) rmem_track_memset(r, (void *)ptr, 0xDF, top - ptr);
+  rmem_track_run_cut(r, chunk_start(r, c), ptr, top);
   a->cur->stop = 0;
   a->head.ptr = ptr;
   a->head.end = chunk_end(r, c);
@@ -267,10 +271,10 @@ static void *arena_alloc(arena_t *a, size_t size, size_t align) {
   a->allocs++;
   rmem_t *r = a->slot.r;
   if (RMEM_UNLIKELY(r->flags)) {
-    if (r->flags & RMEM_OPT_JUNK) memset((void *)p, 0xAB, n);
+    if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, (void *)p, 0xAB, n);
     if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   }
-  return (void *)p;
+  return rmem_track_run_alloc(r, chunk_start(r, a->cur), (void *)p, size);
 }
 
 /* ------------------------------------------------------------------------
@@ -310,10 +314,10 @@ static void *inter_alloc(arena_t *a, size_t size, size_t align) {
   }
   a->allocs++;
   if (RMEM_UNLIKELY(r->flags)) {
-    if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, size);
+    if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, p, 0xAB, size);
     if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   }
-  return p;
+  return rmem_track_block(r, p, size);
 }
 
 static void large_unlink(arena_t *a, chunk_t *c) {
@@ -338,7 +342,8 @@ static rmem_status_t inter_free(arena_t *a, void *ptr, size_t size) {
       return rmem_fail_at(RMEM_EINVAL, r, ptr, "size %zu does not match the %u-byte class of the block at offset %zu",
                           size, s->bsize, (size_t)(p - r->base));
     inter_class_t *k = &a->cls[rel / sizeof(inter_class_t)];
-    if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, s->bsize);
+    if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, ptr, 0xDF, s->bsize);
+    rmem_track_free(r, ptr, s->bsize);
     rmem_clear_live(r, p - r->base);
     if (k->front.n >= k->front.cap) rmem_lfront_spill(r, &k->front);
     rmem_lfront_push(&k->front, (uint32_t)(p - r->base));
@@ -448,13 +453,13 @@ void *rmem_arena_alloc(arena_t *a, size_t size) {
     if (RMEM_LIKELY(n - 1 < a->head.end - p)) {
       a->head.ptr = p + n;
       a->allocs++;
-      return (void *)p;
+      return rmem_track_run_alloc(a->slot.r, chunk_start(a->slot.r, a->cur), (void *)p, size);
     }
     if (a->cls && size - 1 < SLAB_MAX) { /* an object at hand: no new slab, so no limit to check */
       inter_class_t *k = &a->cls[class_of(size)];
       if (RMEM_LIKELY(k->front.n != 0)) {
             a->allocs++;
-        return rmem_lfront_pop(a->slot.r, &k->front);
+        return rmem_track_alloc(a->slot.r, rmem_lfront_pop(a->slot.r, &k->front), size, k->list.bsize);
       }
     }
   }
@@ -504,6 +509,7 @@ rmem_status_t rmem_arena_free(arena_t *a, void *p, size_t size) {
                     k->front.n < k->front.cap)) {
       rmem_clear_live(r, off);
       rmem_lfront_push(&k->front, (uint32_t)off);
+      rmem_track_free(r, p, k->list.bsize);
         return RMEM_OK;
     }
   }
@@ -594,7 +600,7 @@ void *rmem_arena_lease(arena_t *a, size_t min_size, size_t *len) {
   *len = a->head.end - p;
   a->head.ptr = a->head.end;
   a->allocs++;
-  return (void *)p;
+  return rmem_track_run_alloc(a->slot.r, chunk_start(a->slot.r, a->cur), (void *)p, *len);
 }
 
 rmem_status_t rmem_arena_stats(arena_t *a, rmem_arena_stats_t *out) {

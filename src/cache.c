@@ -34,6 +34,7 @@
  */
 #include "front.h"
 #include "handle.h"
+#include "track.h"
 
 #include <stddef.h>
 
@@ -140,12 +141,12 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
   if (p) {
     c->allocs++;
     if (RMEM_UNLIKELY(c->debug)) {
-      if (r->flags & RMEM_OPT_JUNK) memset(p, 0xAB, c->list.bsize);
+      if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, p, 0xAB, c->list.bsize);
       if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
     }
   }
   cache_leave(c);
-  return p; /* NULL: ENOMEM recorded by the engine */
+  return rmem_track_alloc(r, p, c->obj_size, c->list.bsize); /* NULL: ENOMEM recorded by the engine */
 }
 
 /*
@@ -160,7 +161,7 @@ void *rmem_slab_alloc(slab_cache_t *c) {
     f->top = f->st[(n - 1) & (RMEM_LFRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
     c->allocs++;
     c->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off);
-    return (void *)(c->base + off);
+    return rmem_track_alloc(c->slot.r, (void *)(c->base + off), c->obj_size, c->list.bsize);
   }
   return alloc_checked(c);
 }
@@ -171,7 +172,8 @@ static rmem_status_t free_locked(slab_cache_t *c, void *ptr) {
   uintptr_t off = (uintptr_t)ptr - r->base;
   if (off >= r->capacity) return rmem_fail(RMEM_EBADPTR, "%p is not in the cache's instance", ptr);
   if (!rmem_is_live(r, off) || rmem_tag_at(r, off) != c->tag) return rmem_front_refuse(r, off, "this slab cache");
-  if (RMEM_UNLIKELY(r->flags & RMEM_OPT_JUNK)) memset(ptr, 0xDF, c->list.bsize); /* checked first */
+  if (RMEM_UNLIKELY(r->flags & RMEM_OPT_JUNK)) rmem_track_memset(r, ptr, 0xDF, c->list.bsize); /* checked first */
+  rmem_track_free(r, ptr, c->list.bsize);
   rmem_clear_live(r, off);
   if (c->front.n >= c->front.cap) rmem_lfront_spill(r, &c->front);
   rmem_lfront_push(&c->front, (uint32_t)off);
@@ -200,6 +202,7 @@ rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
         *w = m & ~bit;
         rmem_lfront_push(&c->front, (uint32_t)off);
         c->frees++;
+        rmem_track_free(c->slot.r, ptr, c->list.bsize);
         return RMEM_OK;
       }
     }

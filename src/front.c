@@ -6,6 +6,7 @@
  * Floor: above slab.c; used by heap.c, cache.c and arena.c.
  */
 #include "front.h"
+#include "track.h"
 
 void rmem_front_release(rmem_t *r, const uint32_t *st, uint32_t n) {
   for (uint32_t k = 0; k < n; k++) {
@@ -68,6 +69,7 @@ rmem_status_t rmem_front_refuse(rmem_t *r, uintptr_t off, const char *who) {
 }
 
 void rmem_front_forget(rmem_t *r, const rmem_slab_list_t *l) {
+  rmem_track_forget(r, l); /* their blocks die: the tool's record of them too */
   for (const rmem_slab_t *s = l->all; s; s = s->anext) {
     uintptr_t lo = s->start - r->base;
     memset(rmem_live_word(r, lo), 0, ((size_t)s->npages << RMEM_PAGE_SHIFT) >> (RMEM_LIVE_SHIFT + 3));

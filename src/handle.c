@@ -156,7 +156,7 @@ static void *hslot_new(rmem_t *r, rmem_htable_t *t, uint32_t max) {
   s->r = r;
   s->generation = gen;
   s->alive = RMEM_HSLOT_ALIVE;
-  s->fast = r->flags ? 0 : RMEM_HSLOT_FAST;
+  s->fast = RMEM_FLAGS_SLOW(r->flags) ? 0 : RMEM_HSLOT_FAST;
   s->index = rmem_pool_index(t->pool, rec);
   t->live++;
   return rec;
@@ -202,7 +202,7 @@ size_t rmem_htable_check(rmem_t *r, rmem_htable_t *t) {
     rmem_hslot_t *s = rmem_hslot_of(rmem_pool_at(t->pool, i), t->off);
     if (s->generation == 0 || s->index != i || s->r != r)
       rmem_problem(&problems, "%s slot %u: header damaged (H2)", what, i);
-    if (s->fast != (s->alive == RMEM_HSLOT_ALIVE && !r->flags ? RMEM_HSLOT_FAST : 0))
+    if (s->fast != (s->alive == RMEM_HSLOT_ALIVE && !RMEM_FLAGS_SLOW(r->flags) ? RMEM_HSLOT_FAST : 0))
       rmem_problem(&problems, "%s slot %u: fast word %#x disagrees with alive %#x (H2)", what, i, s->fast, s->alive);
     if (s->alive == RMEM_HSLOT_ALIVE) alive++;
     else if (s->alive == 0) dead++;

@@ -66,6 +66,7 @@
  * reclaim hook, so the page source can ask for its empty slabs back.
  */
 #include "front.h"
+#include "track.h"
 
 #include <stdio.h>
 
@@ -120,7 +121,7 @@ static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
   h->id = id;
   h->tag_base = id << RMEM_TAG_CLASS_BITS;
   h->nclasses = nclasses;
-  h->fast = id == 0 && r->flags == 0 ? RMEM_FAST : 0; /* a thread heap's: its owner's key (heap_acquire) */
+  h->fast = id == 0 && RMEM_FLAGS_SLOW(r->flags) == 0 ? RMEM_FAST : 0; /* a thread heap's: its owner's key (heap_acquire) */
   for (uint32_t c = 0; c < nclasses; c++) {
     uint32_t bsize = class_sizes[c];
     rmem_slab_list_init(&h->cls[c], r, bsize, RMEM_SO_HEAP, c, (uint16_t)(h->tag_base + c + 1), true);
@@ -379,7 +380,7 @@ static RMEM_NOINLINE rmem_heap_t *heap_acquire(rmem_t *r) {
     return NULL;
   }
   /* the fast paths' one compare: the owner's key (no debug option) */
-  __atomic_store_n(&h->fast, (r->flags & ~RMEM_OPT_SHARED) == 0 ? rmem_thread_key() : 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&h->fast, RMEM_FLAGS_SLOW(r->flags & ~RMEM_OPT_SHARED) == 0 ? rmem_thread_key() : 0, __ATOMIC_SEQ_CST);
   drain(h); /* an orphan taken over: what others freed meanwhile */
   return h;
 }
@@ -573,7 +574,7 @@ static rmem_status_t lookup(rmem_t *r, uintptr_t p, block_t *b, bool is_free) {
  * ------------------------------------------------------------------------ */
 
 static RMEM_NOINLINE void *debug_alloc(rmem_t *r, void *p, size_t n) {
-  if (p && (r->flags & RMEM_OPT_JUNK)) memset(p, 0xAB, n);
+  if (p && (r->flags & RMEM_OPT_JUNK)) rmem_track_memset(r, p, 0xAB, n);
   if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
   return p;
 }
@@ -641,10 +642,10 @@ void *rmem_alloc(rmem_t *r, size_t size) {
       f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)]; /* F5; a stale word when n is 0 */
       f->allocs++;
       rmem_set_live(r, off);
-      return (void *)(r->base + off);
+      return rmem_track_alloc(r, (void *)(r->base + off), size, r->heap.cls[t - 1].bsize);
     }
   }
-  return alloc_slow(r, size);
+  return rmem_track_block(r, alloc_slow(r, size), size);
 }
 
 /* Is l a thread heap of a live shared instance? Records the error if not. */
@@ -663,7 +664,7 @@ static RMEM_NOINLINE void *local_alloc_slow(rmem_local_t *h, size_t size) {
   if (!local_mine(h)) return rmem_alloc(h->r, size); /* a stale heap: the caller's own, as rmem_alloc would */
   if (!size_ok(size)) return NULL;
   drain(h);
-  return heap_alloc(h, size);
+  return rmem_track_block(h->r, heap_alloc(h, size), size);
 }
 
 /* The fast path of a thread heap: as rmem_alloc's; the fast word is the caller's key (its heap). Blocks other
@@ -680,7 +681,7 @@ void *rmem_local_alloc(rmem_local_t *h, size_t size) {
       f->allocs++;
       uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)];
       __atomic_store_n(w, *w | rmem_live_bit(off), __ATOMIC_RELAXED);
-      return (void *)(h->base + off);
+      return rmem_track_alloc(h->r, (void *)(h->base + off), size, h->cls[t - 1].bsize);
     }
   }
   return local_alloc_slow(h, size);
@@ -738,6 +739,7 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
             live_put(r, (uintptr_t)p - r->base, true);
           }
         }
+        (void)rmem_track_block(r, p, size);
         if (RMEM_UNLIKELY(r->flags & (RMEM_OPT_JUNK | RMEM_OPT_VALIDATE))) return debug_alloc(r, p, size);
         return p;
       }
@@ -748,6 +750,7 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
     return rmem_fail_null(RMEM_ENOMEM, "aligned_alloc: alignment %zu exceeds the instance", alignment);
   void *p = alloc_large(r, size, (uint32_t)align_pages);
   if (p) h->allocs++;
+  (void)rmem_track_block(r, p, size);
   if (RMEM_UNLIKELY(r->flags & (RMEM_OPT_JUNK | RMEM_OPT_VALIDATE))) return debug_alloc(r, p, size);
   return p;
 }
@@ -765,13 +768,16 @@ static rmem_status_t heap_free(rmem_t *r, rmem_heap_t *h, void *ptr) {
   uintptr_t off = (uintptr_t)ptr - r->base;
   if (b.tag && (!h || b.tag - h->tag_base - 1u >= h->nclasses)) {
     /* another thread's block (its page's tag names another heap) */
+    rmem_track_free(r, ptr, b.size); /* before the owner can see it free, take it back and hand it out again */
     st = remote_free(r, off, b.tag >> RMEM_TAG_CLASS_BITS);
   } else if (b.tag) {
-    if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, b.size); /* checked first: a bad free never scribbles */
+    if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, ptr, 0xDF, b.size); /* checked first: a bad free never scribbles */
+    rmem_track_free(r, ptr, b.size);
     live_put(r, off, false);
     front_push_slow(h, b.tag - h->tag_base, (uint32_t)off);
   } else {
-    if (r->flags & RMEM_OPT_JUNK) memset(ptr, 0xDF, b.size);
+    if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, ptr, 0xDF, b.size);
+    rmem_track_free(r, ptr, b.size); /* before its pages can be anyone else's */
     uint32_t len = r->pm[b.page].len;
     if (!rmem_pages_free_run(r, b.page, RMEM_PK_LARGE))
       return rmem_fail_at(RMEM_EDOUBLEFREE, r, ptr, "double free of the large block at offset %zu", (size_t)off);
@@ -809,6 +815,7 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
           f->top[t] = (uint32_t)off;
           f->n[t] = (uint8_t)(n + 1);
           f->frees++;
+          rmem_track_free(r, ptr, r->heap.cls[t - 1].bsize);
           return RMEM_OK;
         }
       }
@@ -845,6 +852,7 @@ rmem_status_t rmem_local_free(rmem_local_t *h, void *ptr) {
           f->top[t] = (uint32_t)off;
           f->n[t] = (uint8_t)(n + 1);
           f->frees++;
+          rmem_track_free(h->r, ptr, h->cls[t - 1].bsize);
           return RMEM_OK;
         }
       }
@@ -903,6 +911,7 @@ static size_t usable_slow(rmem_t *r, const void *ptr) {
 }
 
 size_t rmem_usable_size(rmem_t *r, const void *ptr) {
+  rmem_track_claim(r, ptr); /* asking for it claims it (track.h) */
   if (RMEM_LIKELY(r != NULL && r->fast == RMEM_FAST)) {
     uintptr_t off = (uintptr_t)ptr - r->base;
     if (RMEM_LIKELY(off < r->capacity && rmem_is_live(r, off))) {
@@ -915,6 +924,7 @@ size_t rmem_usable_size(rmem_t *r, const void *ptr) {
 
 /* The fast path: a live block of any heap's class (not freed by another thread yet); every heap has the same classes. */
 size_t rmem_local_usable_size(rmem_local_t *l, const void *ptr) {
+  rmem_track_claim(l ? l->r : NULL, ptr); /* asking for it claims it (track.h) */
   if (RMEM_LIKELY(l != NULL && __atomic_load_n(&l->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
     uintptr_t off = (uintptr_t)ptr - l->base;
     if (RMEM_LIKELY(off < l->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
@@ -939,12 +949,13 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
   size_t padded = (size + 7) & ~(size_t)7;
   if (b.tag) {
     /* stay in place if the new size still fits and uses at least half of the block */
-    if (padded <= b.size && (padded * 2 >= b.size || b.size <= 16)) return ptr;
+    if (padded <= b.size && (padded * 2 >= b.size || b.size <= 16)) return rmem_track_resize(r, ptr, size, b.size, b.size);
   } else {
     uint32_t len = r->pm[b.page].len;
     size_t want_pages = (padded + RMEM_PAGE_SIZE - 1) >> RMEM_PAGE_SHIFT;
     if (padded > RMEM_SMALL_MAX) {
       if (want_pages <= len) {
+        (void)rmem_track_resize(r, ptr, size, b.size, b.size); /* before the freed pages go */
         if (want_pages < len) {
           rmem_pages_shrink(r, b.page, (uint32_t)want_pages);
           rmem_shared_lock(r);
@@ -957,13 +968,13 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
         rmem_shared_lock(r);
         r->large_pages += want_pages - len;
         rmem_shared_unlock(r);
-        return ptr;
+        return rmem_track_resize(r, ptr, size, b.size, want_pages << RMEM_PAGE_SHIFT);
       }
     }
   }
   void *q = rmem_alloc(r, size);
   if (!q) return NULL; /* ptr stays valid */
-  memcpy(q, ptr, b.size < padded ? b.size : padded);
+  rmem_track_memcpy(r, q, ptr, b.size < size ? b.size : size);
   rmem_free(r, ptr);
   return q;
 }
@@ -976,7 +987,8 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   rmem_front_t *f = &h->front;
   memset(out, 0, sizeof *out);
   out->version = RMEM_FRONT_LAYOUT_VERSION;
-  out->fast = rmem_is_shared(r) ? (r->flags & ~RMEM_OPT_SHARED) == 0 : r->fast == RMEM_FAST;
+  /* (not where the tool's marks are on: a binding's pops would skip them) */
+  out->fast = (rmem_is_shared(r) ? RMEM_FLAGS_SLOW(r->flags & ~RMEM_OPT_SHARED) == 0 : r->fast == RMEM_FAST) && !rmem_tracking(r);
   out->live = r->live;
   out->live_bytes = r->capacity >> (RMEM_LIVE_SHIFT + 3);
   out->remote = r->remote;
@@ -1196,7 +1208,7 @@ size_t rmem_heap_validate(rmem_t *r) {
   if (!rmem_check_instance(r)) return 1;
   rmem_validation_begin();
   size_t problems = 0;
-  if (r->fast != ((r->flags == 0) ? RMEM_FAST : 0)) rmem_problem(&problems, "instance: fast word disagrees with its flags (P7)");
+  if (r->fast != ((RMEM_FLAGS_SLOW(r->flags) == 0) ? RMEM_FAST : 0)) rmem_problem(&problems, "instance: fast word disagrees with its flags (P7)");
   vacc_t v = {r, 0, 0};
   each_reachable_heap(r, validate_each, &v);
   problems += v.problems;

@@ -18,6 +18,7 @@
 #include "front.h"
 
 #include "lock.h"
+#include "track.h"
 
 rmem_t *rmem_default_instance; /* seed.c reads it on every seed call */
 static _Atomic uint64_t epochs; /* instances ever created: each gets the next as its epoch */
@@ -141,7 +142,7 @@ static void header_put(rmem_t *r) {
 
 /* An instance over range (NULL: one rmem reserves) of cap bytes, cap already checked and rounded. */
 static rmem_t *create(void *range, size_t cap, unsigned flags) {
-  if (flags & ~(RMEM_OPT_JUNK | RMEM_OPT_VALIDATE | RMEM_OPT_SHARED))
+  if (flags & ~(RMEM_OPT_JUNK | RMEM_OPT_VALIDATE | RMEM_OPT_SHARED | RMEM_OPT_NO_TRACK))
     return rmem_fail_null(RMEM_EINVAL, "unknown option flags %#x", flags);
   rmem_t *r = header_get();
   if (!r) return rmem_fail_null(RMEM_ENOMEM, "cannot map the instance header");
@@ -182,7 +183,7 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
   r->validate_all = rmem_validate;
   rmem_pages_init(r);
   r->magic = RMEM_MAGIC;
-  r->fast = flags == 0 ? RMEM_FAST : 0; /* P7: the fast paths' one test */
+  r->fast = RMEM_FLAGS_SLOW(flags) == 0 ? RMEM_FAST : 0; /* P7: the fast paths' one test */
   rmem_heap_init(r);
   if (flags & RMEM_OPT_SHARED) shared_add(r);
   return r;
@@ -213,6 +214,7 @@ rmem_status_t rmem_destroy(rmem_t *r) {
   if (rmem_is_shared(r)) shared_remove(r);
   for (size_t i = 0; i < NSUBSYSTEMS; i++)
     if (subsystems[i].fini) subsystems[i].fini(r);
+  rmem_track_destroy(r); /* every block still live dies with the range (track.h) */
   r->magic = 0;
   r->fast = 0;
   rmem_pool_fini(&r->slabs);

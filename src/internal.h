@@ -16,6 +16,9 @@
  *   slab.c      the slab engine: runs of pages carved into equal slots, an
  *               out-of-band two-level bitmap per slab (O(1) alloc/free, exact
  *               double-free and interior-pointer detection), batches for fronts.
+ *   track.h     what AddressSanitizer / valgrind are told (which bytes the user may
+ *               touch), called at every allocator's alloc and free points; compiles to
+ *               nothing without a tool (track.c: the out-of-line half).
  *   front.h     the front over the engine: free stacks checked by the live bitmap
  *               (inline; used by the three owners of slabs below).
  *   handle.c    checked handles for arenas and slab caches (handle.h).

@@ -66,6 +66,7 @@
  * reserved pages, so every offset and size is below 2^32.
  */
 #include "internal.h"
+#include "track.h"
 
 #include <stdio.h>
 
@@ -647,6 +648,13 @@ static struct rmem_mems *mems_of(rmem_t *r, const char *fn) {
 static void teardown(rmem_t *r) {
   struct rmem_mems *m = r->mems;
   if (!m) return;
+#if RMEM_TRACK_ENABLED
+  /* every segment dies with its main node (the tool's blocks too) */
+  for (mems_node_t *l = m->first; l; l = l->u.leaf.next)
+    for (uint32_t k = 0; k < l->n; k++)
+      if (is_process(l->u.leaf.info[k]))
+        rmem_track_free(r, (void *)phys_of(r, m, main_of(l->u.leaf.info[k]), l->u.leaf.voff[k]), l->u.leaf.size[k]);
+#endif
   if (m->root && m->height > 0) free_inner(r, m, m->root, m->height - 1);
   for (mems_node_t *l = m->first; l;) {
     mems_node_t *next = l->u.leaf.next;
@@ -700,6 +708,7 @@ static uint64_t grow(rmem_t *r, struct rmem_mems *m, uint64_t size) {
   uint32_t idx = (uint32_t)m->nmains;
   uint32_t first = rmem_pages_alloc(r, (uint32_t)npages, 1, RMEM_PK_MEMS, idx + 1);
   if (first == 0) return UINT64_MAX; /* the page source recorded ENOMEM */
+  rmem_track_noaccess(r, rmem_page_addr(r, first), (size_t)bytes); /* a hole until the segment is marked */
   mems_main_t *mn = &m->mains[idx];
   uint64_t voff = m->vtop;
   mn->voff = voff;
@@ -788,6 +797,7 @@ static uintptr_t mems_malloc_(rmem_t *r, size_t size) {
     if (voff == UINT64_MAX) return 0;
     main = (uint32_t)(m->nmains - 1);
   }
+  (void)rmem_track_alloc(r, (void *)phys_of(r, m, main, voff), size, size);
   junk(r, m, main, (uint32_t)voff, (uint32_t)size, 0xAB);
   after_op(r);
   return (uintptr_t)MEMS_VIRTUAL_BASE + (uintptr_t)voff;
@@ -826,6 +836,7 @@ static rmem_status_t mems_free_(rmem_t *r, uintptr_t vaddr) {
                      (size_t)vaddr, (size_t)MEMS_VIRTUAL_BASE + sva);
   uint32_t size = l->u.leaf.size[j], main = main_of(info);
   junk(r, m, main, sva, size, 0xDF);
+  rmem_track_free(r, (void *)phys_of(r, m, main, sva), size);
   m->processes--;
   m->process_bytes -= size;
   m->hole_bytes += size;

@@ -24,6 +24,7 @@
  * slabs: the heap) to give pages back, and tries once more.
  */
 #include "internal.h"
+#include "track.h"
 
 /* ------------------------------------------------------------------------
  * Page-source bins
@@ -259,6 +260,7 @@ static uint32_t pages_alloc(rmem_t *r, uint32_t npages, uint32_t align_pages, ui
               npages, r->free_pages, r->limit - r->top);
     return 0;
   }
+  rmem_track_accessible(r, rmem_page_addr(r, a), (size_t)npages << RMEM_PAGE_SHIFT); /* its owner's now */
   return a;
 }
 
@@ -321,6 +323,7 @@ static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, uint32_t d
 static size_t pages_release(rmem_t *r);
 
 static void free_pages_policy(rmem_t *r, uint32_t first, uint32_t n) {
+  rmem_track_noaccess(r, rmem_page_addr(r, first), (size_t)n << RMEM_PAGE_SHIFT); /* free pages: nobody's */
   uint32_t dirty = n;
   if (n >= 256) {
     rmem_os_decommit((void *)rmem_page_addr(r, first), (size_t)n << RMEM_PAGE_SHIFT);

@@ -38,6 +38,7 @@
  * gets through the list's page_tag and the instance's reclaim hook.
  */
 #include "internal.h"
+#include "track.h"
 
 /* cur points here when a list has nothing to allocate from: summary 0 sends the fast path to the slow one. */
 rmem_slab_t rmem_slab_sentinel;
@@ -125,6 +126,7 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
     return NULL; /* ENOMEM recorded by the page source */
   }
   s->start = rmem_page_addr(r, first);
+  rmem_track_noaccess(r, s->start, (size_t)l->slab_pages << RMEM_PAGE_SHIFT); /* every slot starts free */
   s->bsize = l->bsize;
   s->nslots = l->nslots;
   s->div = UINT64_MAX / l->bsize + 1;

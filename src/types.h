@@ -312,8 +312,8 @@ typedef struct rmem_heap {
  *   P5  every free run is in exactly the bin of its length; the bin bitmap has bit b
  *       set iff bin b is non-empty; free_pages is the sum of free run lengths.
  *   P6  ptag[page] != 0 only on pages of a slab whose list has a page tag (S4).
- *   P7  fast == RMEM_FAST iff magic == RMEM_MAGIC and flags == 0 (so never for a shared instance,
- *       whose fast paths are its heaps': rmem_local).
+ *   P7  fast == RMEM_FAST iff magic == RMEM_MAGIC and RMEM_FLAGS_SLOW(flags) == 0 (so never for a
+ *       shared instance, whose fast paths are its heaps': rmem_local).
  *   P8  a bit of `freed` is set only on a free page: one that was inside a page-run block (not its
  *       first page) when the block was freed, since then not handed out again. A free of a pointer
  *       to such a page is a wild pointer into a freed block; at any other page start in free pages,
@@ -323,6 +323,8 @@ typedef struct rmem_heap {
 #define RMEM_BINS 128
 #define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
 #define RMEM_FAST 0x74736166u            /* "fast": 32 bits, one compare with an immediate */
+/* The option flags that keep the fast words off (P7, H2): every one but RMEM_OPT_NO_TRACK (track.h). */
+#define RMEM_FLAGS_SLOW(flags) ((flags) & ~RMEM_OPT_NO_TRACK)
 
 struct rmem_arena_table;   /* handle.h */
 struct rmem_mems;          /* mems.c */

@@ -12,6 +12,8 @@
  *                            each on its own thread at once, and waits for all
  *   check_child_faults(...)  runs a function in a child process and tells
  *                            whether it died of a memory fault
+ *   check_child_report(...)  runs a function in a child process and returns
+ *                            what it wrote on stderr (a tool's report) and how it ended
  *
  * Crash tests: POSIX forks; Windows has no fork, so the test executable runs
  * itself again (CreateProcess) with "--child NAME", and check_child_dispatch,
@@ -244,6 +246,78 @@ static inline int check_child_faults(check_child_t child) {
   if (WIFSIGNALED(status)) return 1;
   if (!WIFEXITED(status) || WEXITSTATUS(status) == CHECK_CHILD_SETUP_FAILED) return -1;
   return WEXITSTATUS(status) == 0 ? 0 : 1;
+#endif
+}
+
+/*
+ * Runs child.fn in a child process with its stderr in a temporary file, as a
+ * memory tool's report of a bug the child commits is read (test_track.c).
+ * Returns that text (malloc'd, "" if none; NULL if no child could be started)
+ * and stores in *status 0 if the child ran to its end and exited 0, else
+ * non-zero (its exit code, or 128 + the signal that killed it), and in *
+ * (child_pid) the child's process id. Under valgrind the child (a fork) runs under it
+ * too, and valgrind writes its report where --log-file says (with %p: a file
+ * per process id), not on the child's stderr.
+ */
+static inline char *check_child_report(check_child_t child, int *status, long *child_pid) {
+  fflush(NULL);
+  *status = -1;
+  *child_pid = -1;
+#if defined(_WIN32)
+  char dir[MAX_PATH], name[MAX_PATH], cmd[MAX_PATH + 64];
+  if (GetTempPathA(sizeof dir, dir) == 0 || GetTempFileNameA(dir, "rmc", 0, name) == 0) return NULL;
+  SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+  HANDLE err = CreateFileA(name, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa, CREATE_ALWAYS,
+                           FILE_ATTRIBUTE_TEMPORARY, NULL);
+  if (err == INVALID_HANDLE_VALUE) return NULL;
+  snprintf(cmd, sizeof cmd, "\"%s\" --child %s", check_self, child.name);
+  STARTUPINFOA si;
+  PROCESS_INFORMATION pi;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+  si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+  si.hStdError = err;
+  BOOL ok = CreateProcessA(check_self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+  CloseHandle(err);
+  if (!ok) {
+    DeleteFileA(name);
+    return NULL;
+  }
+  WaitForSingleObject(pi.hProcess, INFINITE);
+  DWORD code = 0;
+  GetExitCodeProcess(pi.hProcess, &code);
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+  *status = (int)code;
+  *child_pid = (long)pi.dwProcessId;
+  FILE *f = fopen(name, "rb");
+  char *text = f ? check_stream_text(f) : NULL;
+  DeleteFileA(name);
+  return text;
+#else
+  FILE *tmp = check_stream_open();
+  if (!tmp) return NULL;
+  pid_t pid = fork();
+  if (pid < 0) {
+    fclose(tmp);
+    return NULL;
+  }
+  if (pid == 0) {
+    dup2(fileno(tmp), 2);
+    child.fn();
+    fflush(NULL);
+    _exit(0);
+  }
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid) {
+    fclose(tmp);
+    return NULL;
+  }
+  *status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  *child_pid = (long)pid;
+  return check_stream_text(tmp);
 #endif
 }
 

@@ -395,7 +395,7 @@ static void test_out_of_memory(void) {
 
 /* Metadata is out of band: scribbling over all user memory changes nothing the heap relies on. */
 static void test_user_writes_cannot_corrupt(void) {
-  rmem_t *r = rmem_create(NULL);
+  rmem_t *r = rmem_create(&(rmem_options_t){.flags = RMEM_OPT_NO_TRACK}); /* the writes hit free memory on purpose */
   void *ps[2000];
   for (int i = 0; i < 2000; i++) ps[i] = rmem_alloc(r, (size_t)(16 + (i % 100) * 40));
   for (int i = 0; i < 2000; i += 3) rmem_free(r, ps[i]);
@@ -470,10 +470,16 @@ static void test_validator_finds_damage(void) {
 #else
 #define STRESS_VALIDATE_EVERY 1
 #endif
+/* Under valgrind (about 15x slower) a tenth of the steps, so the valgrind run of every test stays minutes. */
+#if defined(RMEM_VALGRIND) && RMEM_VALGRIND
+#define STRESS_OPS 100000
+#else
+#define STRESS_OPS 1000000
+#endif
 static void test_stress(void) {
   rmem_options_t o = {.capacity = (size_t)16 << 20};
   rmem_t *r = rmem_create(&o);
-  enum { SLOTS = 128, OPS = 1000000 };
+  enum { SLOTS = 128, OPS = STRESS_OPS };
   static unsigned char *ptr[SLOTS];
   static size_t len[SLOTS];
   static unsigned char tag[SLOTS];

@@ -253,7 +253,63 @@ static void test_threads(void) {
   rmem_malloc_stats(&after);
   CHECK(after.remote_frees >= before.remote_frees + NR);
   CHECK(after.adoptions > before.adoptions);   /* later rounds reuse the heaps of exited threads */
-  CHECK(after.heaps <= before.heaps + NT + 1); /* ... instead of making new ones */
+  /* ... instead of making new ones. An orphan that another thread holds for a moment (draining it) is passed
+     over by a thread looking for a heap, so the count depends on timing; ThreadSanitizer's slower threads
+     (scripts/test-c.sh tsan) make a few more heaps that way, so there it may go past NT + 1. */
+#if defined(__SANITIZE_THREAD__)
+  CHECK(after.heaps <= before.heaps + 2 * NT + 1);
+#else
+  CHECK(after.heaps <= before.heaps + NT + 1);
+#endif
+  CHECK_EQ(rmem_malloc_validate(), 0);
+}
+
+/* Remote frees into a live, busy owner (the path ThreadSanitizer watches, scripts/test-c.sh tsan): each
+   thread allocates blocks and hands them to the other through a ring; the other checks and frees them, so
+   every block goes back through the owner's remote stack while the owner keeps allocating and draining. */
+enum { RING = 256, PINGPONG = 20000 };
+typedef struct ring {
+  void *_Atomic slot[RING];
+} ring_t;
+static ring_t rings[2];
+static _Atomic size_t pingpong_failures;
+
+static void *pingpong_main(void *arg) {
+  int me = (int)(intptr_t)arg;
+  ring_t *out = &rings[me], *in = &rings[1 - me];
+  unsigned sent = 0, got = 0;
+  while (sent < PINGPONG || got < PINGPONG) {
+    if (sent < PINGPONG && atomic_load_explicit(&out->slot[sent % RING], memory_order_relaxed) == NULL) {
+      size_t n = 16 + (sent * 37u) % 1500;
+      unsigned char *p = rmem_malloc(n);
+      if (!p) {
+        atomic_fetch_add(&pingpong_failures, 1);
+        return NULL;
+      }
+      fill(p, 16, (unsigned)(me * 7919 + sent));
+      atomic_store_explicit(&out->slot[sent % RING], p, memory_order_release);
+      sent++;
+    }
+    void *q = got < PINGPONG ? atomic_load_explicit(&in->slot[got % RING], memory_order_acquire) : NULL;
+    if (q) {
+      atomic_store_explicit(&in->slot[got % RING], NULL, memory_order_relaxed);
+      if (!intact(q, 16, (unsigned)((1 - me) * 7919 + got))) atomic_fetch_add(&pingpong_failures, 1);
+      rmem_malloc_free(q); /* a remote free: the block is the other thread's */
+      got++;
+    }
+  }
+  return NULL;
+}
+
+static void test_remote_pingpong(void) {
+  rmem_malloc_stats_t before, after;
+  rmem_malloc_stats(&before);
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&t[i], NULL, pingpong_main, (void *)(intptr_t)i), 0);
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  CHECK_EQ(atomic_load(&pingpong_failures), 0);
+  rmem_malloc_stats(&after);
+  CHECK(after.remote_frees >= before.remote_frees + 2 * PINGPONG);
   CHECK_EQ(rmem_malloc_validate(), 0);
 }
 
@@ -533,6 +589,7 @@ int main(int argc, char **argv) {
   test_edges();
   test_stress();
   test_threads();
+  test_remote_pingpong();
   test_growth();
   test_huge_cache();
   test_fork();
