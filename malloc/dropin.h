@@ -64,10 +64,15 @@ typedef struct rm_inst {
   uintptr_t base;
 } rm_inst_t;
 
+/* rm_tl.base while a thread has no instance: p - RM_NO_BASE < RM_INSTANCE holds only for the top
+   RM_INSTANCE bytes of the address space, which are never a user pointer (with UINTPTR_MAX it held for
+   every address below 1 GiB, where valgrind puts mappings). */
+#define RM_NO_BASE ((uintptr_t)0 - RM_INSTANCE)
+
 /* What a thread allocates from: its heap in its current instance. */
 typedef struct rm_tl {
   rmem_local_t *l;   /* NULL until the thread's first allocation */
-  uintptr_t base;    /* the current instance's base; UINTPTR_MAX while there is none */
+  uintptr_t base;    /* the current instance's base; RM_NO_BASE while there is none */
   rm_inst_t *cur;
 } rm_tl_t;
 

@@ -56,7 +56,7 @@ rm_inst_t rm_insts[RM_MAX_INSTANCES];
 _Atomic uint32_t rm_ninst;
 static pthread_mutex_t rm_global = PTHREAD_MUTEX_INITIALIZER;
 
-_Thread_local rm_tl_t rm_tl RM_TLS = {NULL, UINTPTR_MAX, NULL};
+_Thread_local rm_tl_t rm_tl RM_TLS = {NULL, RM_NO_BASE, NULL};
 
 static pthread_once_t rm_once = PTHREAD_ONCE_INIT;
 static bool rm_continue_on_error;
@@ -234,5 +234,5 @@ void *rm_heap_alloc(size_t size, size_t align) {
 void rmem_malloc_thread_done(void) {
   uint32_t n = atomic_load_explicit(&rm_ninst, memory_order_acquire);
   for (uint32_t k = 0; k < n; k++) rmem_local_release(rm_insts[k].r);
-  rm_tl = (rm_tl_t){NULL, UINTPTR_MAX, NULL};
+  rm_tl = (rm_tl_t){NULL, RM_NO_BASE, NULL};
 }
