@@ -1231,8 +1231,11 @@ size_t rmem_heap_validate(rmem_t *r) {
         rmem_problem(&problems, "page %u: slab index %u out of range", p, e->owner);
       } else {
         rmem_slab_t *s = rmem_slab_of(r, e);
-        if (s->magic != RMEM_SLAB_MAGIC) rmem_problem(&problems, "page %u: slab %u is not alive", p, e->owner);
-        else if (s->owner_kind == RMEM_SO_HEAP) slabs_seen++;
+        uint32_t magic = __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE);
+        /* another thread of a shared instance may be making or releasing it this moment */
+        bool moving = magic == RMEM_SLAB_SETUP && rmem_is_shared(r);
+        if (magic != RMEM_SLAB_MAGIC && !moving) rmem_problem(&problems, "page %u: slab %u is not alive", p, e->owner);
+        else if (!moving && s->owner_kind == RMEM_SO_HEAP) slabs_seen++;
       }
     } else if (e->kind == RMEM_PK_LARGE) {
       large++;

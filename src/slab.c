@@ -101,12 +101,13 @@ static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   else l->all = s->anext;
   if (s->anext) s->anext->aprev = s->aprev;
   l->slabs--;
-  s->magic = 0;
+  __atomic_store_n(&s->magic, RMEM_SLAB_SETUP, __ATOMIC_RELEASE); /* a validator may see its pages a moment more */
   s->list = NULL;
   s->summary = 0;
   if (l->page_tag) tag_pages(r, s, 0);
   rmem_pages_free(r, s->first_page);
   rmem_shared_lock(r);
+  s->magic = 0;
   rmem_pool_put(&r->slabs, s);
   rmem_shared_unlock(r);
 }
@@ -115,12 +116,14 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   rmem_t *r = l->r;
   rmem_shared_lock(r);
   rmem_slab_t *s = rmem_pool_get(&r->slabs);
+  if (s) s->magic = RMEM_SLAB_SETUP; /* its pages enter the pagemap before it is whole */
   rmem_shared_unlock(r);
   if (!s) return rmem_fail_null(RMEM_ENOMEM, "out of slab descriptors");
   uint32_t idx = rmem_pool_index(&r->slabs, s);
   uint32_t first = rmem_pages_alloc(r, l->slab_pages, 1, RMEM_PK_SLAB, idx);
   if (!first) {
     rmem_shared_lock(r);
+    s->magic = 0;
     rmem_pool_put(&r->slabs, s);
     rmem_shared_unlock(r);
     return NULL; /* ENOMEM recorded by the page source */
@@ -134,7 +137,7 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   s->owner_kind = l->owner_kind;
   s->first_page = first;
   s->npages = l->slab_pages;
-  s->magic = RMEM_SLAB_MAGIC;
+  __atomic_store_n(&s->magic, RMEM_SLAB_MAGIC, __ATOMIC_RELEASE);
   if (l->page_tag) tag_pages(r, s, l->page_tag);
   uint32_t full_words = s->nslots / 64, rest = s->nslots % 64;
   for (uint32_t w = 0; w < full_words; w++) s->bits[w] = ~(uint64_t)0;

@@ -119,6 +119,7 @@ typedef struct rmem_pool {
 #define RMEM_SLAB_MAX_SLOTS 4096u
 #define RMEM_SLAB_WORDS (RMEM_SLAB_MAX_SLOTS / 64u)
 #define RMEM_SLAB_MAGIC 0x51AB51ABu
+#define RMEM_SLAB_SETUP 0x5E7051ABu /* being made or released: its pages may be in the pagemap (shared instances) */
 
 enum rmem_slab_owner {
   RMEM_SO_NONE = 0,
@@ -145,7 +146,8 @@ typedef struct rmem_slab {
   /* cold: slow paths only */
   uint32_t first_page;        /* page index of the run */
   uint32_t npages;
-  uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, 0 when released */
+  uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, RMEM_SLAB_SETUP from before its pages are taken
+                                 until it is whole (and from before they go back until released), else 0 */
   uint32_t vstack;            /* validator scratch: its slots seen on a front stack */
   struct rmem_slab *next, *prev;   /* partial list */
   struct rmem_slab *anext, *aprev; /* every slab of the list */
