@@ -221,8 +221,11 @@ const i32 = m.HEAP32, u8 = m.HEAPU8, at = (workerData.box >>> 2) + workerData.k 
 let got = 0, bad = 0;
 try {
   for (;;) {
-    Atomics.wait(i32, at, 0);
-    if (Atomics.load(i32, at) === 2) break;
+    // a wake is no proof of a record: the producer's notify of the record just taken can come late,
+    // after this consumer emptied the slot and slept again; only the state word says
+    let s;
+    while ((s = Atomics.load(i32, at)) === 0) Atomics.wait(i32, at, 0);
+    if (s === 2) break;
     const p = Atomics.load(i32, at + 1);
     const len = u8[p];
     for (let j = 1; j < len; j++) if (u8[p + j] !== ((len + j) & 255)) bad++;
