@@ -10,6 +10,7 @@
  *   check_thread_run(fn, a)  runs fn(a) on a new thread and waits for it
  *   check_threads_run(n, fn, args, size)  runs fn(args + k * size) for k < n,
  *                            each on its own thread at once, and waits for all
+ *   check_yield()            lets another thread run (a spinning waiter's pause)
  *   check_child_faults(...)  runs a function in a child process and tells
  *                            whether it died of a memory fault
  *   check_child_report(...)  runs a function in a child process and returns
@@ -140,6 +141,14 @@ static inline int check_thread_run(void (*fn)(void *), void *arg) {
   return 0;
 }
 #endif
+
+static inline void check_yield(void) {
+#if defined(_WIN32)
+  SwitchToThread();
+#else
+  sched_yield();
+#endif
+}
 
 /* Runs fn on n threads at once (thread k gets (char *)args + k * size) and waits for all; 0, or -1. */
 static inline int check_threads_run(int n, void (*fn)(void *), void *args, size_t size) {

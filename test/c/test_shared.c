@@ -209,6 +209,63 @@ static void test_hand_off(void) {
   rmem_destroy(R);
 }
 
+/* ---- one owner allocates, three threads free: a pipeline of remote frees, validated as it runs ---- */
+
+enum { PIPE_CONSUMERS = 3, PIPE_ITEMS = 60000 };
+static _Atomic(unsigned char *) pipe_slot[PIPE_CONSUMERS];
+static _Atomic int pipe_done, pipe_bad;
+
+static void pipeline(void *arg) {
+  int k = *(int *)arg;
+  if (k == 0) { /* the owner: every block comes from its heap's front (rmem_local_alloc) */
+    rmem_local_t *l = rmem_local(R);
+    CHECK(l != NULL);
+    for (unsigned n = 0; n < PIPE_ITEMS && !atomic_load(&pipe_bad); n++) {
+      int c = (int)(n % PIPE_CONSUMERS);
+      while (atomic_load(&pipe_slot[c]) && !atomic_load(&pipe_bad)) check_yield();
+      size_t len = 2 + n % 250;
+      unsigned char *p = rmem_local_alloc(l, len);
+      if (!p) {
+        atomic_store(&pipe_bad, 1);
+        break;
+      }
+      p[0] = (unsigned char)len;
+      fill(p + 1, len - 1, (unsigned)len);
+      atomic_store(&pipe_slot[c], p);
+      if (n % 8192 == 0 && rmem_validate(R) != 0) atomic_store(&pipe_bad, 2); /* while the consumers free */
+    }
+    for (int c = 0; c < PIPE_CONSUMERS; c++)
+      while (atomic_load(&pipe_slot[c]) && !atomic_load(&pipe_bad)) check_yield();
+    atomic_store(&pipe_done, 1);
+    return;
+  }
+  for (;;) {
+    unsigned char *p = atomic_exchange(&pipe_slot[k - 1], NULL);
+    if (!p) {
+      if (atomic_load(&pipe_done) || atomic_load(&pipe_bad)) return;
+      check_yield();
+      continue;
+    }
+    size_t len = p[0];
+    if (!intact(p + 1, len - 1, (unsigned)len)) atomic_store(&pipe_bad, 3);
+    if (rmem_free(R, p) != RMEM_OK) atomic_store(&pipe_bad, 4); /* another thread's block: a remote free */
+  }
+}
+
+static void test_pipeline(void) {
+#if defined(RMEM_VALGRIND) && RMEM_VALGRIND
+  return; /* memcheck runs one thread at a time: spinning hand-offs take it minutes (plain, ASan and TSan run it) */
+#endif
+  R = shared_instance(64 << 20);
+  size_t base = live_blocks(R);
+  int args[1 + PIPE_CONSUMERS] = {0, 1, 2, 3};
+  CHECK_EQ(check_threads_run(1 + PIPE_CONSUMERS, pipeline, args, sizeof args[0]), 0);
+  CHECK_EQ(atomic_load(&pipe_bad), 0);
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), base);
+  rmem_destroy(R);
+}
+
 /* ---- double frees between threads, caught at the second call ---- */
 
 static void *shared_p, *shared_x;
@@ -490,6 +547,7 @@ int main(void) {
   test_basics();
   test_create_in();
   test_hand_off();
+  test_pipeline();
   test_double_frees();
   test_orphans();
   test_arenas_caches_mems();
