@@ -177,6 +177,21 @@ function check() {
   need().check();
 }
 
+/** Every page run of the default instance with its owner: see Rmem#layout. */
+function layout(options) {
+  return need().layout(options);
+}
+
+/** Prints the default instance's report (every allocator; MeMS in the seed's format) on stdout. */
+function printStats() {
+  need().printStats();
+}
+
+/** The default instance's report, as text. */
+function formatStats() {
+  return need().formatStats();
+}
+
 /** The default instance (an Rmem), or null before init(). */
 function instance() {
   return D;
@@ -207,6 +222,9 @@ const api = {
   validate,
   check,
   instance,
+  layout,
+  printStats,
+  formatStats,
   // modern API
   Rmem,
   Arena,
