@@ -192,6 +192,30 @@ function formatStats() {
   return need().formatStats();
 }
 
+/**
+ * The heap map of mem (an Rmem, or a layout from mem.layout()) as a
+ * self-contained SVG string: one cell per page (or group of pages), coloured
+ * by owner and shaded by occupancy, a legend, hover titles (lib/viz/heapmap.js).
+ */
+function heapMap(mem, options) {
+  return require('./viz/heapmap').svg(mem === undefined ? need() : mem, options);
+}
+
+/** The same map as block characters for a terminal (colour when stdout is a TTY, or options.color). */
+function heapMapText(mem, options) {
+  return require('./viz/heapmap').text(mem === undefined ? need() : mem, options);
+}
+
+/**
+ * Serves a live page of mem (an Rmem; default: the default instance) on
+ * 127.0.0.1: its heap map, stats and report, refreshed while the program
+ * runs. options: { port (0: any free port), host ('127.0.0.1'), interval (ms) }.
+ * Returns a promise of { url, port, close() }.
+ */
+function serveViz(mem, options) {
+  return require('./viz/server').serveInstance(mem === undefined ? need() : mem, options);
+}
+
 /** The default instance (an Rmem), or null before init(). */
 function instance() {
   return D;
@@ -225,6 +249,9 @@ const api = {
   layout,
   printStats,
   formatStats,
+  heapMap,
+  heapMapText,
+  serveViz,
   // modern API
   Rmem,
   Arena,
