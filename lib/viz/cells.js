@@ -24,6 +24,7 @@
     { key: 'inter', label: 'intermediate arena slab / large', color: '#f08c00', letter: 'i' },
     { key: 'slab', label: 'slab cache slab (shade: live)', color: '#8e24aa', letter: 's' },
     { key: 'mems', label: 'MeMS main node (shade: PROCESS)', color: '#2e9d46', letter: 'm' },
+    { key: 'block', label: 'first-fit blocks (shade: bytes in blocks)', color: '#00838f', letter: 'b' },
   ];
   const CODE = {};
   CODES.forEach((c, i) => { CODE[c.key] = i; });
@@ -37,7 +38,7 @@
     switch (r.owner) {
       case 'reserved': return CODE.reserved;
       case 'free': return r.untouched ? CODE.untouched : r.dirtyPages > 0 ? CODE.dirty : CODE.free;
-      case 'heap': return r.kind === 'large' ? CODE.large : CODE.heap;
+      case 'heap': return r.kind === 'large' ? CODE.large : r.kind === 'block' ? CODE.block : CODE.heap;
       case 'arena': return r.kind === 'chunk' ? CODE.arena : CODE.inter;
       case 'slab': return CODE.slab;
       case 'mems': return CODE.mems;
@@ -152,7 +153,8 @@
       let best = 0;
       for (let k = 1; k < CODES.length; k++) if (acc[k] > acc[best]) best = k;
       code[c] = best;
-      fill[c] = acc[best] > 0 ? accFill[best] / acc[best] : 0;
+      // byte-exact blocks (a simulator's): the shade is how much of the cell they cover
+      fill[c] = best === CODE.block ? acc[best] / (b - a) : acc[best] > 0 ? accFill[best] / acc[best] : 0;
       runOf[c] = acc[best] > 0 ? accRun[best] : -1;
     }
     return {

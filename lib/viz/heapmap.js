@@ -108,7 +108,7 @@ function svg(memOrLayout, options) {
 }
 
 // ANSI 256-colour codes for the owners, in CODES order
-const ANSI = [240, 252, 222, 255, 33, 19, 160, 208, 91, 34];
+const ANSI = [240, 252, 222, 255, 33, 19, 160, 208, 91, 34, 30];
 const BLOCKS = ' ▁▂▃▄▅▆▇█';
 
 /**
