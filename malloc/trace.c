@@ -28,7 +28,7 @@
  * Threads: each thread appends to its own buffer without a lock. A buffer is
  * written out when full, when its thread exits (a pthread key) and at exit
  * (a destructor flushes every buffer: what a thread appends after that is
- * lost). write(2) with O_APPEND puts each block in one piece; a block's
+ * lost, and so is what a process that ends with _exit(2) still buffers). write(2) with O_APPEND puts each block in one piece; a block's
  * lock only orders its owner's flush against the exit flush.
  *
  * Processes: every process of the program (fork children, and programs it
