@@ -45,7 +45,8 @@ export type RmemErrorCode =
   | 'ERR_RMEM_INVALID_HANDLE'
   | 'ERR_RMEM_BUSY'
   | 'ERR_RMEM_WRONG_THREAD'
-  | 'ERR_RMEM_NOT_SHARED';
+  | 'ERR_RMEM_NOT_SHARED'
+  | 'ERR_RMEM_BAD_TRACE';
 
 export interface RmemError extends Error {
   code: RmemErrorCode;
@@ -328,6 +329,50 @@ export interface ServeVizOptions {
   unref?: boolean;
   title?: string;
 }
+/** One process of an allocation trace: its events in time order, as typed arrays of n. */
+export interface TraceProcess {
+  pid: number;
+  /** the pid it was forked from, or 0 */
+  parent: number;
+  /** CLOCK_MONOTONIC ns of its first event */
+  t0: number;
+  threads: number[];
+  n: number;
+  /** ns since t0 */
+  t: Float64Array;
+  /** 1 malloc, 2 free, 3 calloc, 4 realloc, 5 realloc's old block, 6 memalign, 7 fork */
+  kind: Uint8Array;
+  addr: Float64Array;
+  size: Float64Array;
+  aux: Uint8Array;
+  tid: Uint32Array;
+}
+export interface Trace {
+  version: 1;
+  pageSize: number;
+  createdNs: number;
+  /** the busiest first */
+  processes: TraceProcess[];
+}
+export interface TraceReplay {
+  blocks: { n: number; from: Uint32Array; to: Uint32Array; addr: Float64Array; size: Float64Array; kind: Uint8Array };
+  stats: {
+    events: number; allocs: number; frees: number; reallocs: number; failed: number;
+    /** frees of no live block */
+    unmatchedFrees: number;
+    /** allocations at an address that was still live by the trace */
+    reused: number;
+    liveAtEnd: number; peakLive: number; peakBytes: number; bytesAllocated: number;
+    /** a fork child: its parent's live blocks at the fork */
+    inherited: number;
+    balanced: boolean;
+  };
+  /** live blocks after each event */
+  live: Uint32Array;
+  /** live bytes after each event */
+  liveBytes: Float64Array;
+}
+
 /** The live page's server: url and port are set once `ready` resolves. */
 export interface VizServer {
   url: string | null;
@@ -540,6 +585,10 @@ export declare function heapMap(mem?: Rmem | Layout, options?: HeapMapOptions): 
 export declare function heapMapText(mem?: Rmem | Layout, options?: HeapMapOptions): string;
 /** Serves a live page of mem (default: the default instance) on 127.0.0.1; returns at once, closable. */
 export declare function serveViz(mem?: Rmem, options?: ServeVizOptions): VizServer;
+/** Reads an allocation trace of the drop-in malloc (RMEM_MALLOC_TRACE=file). Throws ERR_RMEM_BAD_TRACE. */
+export declare function readTrace(file: string): Trace;
+/** Replays one process of a trace (give the whole trace so a fork child starts with its parent's blocks). */
+export declare function replayTrace(proc: TraceProcess, trace?: Trace): TraceReplay;
 
 /**
  * The default instance's memory and typed views over all of it. The default
@@ -574,6 +623,7 @@ declare const rmem: {
   slabCacheDestroy: typeof slabCacheDestroy; view: typeof view; stats: typeof stats; validate: typeof validate;
   check: typeof check; instance: typeof instance; layout: typeof layout; printStats: typeof printStats;
   formatStats: typeof formatStats; heapMap: typeof heapMap; heapMapText: typeof heapMapText; serveViz: typeof serveViz;
+  readTrace: typeof readTrace; replayTrace: typeof replayTrace;
   Rmem: typeof Rmem; Arena: typeof Arena; SlabCache: typeof SlabCache;
   Heap: typeof Heap; Mems: typeof Mems; codes: typeof codes; constants: typeof constants;
   readonly memory: ArrayBuffer; readonly HEAP8: Int8Array; readonly HEAPU8: Uint8Array; readonly HEAP16: Int16Array;

@@ -209,11 +209,22 @@ function heapMapText(mem, options) {
 /**
  * Serves a live page of mem (an Rmem; default: the default instance) on
  * 127.0.0.1: its heap map, stats and report, refreshed while the program
- * runs. options: { port (0: any free port), host ('127.0.0.1'), interval (ms) }.
- * Returns a promise of { url, port, close() }.
+ * runs. options: { port (0: any free port), host ('127.0.0.1'), interval (the
+ * page's refresh, ms), unref (do not keep the process alive) }. Returns at once
+ * { url, port, ready, close() }: await ready for url and port; close() stops it.
  */
 function serveViz(mem, options) {
   return require('./viz/server').serveInstance(mem === undefined ? need() : mem, options);
+}
+
+/** Reads an allocation trace of the drop-in malloc (RMEM_MALLOC_TRACE=file): lib/viz/trace.js decode. */
+function readTrace(file) {
+  return require('./viz/trace').read(file);
+}
+
+/** Replays one process of a trace: every block's lifetime, and whether the events balance. */
+function replayTrace(proc, trace) {
+  return require('./viz/trace').replay(proc, trace);
 }
 
 /** The default instance (an Rmem), or null before init(). */
@@ -252,6 +263,8 @@ const api = {
   heapMap,
   heapMapText,
   serveViz,
+  readTrace,
+  replayTrace,
   // modern API
   Rmem,
   Arena,

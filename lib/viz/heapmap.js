@@ -52,7 +52,7 @@ function svg(memOrLayout, options) {
   const legendKeys = CODES.map((_, i) => i).filter((i) => present.has(i));
   const legendCols = Math.max(1, Math.floor((gridW + 2 * pad) / 230));
   const legendRows = o.legend === false ? 0 : Math.ceil(legendKeys.length / legendCols);
-  const width = Math.max(gridW + 2 * pad, 360);
+  const width = Math.max(gridW + 2 * pad, 360, o.title ? Math.ceil(String(o.title).length * 8.6) + 2 * pad : 0);
   const height = top + gridH + 12 + legendRows * 18 + 22;
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);

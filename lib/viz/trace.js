@@ -22,9 +22,7 @@ const HEADER = 32;
 const TWO56 = 2 ** 56;
 
 function fail(message) {
-  const e = new Error(`rmem trace: ${message}`);
-  e.code = 'ERR_RMEM_BAD_TRACE';
-  return e;
+  return require('../errors').rmemError('ERR_RMEM_BAD_TRACE', `rmem trace: ${message}`);
 }
 
 /** Decodes a whole trace file's bytes (a Buffer or Uint8Array). */

@@ -5,10 +5,10 @@
 import rmem, {
   LIFETIME, Rmem, Arena, SlabCache, arenaStats, createArena, initArenas, rArena, rArenaFree, rReset,
   memory, HEAPU8, HEAP64, dataView, instance, mems as memsFromRoot, layout, heapMap, heapMapText, serveViz,
-  printStats, formatStats,
+  printStats, formatStats, readTrace, replayTrace,
 } from 'rmem';
 import type { Lifetime, LifetimeName, Ptr, Stats, ArenaStats, SlabCacheStats, RmemError, RmemErrorCode, SharedToken, Layout,
-  Run, RunOwner, VizServer, MemsSegment } from 'rmem';
+  Run, RunOwner, VizServer, MemsSegment, Trace, TraceReplay } from 'rmem';
 import mems, { malloc, get } from 'rmem/mems';
 
 // The default export is the module: the same names as the named exports.
@@ -128,3 +128,9 @@ arena.printStats();
 c.printStats();
 const handles: number = arena.handle + c.handle;
 void [pagesSeen, firstRun, svg, txt, ready, closed, report, handles];
+
+// Traces of the drop-in malloc.
+const tr: Trace = readTrace('prog.trace');
+const rep: TraceReplay = replayTrace(tr.processes[0], tr);
+const balanced: boolean = rep.stats.balanced && rep.live.length === tr.processes[0].n;
+void balanced;
