@@ -334,7 +334,7 @@ export interface TraceProcess {
   pid: number;
   /** the pid it was forked from, or 0 */
   parent: number;
-  /** CLOCK_MONOTONIC ns of its first event */
+  /** CLOCK_MONOTONIC ns of its first event (the time-stamp counter turned into ns) */
   t0: number;
   threads: number[];
   n: number;
@@ -348,7 +348,7 @@ export interface TraceProcess {
   tid: Uint32Array;
 }
 export interface Trace {
-  version: 1;
+  version: 2;
   pageSize: number;
   createdNs: number;
   /** the busiest first */

@@ -2,7 +2,7 @@
 // trace.js - reads an allocation trace of the drop-in malloc
 // (RMEM_MALLOC_TRACE=file, malloc/trace.c) and replays it.
 //
-//   decode(buffer)    -> { version, pageSize, createdNs, processes: [proc] }
+//   decode(buffer)    -> { version, pageSize, createdNs, processes: [proc] } (format: malloc/trace.c)
 //                        proc: { pid, parent, t0, threads: [tid], n, t, kind, addr, size, aux, tid }
 //                        (typed arrays of n events, in time order; t in ns
 //                        from t0, the process's first event; parent: the pid
@@ -28,15 +28,17 @@ function fail(message) {
 /** Decodes a whole trace file's bytes (a Buffer or Uint8Array). */
 function decode(bytes) {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < HEADER || buf.toString('latin1', 0, 8) !== 'RMTRACE1') throw fail('not a trace (no RMTRACE1 header)');
+  if (buf.length < HEADER || buf.toString('latin1', 0, 7) !== 'RMTRACE') throw fail('not a trace (no RMTRACE header)');
   const version = buf.readUInt32LE(8);
   const evSize = buf.readUInt32LE(12);
   const blkSize = buf.readUInt32LE(16);
-  if (version !== 1 || evSize !== 24 || blkSize !== 16) throw fail(`unknown format (version ${version})`);
+  if (version !== 2 || evSize !== 16 || blkSize !== 48) throw fail(`unknown format (version ${version}); this reader knows version 2`);
   const pageSize = buf.readUInt32LE(20);
   const createdNs = Number(buf.readBigUInt64LE(24));
-  // first pass: count the events of each process
+  const u64 = (o) => buf.readUInt32LE(o + 4) * 4294967296 + buf.readUInt32LE(o);
+  // first pass: the blocks, each process's events and its clock (ticks -> ns from its (ticks, ns) pairs)
   const counts = new Map();
+  const clocks = new Map();
   const blocks = [];
   let at = HEADER;
   while (at + blkSize <= buf.length) {
@@ -48,49 +50,67 @@ function decode(bytes) {
     if (end > buf.length) break; // a block cut short (the program was killed while writing): ignored
     blocks.push({ at: at + blkSize, count, pid, tid });
     counts.set(pid, (counts.get(pid) || 0) + count);
+    const c = clocks.get(pid) || { t0: u64(at + 16), n0: u64(at + 24), t1: 0, n1: 0 };
+    const t1 = u64(at + 32);
+    if (t1 >= c.t1) {
+      c.t1 = t1;
+      c.n1 = u64(at + 40);
+    }
+    clocks.set(pid, c);
     at = end;
   }
   const processes = [];
-  for (const [pid, n] of counts) {
-    const t = new Float64Array(n);
-    const kind = new Uint8Array(n);
-    const addr = new Float64Array(n);
-    const size = new Float64Array(n);
-    const aux = new Uint8Array(n);
-    const tid = new Uint32Array(n);
-    const seq = new Float64Array(n);
+  for (const [pid, total] of counts) {
+    const clock = clocks.get(pid);
+    const rate = clock.t1 > clock.t0 && clock.n1 > clock.n0 ? (clock.n1 - clock.n0) / (clock.t1 - clock.t0) : 1;
+    const ns = (ticks) => clock.n0 + (ticks - clock.t0) * rate;
+    const t = new Float64Array(total);
+    const kind = new Uint8Array(total);
+    const addr = new Float64Array(total);
+    const size = new Float64Array(total);
+    const aux = new Uint8Array(total);
+    const tid = new Uint32Array(total);
+    const seq = new Float64Array(total);
     let k = 0;
-    let order = 0;
     const threads = new Set();
+    const lastOf = new Map(); // tid -> index of its last event (an extension belongs to it)
     for (const b of blocks) {
       if (b.pid !== pid) continue;
       threads.add(b.tid);
       for (let i = 0, o = b.at; i < b.count; i++, o += evSize) {
         const lo = buf.readUInt32LE(o);
         const hi = buf.readUInt32LE(o + 4);
+        const kd = (hi >>> 24) & 7;
+        if (kd === 0) { // an extension: the whole size of the event before it
+          const j = lastOf.get(b.tid);
+          if (j !== undefined) size[j] = u64(o + 8);
+          continue;
+        }
         t[k] = (hi & 0xffffff) * 4294967296 + lo;
-        kind[k] = hi >>> 24;
-        addr[k] = buf.readUInt32LE(o + 12) * 4294967296 + buf.readUInt32LE(o + 8);
-        const shi = buf.readUInt32LE(o + 20);
-        size[k] = (shi & 0xffffff) * 4294967296 + buf.readUInt32LE(o + 16);
-        aux[k] = shi >>> 24;
+        kind[k] = kd;
+        aux[k] = hi >>> 27;
+        const ahi = buf.readUInt32LE(o + 12);
+        addr[k] = (ahi & 0xffff) * 4294967296 + buf.readUInt32LE(o + 8);
+        size[k] = ahi >>> 16;
         tid[k] = b.tid;
-        seq[k] = order++;
+        seq[k] = k;
+        lastOf.set(b.tid, k);
         k++;
       }
     }
-    // time order; a thread's own events keep their order (equal times: file order)
+    const n = k;
+    // time order; a thread's own events keep their order (equal ticks: file order)
     const idx = new Uint32Array(n);
     for (let i = 0; i < n; i++) idx[i] = i;
     idx.sort((a, b) => t[a] - t[b] || seq[a] - seq[b]);
-    const t0 = n ? t[idx[0]] : 0;
     const first = n ? idx[0] : -1;
+    const t0 = n ? ns(t[first]) : 0;
     const parent = first >= 0 && kind[first] === KIND.FORK ? addr[first] : 0;
-    const p = { pid, parent, t0, threads: [...threads], n, t: new Float64Array(n), kind: new Uint8Array(n), addr: new Float64Array(n),
-      size: new Float64Array(n), aux: new Uint8Array(n), tid: new Uint32Array(n) };
+    const p = { pid, parent, t0, threads: [...threads], n, t: new Float64Array(n), kind: new Uint8Array(n),
+      addr: new Float64Array(n), size: new Float64Array(n), aux: new Uint8Array(n), tid: new Uint32Array(n) };
     for (let i = 0; i < n; i++) {
       const j = idx[i];
-      p.t[i] = t[j] - t0;
+      p.t[i] = Math.max(0, ns(t[j]) - t0);
       p.kind[i] = kind[j];
       p.addr[i] = addr[j];
       p.size[i] = size[j];

@@ -48,7 +48,7 @@ print(work(5000))
 `;
   traced(PYTHON, ['-c', script], file);
   const d = trace.read(file);
-  assert.equal(d.version, 1);
+  assert.equal(d.version, 2);
   assert.equal(d.pageSize, 4096);
   const main = d.processes.find((p) => p.parent === 0);
   assert.ok(main.n > 1000, `${main.n} events`);
