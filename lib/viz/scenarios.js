@@ -62,7 +62,7 @@ const SCENARIOS = [
       }
       for (let k = 0; k < 4; k++) {
         for (let i = k; i < ptrs.length; i += 8) mem.free(ptrs[i]);
-        rec.step(`every other block freed (${k + 1}/4)`, 'rFree(ptrs[i])  // i = k, k + 8, ...');
+        rec.step(`every eighth block freed (round ${k + 1} of 4: half of them by the last)`, 'rFree(ptrs[i])  // i = k, k + 8, k + 16, ...');
       }
       const r = mem.defrag();
       rec.step(`rDefrag(): ${r.slabsReleased} empty slabs, ${r.pagesReleased} pages released`, 'rDefrag()');
