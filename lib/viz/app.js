@@ -383,6 +383,7 @@
       const o = document.createElement('option');
       o.value = String(p.pid);
       o.textContent = `pid ${p.pid}${p.parent ? ` (forked from ${p.parent})` : ''}: ${p.events} events, ${p.threads} thread${p.threads === 1 ? '' : 's'}`;
+      o.dataset.events = String(p.events);
       sel.appendChild(o);
     }
     $('timeline-panel').classList.remove('hidden');
@@ -401,7 +402,7 @@
       state.trace = T;
       state.count = T.n;
       state.index = -1;
-      setText('about', `${info.events} events in ${info.seconds.toFixed(3)} s; ${info.stats.balanced ? 'the events balance' : `${info.stats.unmatchedFrees} frees of no live block, ${info.stats.reused} addresses reused while live`}; ${info.stats.liveAtEnd} blocks live at the end`);
+      setText('about', `${info.events} events in ${info.seconds.toFixed(3)} s${info.shown < info.events ? ` (the first ${info.shown} shown: npm run viz -- trace FILE --max-events N)` : ''}; ${info.stats.balanced ? 'the events balance' : `${info.stats.unmatchedFrees} frees of no live block, ${info.stats.reused} addresses reused while live`}; ${info.stats.liveAtEnd} blocks live at the end`);
       $('slider').max = String(Math.max(0, T.n - 1));
       drawTimeline(T);
       charts = [

@@ -16,6 +16,7 @@ Serves the live page on http://127.0.0.1:8421/ (Ctrl-C stops it):
   trace FILE       an allocation trace of a real program, made with the drop-in malloc:
                      RMEM_MALLOC_TRACE=FILE LD_PRELOAD=build/release/malloc/librmem-malloc.so program
                    shown as blocks over time (coloured by size class) and the heap at any moment
+  --max-events N   trace: show at most the first N events of a process (default 2000000)
   --port N         the port (0: any free one)
   --host ADDR      the address to listen on (default 127.0.0.1: this machine only)`;
 
@@ -23,6 +24,7 @@ function main(argv) {
   let port = 8421;
   let host = '127.0.0.1';
   let file = null;
+  let maxEvents;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') {
@@ -32,6 +34,7 @@ function main(argv) {
     if (a === '--port') port = Number(argv[++i]);
     else if (a.startsWith('--port=')) port = Number(a.slice(7));
     else if (a === '--host') host = argv[++i];
+    else if (a === '--max-events') maxEvents = Number(argv[++i]);
     else if (a === 'trace') file = argv[++i];
     else {
       console.error(`rmem viz: unknown argument ${a}\n\n${USAGE}`);
@@ -47,7 +50,7 @@ function main(argv) {
   }
   let viz;
   try {
-    viz = file ? server.serveTrace(file, { port, host }) : server.serveScenarios({ port, host });
+    viz = file ? server.serveTrace(file, { port, host, maxEvents }) : server.serveScenarios({ port, host });
   } catch (e) {
     console.error(`rmem viz: ${e.message}`);
     process.exitCode = 1;

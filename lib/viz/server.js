@@ -120,10 +120,15 @@ function serveInstance(mem, options = {}) {
   }, { ...options, config: { interval, title: options.title ?? 'this program\'s instance' } });
 }
 
-/** npm run viz -- trace FILE: an allocation trace, decoded and replayed once. */
+/**
+ * npm run viz -- trace FILE: an allocation trace, decoded and replayed once.
+ * options.maxEvents (default 2,000,000): the page gets at most this many of a
+ * process's events, the first ones (its figures count all of them).
+ */
 function serveTrace(file, options = {}) {
   const trace = require('./trace');
   const data = trace.read(file);
+  const maxEvents = options.maxEvents ?? 2000000;
   const replays = new Map();
   const replayOf = (p) => {
     if (!replays.has(p.pid)) replays.set(p.pid, trace.replay(p, data));
@@ -131,8 +136,8 @@ function serveTrace(file, options = {}) {
   };
   const summary = () => ({
     file: path.resolve(file), pageSize: data.pageSize,
-    processes: data.processes.map((p) => ({ pid: p.pid, parent: p.parent, events: p.n, threads: p.threads.length,
-      seconds: p.n ? p.t[p.n - 1] / 1e9 : 0, stats: replayOf(p).stats })),
+    processes: data.processes.map((p) => ({ pid: p.pid, parent: p.parent, events: p.n, shown: Math.min(p.n, maxEvents),
+      threads: p.threads.length, seconds: p.n ? p.t[p.n - 1] / 1e9 : 0, stats: replayOf(p).stats })),
   });
   return start('trace', (route, res) => {
     if (route === 'trace') return json(res, summary());
@@ -142,25 +147,26 @@ function serveTrace(file, options = {}) {
     if (!p) return send(res, 404, 'text/plain', 'no such process\n');
     // n events: t, live bytes, live blocks, size, addr; then the blocks: from, to, addr, size (Float64)
     const r = replayOf(p);
-    const n = p.n;
-    const nb = r.blocks.n;
+    const n = Math.min(p.n, maxEvents);
+    let nb = 0; // blocks are in order of their first event: those born in the events shown
+    while (nb < r.blocks.n && r.blocks.from[nb] < n) nb++;
     const out = new Float64Array(2 + 5 * n + 4 * nb);
     out[0] = n;
     out[1] = nb;
     let o = 2;
-    out.set(p.t, o); o += n;
-    out.set(r.liveBytes, o); o += n;
+    out.set(p.t.subarray(0, n), o); o += n;
+    out.set(r.liveBytes.subarray(0, n), o); o += n;
     for (let i = 0; i < n; i++) out[o + i] = r.live[i];
     o += n;
-    out.set(p.size, o); o += n;
+    out.set(p.size.subarray(0, n), o); o += n;
     for (let i = 0; i < n; i++) out[o + i] = p.kind[i];
     o += n;
     for (let b = 0; b < nb; b++) out[o + b] = r.blocks.from[b];
     o += nb;
-    for (let b = 0; b < nb; b++) out[o + b] = r.blocks.to[b];
+    for (let b = 0; b < nb; b++) out[o + b] = Math.min(r.blocks.to[b], n);
     o += nb;
-    out.set(r.blocks.addr, o); o += nb;
-    out.set(r.blocks.size, o);
+    out.set(r.blocks.addr.subarray(0, nb), o); o += nb;
+    out.set(r.blocks.size.subarray(0, nb), o);
     return send(res, 200, 'application/octet-stream', Buffer.from(out.buffer));
   }, { ...options, config: { file: path.basename(file) } });
 }

@@ -123,6 +123,84 @@ function decode(bytes) {
   return { version, pageSize, createdNs, processes };
 }
 
+/**
+ * address -> block index, open addressing with linear probing. A Map keyed by
+ * addresses (doubles above 2^31, heap numbers to V8) collided so badly that a
+ * replay of 3 million events took a minute; this is linear.
+ */
+class AddrMap {
+  constructor() {
+    this.bits = 12;
+    this.keys = new Float64Array(1 << this.bits); // 0 = empty (no block lives at address 0)
+    this.vals = new Int32Array(1 << this.bits);
+    this.size = 0;
+  }
+
+  slot(a) {
+    const lo = a % 4294967296;
+    const hi = (a - lo) / 4294967296;
+    const h = Math.imul((lo >>> 4) ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+    return (h ^ (h >>> 15)) >>> (32 - this.bits);
+  }
+
+  get(a) {
+    const mask = (1 << this.bits) - 1;
+    for (let i = this.slot(a); ; i = (i + 1) & mask) {
+      const k = this.keys[i];
+      if (k === a) return this.vals[i];
+      if (k === 0) return undefined;
+    }
+  }
+
+  set(a, v) {
+    if ((this.size + 1) * 2 > this.keys.length) this.grow();
+    const mask = (1 << this.bits) - 1;
+    for (let i = this.slot(a); ; i = (i + 1) & mask) {
+      const k = this.keys[i];
+      if (k === a) {
+        this.vals[i] = v;
+        return;
+      }
+      if (k === 0) {
+        this.keys[i] = a;
+        this.vals[i] = v;
+        this.size++;
+        return;
+      }
+    }
+  }
+
+  delete(a) {
+    const mask = (1 << this.bits) - 1;
+    let i = this.slot(a);
+    while (this.keys[i] !== a) {
+      if (this.keys[i] === 0) return false;
+      i = (i + 1) & mask;
+    }
+    // backward-shift deletion: no tombstones, probe chains stay short
+    for (let j = (i + 1) & mask; this.keys[j] !== 0; j = (j + 1) & mask) {
+      const home = this.slot(this.keys[j]);
+      if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+        this.keys[i] = this.keys[j];
+        this.vals[i] = this.vals[j];
+        i = j;
+      }
+    }
+    this.keys[i] = 0;
+    this.size--;
+    return true;
+  }
+
+  grow() {
+    const { keys, vals } = this;
+    this.bits++;
+    this.keys = new Float64Array(1 << this.bits);
+    this.vals = new Int32Array(1 << this.bits);
+    this.size = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== 0) this.set(keys[i], vals[i]);
+  }
+}
+
 function read(file) {
   return decode(fs.readFileSync(file));
 }
@@ -139,7 +217,7 @@ function read(file) {
  */
 function replay(p, trace) {
   const n = p.n;
-  const live = new Map(); // addr -> block index
+  const live = new AddrMap(); // addr -> block index
   const inherited = new Map(); // a fork child: the parent's live blocks at the fork (addr -> size)
   if (p.parent && trace) {
     const par = trace.processes.find((q) => q.pid === p.parent);
@@ -231,4 +309,4 @@ function replay(p, trace) {
   };
 }
 
-module.exports = { decode, read, replay, KIND, KIND_NAMES };
+module.exports = { decode, read, replay, KIND, KIND_NAMES, AddrMap };

@@ -109,3 +109,24 @@ test('a second run truncates the file; a damaged file is refused with a code', {
   assert.ok(trace.read(cut).processes.length <= 1);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('the replay\'s address table agrees with a Map under random inserts and deletes', () => {
+  const m = new trace.AddrMap();
+  const ref = new Map();
+  let s = 1;
+  const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s; };
+  for (let i = 0; i < 200000; i++) {
+    const k = 0x7f0000000000 + (rnd() % 4000) * 16 + (rnd() % 3) * 2 ** 32;
+    if (rnd() % 3) {
+      m.set(k, i);
+      ref.set(k, i);
+    } else {
+      assert.equal(m.delete(k), ref.delete(k));
+    }
+    if (i % 4999 === 0) {
+      assert.equal(m.size, ref.size);
+      for (const [key, v] of ref) assert.equal(m.get(key), v);
+    }
+  }
+  assert.equal(m.get(12345), undefined);
+});
