@@ -315,3 +315,23 @@ test('rmem.layout() and rmem.printStats() on the default instance', () => {
   assert.match(rmem.formatStats(), /^rmem Stats:/);
   rmem.rFree(p);
 });
+
+test('layout of a shared instance: its thread heap named by id, and agreeing with stats()', () => {
+  const mem = new Rmem({ capacity: 16 << 20, shared: true });
+  const ps = [];
+  for (let i = 0; i < 3000; i++) ps.push(mem.alloc(16 + (i % 900)));
+  for (let i = 0; i < ps.length; i += 2) mem.free(ps[i]);
+  const lay = mem.layout();
+  let live = 0;
+  let pages = 0;
+  for (const r of lay.runs) {
+    if (r.owner === 'heap' && r.kind === 'slab') live += r.live;
+    if (r.owner !== 'free' && r.owner !== 'reserved') pages += r.pages;
+  }
+  const st = mem.stats();
+  assert.equal(live, st.heap.liveBlocks);
+  assert.equal(pages * PAGE, st.pagesInUse);
+  assert.match(mem.heap.formatStats(), /^Heap Stats:\nHEAP\[1\] CLASS\[16\] -> /);
+  assert.equal(mem.validate(), 0);
+  mem.destroy();
+});
