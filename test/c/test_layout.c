@@ -16,7 +16,7 @@
 
 #define MAXA 6
 #define MAXC 4
-#define MAXIDX 4096 /* handle indices grow past the quarantine of destroyed ones (1024) */
+#define MAXIDX 1536 /* handle indices grow past the quarantine of destroyed ones (1024) */
 
 typedef struct totals {
   size_t runs, next_offset, bad_order;
@@ -129,8 +129,9 @@ typedef struct world {
   int mems_on;
 } world_t;
 
-/* The walk against everything else that describes the instance. */
-static void check_world(world_t *w) {
+/* The walk against everything else that describes the instance. rmem_stats asks the OS for the
+   resident pages (slow under wine), so every step checks the rest and every 8th step that too. */
+static void check_world(world_t *w, int full) {
   rmem_t *r = w->r;
   CHECK_EQ(rmem_validate(r), 0);
   static totals_t t;
@@ -141,11 +142,14 @@ static void check_world(world_t *w) {
   CHECK_EQ(t.next_offset, rmem_capacity(r));
   CHECK_EQ(t.bad_slab, 0);
   CHECK_EQ(t.seg_bad, 0);
-  rmem_stats_t s;
-  CHECK_EQ(rmem_stats(r, &s), RMEM_OK);
-  CHECK_EQ(t.used_pages * RMEM_PAGE_SIZE, s.pages_in_use);
-  CHECK_EQ(t.free_pages * RMEM_PAGE_SIZE, s.pages_free);
-  CHECK_EQ(t.largest * RMEM_PAGE_SIZE, s.largest_free);
+  CHECK_EQ(t.used_pages * RMEM_PAGE_SIZE, rmem_pages_in_use(r));
+  if (full) {
+    rmem_stats_t s;
+    CHECK_EQ(rmem_stats(r, &s), RMEM_OK);
+    CHECK_EQ(t.used_pages * RMEM_PAGE_SIZE, s.pages_in_use);
+    CHECK_EQ(t.free_pages * RMEM_PAGE_SIZE, s.pages_free);
+    CHECK_EQ(t.largest * RMEM_PAGE_SIZE, s.largest_free);
+  }
   CHECK_EQ(t.used_pages + t.free_pages + t.untouched + 2, rmem_capacity(r) / RMEM_PAGE_SIZE);
   CHECK_EQ(t.kinds[RMEM_RUN_RESERVED], 2);
   rmem_heap_stats_t hs;
@@ -292,10 +296,10 @@ static void step(world_t *w, uint64_t *seed) {
 static void test_random(uint64_t seed, int steps) {
   world_t *w = calloc(1, sizeof *w);
   w->r = check_instance(32u << 20);
-  check_world(w);
+  check_world(w, 1);
   for (int i = 0; i < steps; i++) {
     step(w, &seed);
-    check_world(w);
+    check_world(w, i % 8 == 0 || i == steps - 1);
   }
   rmem_destroy(w->r);
   free(w);
