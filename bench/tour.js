@@ -38,6 +38,19 @@ const green = (s) => (tty ? `\x1b[32m${s}\x1b[39m` : s);
 const MB = H.MB;
 const kb = (b) => `${(b / 1024).toFixed(1)} KiB`;
 
+// The heap map (rmem.heapMapText): one glyph per group of pages, coloured by owner, its height how full.
+function map(caption, opts = {}) {
+  console.log(dim(caption));
+  process.stdout.write(rmem.heapMapText(undefined, { columns: 64, maxCells: 192, legend: false, ...opts }));
+}
+let legendShown = false;
+function legend() {
+  if (legendShown) return;
+  legendShown = true;
+  const text = rmem.heapMapText(undefined, { columns: 64, maxCells: 64, legend: true });
+  console.log(dim(text.split('\n').slice(-3).join('\n').trimEnd()));
+}
+
 function section(n, title, what) {
   console.log(`\n${bold(`━━ ${n}. ${title} `)}${bold('━'.repeat(Math.max(2, 66 - title.length)))}`);
   if (what) console.log(dim(what));
@@ -59,10 +72,14 @@ function heapTour(out) {
     u8.fill(i & 255, p, p + size);
     ptrs.push(p);
   }
+  map('heap map after 20,000 allocations (every slab full):');
   for (let i = 0; i < ptrs.length; i += 2) rmem.rFree(ptrs[i]);
   const before = rmem.stats();
+  map('after freeing every other block: half-empty slabs, holes where the large blocks were (free, still resident):');
   const report = rmem.rDefrag();
   const after = rmem.stats();
+  map('after rDefrag(): the free pages went back to the OS:');
+  legend();
   const row = (s) => ({
     'live blocks': s.heap.liveBlocks,
     'used': kb(s.heap.used),
@@ -99,8 +116,10 @@ function arenaTour(out) {
     }
   }
   const p1 = pages();
+  map('heap map with the three default arenas filled (a: transient and persistent chunks, i: intermediate slabs):', { trim: true });
   rmem.rReset(TRANSIENT);
   const p2 = pages();
+  map('after rReset(LIFETIME.TRANSIENT): the transient arena keeps its first chunk (its later chunks are free now):', { trim: true });
   console.log(`default arenas: 5,000 × 48 B transient, 2,000 × 96 B intermediate, 500 × 256 B persistent (all written)\n` +
     `  pages in use: ${kb(p0)} before → ${kb(p1)} after the allocations → ${kb(p2)} after rReset(LIFETIME.TRANSIENT)`);
 
@@ -156,8 +175,10 @@ function slabTour(out) {
     ptrs.push(p);
   }
   const full = cache.stats();
+  map('the slab cache filled (s): 10,000 records of 64 B in 64 KiB slabs, after the arenas of section 2:', { trim: true });
   for (let i = 0; i < ptrs.length; i += 2) cache.free(ptrs[i]);
   const half = cache.stats();
+  map('every other record freed: each slab half full (lower-case s, lower glyphs):', { trim: true });
   const row = (s) => ({ 'objects in use': s.objectsInUse, slots: s.slots, slabs: s.slabs, 'slab bytes': kb(s.slabBytes),
     utilisation: `${(s.utilisation * 100).toFixed(1)}%` });
   console.table({ '10,000 allocated': row(full), 'every other freed': row(half) });
@@ -185,6 +206,7 @@ function memsTour(out) {
   mems.view(p2, 5000).fill(0xa5);
   mems.printStats();
   const stats = mems.stats();
+  map('the two MeMS main nodes (m, the last cells), shaded by their PROCESS bytes:', { trim: true });
   mems.free(ptr);
   mems.free(p2);
   console.log('after freeing both:');

@@ -915,6 +915,137 @@ RMEM_API void *mems_get(void *v_ptr);
 RMEM_API void mems_print_stats(void);
 RMEM_API rmem_status_t mems_finish(void);
 
+/* ------------------------------------------------------------------------
+ * Layout and reports: what every page of the range holds, for every allocator
+ *
+ * rmem_layout_walk visits every page run of the instance exactly once, in
+ * address order, with its owner: the reserved first and last pages, free
+ * runs (with how many of their pages may still be resident), the untouched
+ * pages above the high-water mark, heap slabs (size class, slots, live
+ * blocks), large heap blocks, arena chunks (which arena, how far its bump
+ * pointer got), the slabs and large objects of intermediate arenas, the
+ * slabs of slab caches, and MeMS main nodes (optionally followed by their
+ * sub-chains). The runs cover [0, capacity) exactly: their offsets start at
+ * 0 and each begins where the one before ended. It reads out-of-band
+ * metadata only, never user memory; O(runs + live-bitmap words of slabs).
+ *
+ * Slot occupancy: a slot is live iff its live bit is set (the block is in the
+ * user's hands); a slot the owner keeps on its front stack is free for the
+ * user and counted in `cached`, not in `live` (as is, on a shared instance, a
+ * block another thread freed that its heap has not taken back yet).
+ *
+ * On a shared instance (RMEM_OPT_SHARED) the walk holds the instance's locks
+ * while it reads, so it sees the pagemap and MeMS whole; the thread heaps'
+ * fronts are read as they are, so their live and cached counts are a snapshot
+ * while other threads run. The visitor must not call into the instance.
+ *
+ * The report functions print the figures of the whole instance or of one
+ * allocator in the spirit of the MeMS seed's printStats (one line per chain,
+ * the chain's members in address order, then one figure per line); they are
+ * the functions whose job is to print. rmem_report gives the same text
+ * through a callback instead of a FILE.
+ * ------------------------------------------------------------------------ */
+
+typedef enum rmem_run_kind {
+  RMEM_RUN_RESERVED = 0,      /**< page 0 or the last page: never handed out */
+  RMEM_RUN_FREE = 1,          /**< a free run of the page source below the high-water mark */
+  RMEM_RUN_UNTOUCHED = 2,     /**< free pages above the high-water mark: never handed out yet */
+  RMEM_RUN_HEAP_SLAB = 3,     /**< a slab of a heap size class */
+  RMEM_RUN_HEAP_LARGE = 4,    /**< a large heap block: a page run of its own */
+  RMEM_RUN_ARENA_CHUNK = 5,   /**< a chunk of a bump arena (transient or persistent) */
+  RMEM_RUN_ARENA_SLAB = 6,    /**< a slab of a size class of an intermediate arena */
+  RMEM_RUN_ARENA_LARGE = 7,   /**< a large object of an intermediate arena: a page run of its own */
+  RMEM_RUN_CACHE_SLAB = 8,    /**< a slab of a slab cache */
+  RMEM_RUN_MEMS = 9,          /**< a MeMS main node */
+  RMEM_RUN_MEMS_SEGMENT = 10  /**< one segment of the main node visited last (RMEM_LAYOUT_SEGMENTS only) */
+} rmem_run_kind_t;
+
+/** One page run (or, RMEM_RUN_MEMS_SEGMENT, one segment of a MeMS sub-chain). Fields not of its kind are 0. */
+typedef struct rmem_run {
+  rmem_run_kind_t kind;
+  size_t offset;          /**< byte offset of its first page (a segment: of its first byte) */
+  size_t pages;           /**< its length in pages (a segment: 0) */
+  size_t bytes;           /**< pages * RMEM_PAGE_SIZE (a segment: its size) */
+  size_t dirty_pages;     /**< FREE: pages of it that may still be resident (not yet returned to the OS) */
+  /* slabs: HEAP_SLAB, ARENA_SLAB, CACHE_SLAB */
+  uint32_t slot_size;     /**< bytes per slot */
+  uint32_t slots;         /**< slots carved from the slab */
+  uint32_t live;          /**< slots in the user's hands (live bit set) */
+  uint32_t cached;        /**< slots freed onto the owner's front stack: free for the user, not yet back in the slab */
+  uint32_t class_index;   /**< HEAP_SLAB: the heap size class; ARENA_SLAB: the arena's size class */
+  /* the owning arena (ARENA_*) or slab cache (CACHE_SLAB): the pair of rmem_arena_index / rmem_slab_cache_index;
+     HEAP_SLAB: the heap (0 for a private instance's, a thread heap's id, 1 .., on a shared instance) */
+  uint32_t owner_index;
+  uint32_t owner_generation;
+  lifetime_t lifetime;    /**< ARENA_*: the arena's lifetime */
+  const char *name;       /**< CACHE_SLAB: the cache's name ("" if none); valid while the cache lives */
+  size_t obj_size;        /**< CACHE_SLAB: the cache's object size as asked for */
+  size_t used;            /**< ARENA_CHUNK: bytes bumped in this chunk (leases included); MEMS: bytes in PROCESS segments */
+  int current;            /**< ARENA_CHUNK: 1 for the chunk the arena bumps in now */
+  size_t size;            /**< HEAP_LARGE: the block's usable size; ARENA_LARGE: the size it was allocated with */
+  /* MeMS: MEMS and MEMS_SEGMENT */
+  size_t main_index;      /**< which main node (0-based) */
+  size_t sva, eva;        /**< virtual range, inclusive (the main node's, or the segment's) */
+  size_t segments;        /**< MEMS: segments in its sub-chain */
+  size_t holes;           /**< MEMS: HOLE segments among them */
+  rmem_mems_kind_t segment_kind; /**< MEMS_SEGMENT: MEMS_PROCESS or MEMS_HOLE */
+} rmem_run_t;
+
+/** rmem_layout_walk: after each MeMS main node, visit the segments of its sub-chain (RMEM_RUN_MEMS_SEGMENT). */
+#define RMEM_LAYOUT_SEGMENTS 0x1u
+
+/** Visitor: return nonzero to stop the walk. It must not allocate from or free into the instance. */
+typedef int rmem_run_fn(const rmem_run_t *run, void *arg);
+
+/**
+ * Visits every page run of r in address order (see above). flags: 0 or
+ * RMEM_LAYOUT_SEGMENTS. RMEM_EINVAL for a NULL visitor or unknown flags,
+ * RMEM_ENOTINIT for a bad instance.
+ */
+RMEM_API rmem_status_t rmem_layout_walk(rmem_t *r, unsigned flags, rmem_run_fn *visit, void *arg);
+
+/** Receives the text of a report, piece by piece (not NUL-terminated). */
+typedef void rmem_print_fn(const char *text, size_t len, void *arg);
+
+typedef enum rmem_report_kind {
+  RMEM_REPORT_ALL = 0,   /**< the instance: its page source, then every allocator's report */
+  RMEM_REPORT_HEAP = 1,  /**< the general heap */
+  RMEM_REPORT_ARENA = 2, /**< one arena: object is its arena_t * */
+  RMEM_REPORT_CACHE = 3, /**< one slab cache: object is its slab_cache_t * */
+  RMEM_REPORT_MEMS = 4   /**< MeMS: exactly rmem_mems_print_stats's text */
+} rmem_report_kind_t;
+
+/**
+ * Writes a report through out. r: the instance (for ARENA and CACHE it may
+ * be NULL: the object's instance is used; otherwise it must be the object's).
+ * Errors: RMEM_ENOTINIT, RMEM_EINVAL (NULL out, unknown kind, a missing or
+ * foreign object), RMEM_ESTALE / RMEM_EBADPTR for a bad handle, and MeMS's
+ * RMEM_ENOTINIT when it is not running (REPORT_MEMS only; REPORT_ALL leaves
+ * it out then).
+ */
+RMEM_API rmem_status_t rmem_report(rmem_t *r, rmem_report_kind_t kind, void *object, rmem_print_fn *out, void *arg);
+
+/*
+ * The same reports, printed to f (stdout if NULL). rmem_print_stats prints:
+ *   rmem Stats:
+ *   RANGE[0:67108863] -> <R>[0:4095] <-> <H>[4096:69631] <-> <F>[69632:73727] <-> <U>[73728:67104767] <-> <R>[...] <-> <NULL>
+ *   Capacity: 67108864
+ *   Pages in use: 16
+ *   Pages free: 1 (dirty 1)
+ *   Pages untouched: 16365
+ *   Largest free run: 16366
+ * then the heap's report, each live arena's and slab cache's, and MeMS's
+ * (the seed's format) if it runs. A run's letter: R reserved, F free, U
+ * untouched, H heap slab, L large block, A arena chunk, I intermediate
+ * arena's slab, J its large object, S slab cache's slab, M MeMS main node.
+ * Each allocator's report is one line per chain (a heap class, an arena, a
+ * cache) of its runs in address order, then its figures, one per line.
+ */
+RMEM_API rmem_status_t rmem_print_stats(rmem_t *r, FILE *f);
+RMEM_API rmem_status_t rmem_heap_print_stats(rmem_t *r, FILE *f);
+RMEM_API rmem_status_t rmem_arena_print_stats(arena_t *a, FILE *f);
+RMEM_API rmem_status_t rmem_slab_cache_print_stats(slab_cache_t *c, FILE *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -63,6 +63,8 @@ class Arena {
   }
 
   get lifetime() { return Arena.check(this).#lifetime; }
+  /** The number layout() names this arena by (its index and generation in C). */
+  get handle() { return Arena.check(this).#h; }
   get destroyed() { return Arena.check(this).#dead; }
   get instance() { return Arena.check(this).#owner; }
 
@@ -133,6 +135,24 @@ class Arena {
     this.#n.arenaDestroy(this.#h);
     this.#dead = true;
     this.#unlink(this);
+  }
+
+  /** @internal [handle, bytes of the JS lease not yet bumped] (layout() counts only what was handed out). */
+  static lease(a) {
+    return [a.#h, a.#end - a.#ptr];
+  }
+
+  /** The arena's report (its chunks or slabs in address order, then its figures), as text. */
+  formatStats() {
+    Arena.check(this);
+    const text = this.#n.report(2, this.#h);
+    const left = this.#end - this.#ptr; // C counts the JS lease as used: say how much of it is not handed out yet
+    return left > 0 ? `${text}Leased to JS, not yet handed out: ${left}\n` : text;
+  }
+
+  /** Prints formatStats() on stdout. */
+  printStats() {
+    process.stdout.write(this.formatStats());
   }
 
   /** @internal the instance is being destroyed: end the lease (C refuses the handle from now on). */

@@ -23,6 +23,7 @@ const codes = Object.freeze({
   ERR_RMEM_BUSY: 'RMEM_EBUSY: a strict slab cache still has live objects',
   ERR_RMEM_WRONG_THREAD: 'RMEM_EPERM: an arena of a shared instance used by a thread that did not create it',
   ERR_RMEM_NOT_SHARED: 'share() of a private instance (create it with { shared: true })',
+  ERR_RMEM_BAD_TRACE: 'readTrace: the file is not an allocation trace of the drop-in malloc (RMEM_MALLOC_TRACE)',
 });
 
 const ctorFor = {

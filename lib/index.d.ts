@@ -45,7 +45,8 @@ export type RmemErrorCode =
   | 'ERR_RMEM_INVALID_HANDLE'
   | 'ERR_RMEM_BUSY'
   | 'ERR_RMEM_WRONG_THREAD'
-  | 'ERR_RMEM_NOT_SHARED';
+  | 'ERR_RMEM_NOT_SHARED'
+  | 'ERR_RMEM_BAD_TRACE';
 
 export interface RmemError extends Error {
   code: RmemErrorCode;
@@ -203,12 +204,191 @@ export interface MemsStats {
   bytesInUse: number;
 }
 
+// ---------------------------------------------------------------- layout, reports, the heap map
+
+/** Fields every run of a layout has: where it is and who owns it. */
+interface RunBase {
+  /** byte offset of its first page */
+  offset: number;
+  /** its length in 4 KiB pages */
+  pages: number;
+}
+/** Page 0 and the last page: never handed out. */
+export interface ReservedRun extends RunBase { owner: 'reserved' }
+/** Free pages: a free run below the high-water mark, or (untouched) the never-used pages above it. */
+export interface FreeRun extends RunBase {
+  owner: 'free';
+  /** pages of it that may still be resident (not yet returned to the OS) */
+  dirtyPages: number;
+  /** true for the pages above the high-water mark, never handed out */
+  untouched: boolean;
+}
+/** Slots of a slab: live ones are in the user's hands, cached ones wait on the owner's front stack (free for the user). */
+interface SlabFields {
+  kind: 'slab';
+  classIndex: number;
+  /** bytes per slot */
+  slotSize: number;
+  slots: number;
+  live: number;
+  cached: number;
+}
+export interface HeapSlabRun extends RunBase, SlabFields { owner: 'heap' }
+export interface HeapLargeRun extends RunBase {
+  owner: 'heap';
+  kind: 'large';
+  /** the block's usable size, bytes */
+  size: number;
+}
+interface ArenaFields {
+  owner: 'arena';
+  /** the arena's handle (Arena#handle) */
+  arena: number;
+  lifetime: LifetimeName;
+}
+export interface ArenaChunkRun extends RunBase, ArenaFields {
+  kind: 'chunk';
+  /** bytes bumped in this chunk (handed out: a JS lease's rest is not counted) */
+  used: number;
+  /** the chunk the arena bumps in now */
+  current: boolean;
+}
+export interface ArenaSlabRun extends RunBase, ArenaFields, SlabFields {}
+export interface ArenaLargeRun extends RunBase, ArenaFields {
+  kind: 'large';
+  /** the size it was allocated with */
+  size: number;
+}
+/** A slab of a slab cache. */
+export interface CacheSlabRun extends RunBase, SlabFields {
+  owner: 'slab';
+  /** the cache's handle (SlabCache#handle) */
+  cache: number;
+  name: string;
+  objSize: number;
+}
+/** One segment of a MeMS sub-chain. */
+export interface MemsSegment {
+  sva: number;
+  eva: number;
+  /** byte offset of its first byte in memory */
+  offset: number;
+  size: number;
+  kind: 'process' | 'hole';
+}
+/** A MeMS main node and its sub-chain. */
+export interface MemsRun extends RunBase {
+  owner: 'mems';
+  mainIndex: number;
+  sva: number;
+  eva: number;
+  bytesInUse: number;
+  holeBytes: number;
+  /** its sub-chain in order (empty with layout({ segments: false })) */
+  segments: MemsSegment[];
+}
+export type Run = ReservedRun | FreeRun | HeapSlabRun | HeapLargeRun | ArenaChunkRun | ArenaSlabRun | ArenaLargeRun
+  | CacheSlabRun | MemsRun;
+export type RunOwner = Run['owner'];
+/** Every page run of an instance in address order; the runs cover [0, capacity) exactly. JSON-serialisable. */
+export interface Layout {
+  pageSize: 4096;
+  capacity: number;
+  runs: Run[];
+}
+export interface LayoutOptions {
+  /** list each MeMS main node's sub-chain (default true) */
+  segments?: boolean;
+}
+export interface HeapMapOptions {
+  /** cells per row (default 64) */
+  columns?: number;
+  /** at most this many cells: more pages share a cell (default 4096; the text map: 1024) */
+  maxCells?: number;
+  /** also draw the never-used pages above the high-water mark (default false) */
+  full?: boolean;
+  /** draw only up to the end of the last run an allocator owns */
+  trim?: boolean;
+  /** SVG: a caption */
+  title?: string;
+  /** SVG: pixels per cell (default 10) */
+  cell?: number;
+  /** the legend (default true) */
+  legend?: boolean;
+  /** text: ANSI colours (default: stdout is a TTY) */
+  color?: boolean;
+}
+export interface ServeVizOptions {
+  /** default 0: any free port */
+  port?: number;
+  /** default '127.0.0.1' */
+  host?: string;
+  /** the page's refresh, ms (default 500) */
+  interval?: number;
+  /** do not keep the process alive for the server */
+  unref?: boolean;
+  title?: string;
+}
+/** One process of an allocation trace: its events in time order, as typed arrays of n. */
+export interface TraceProcess {
+  pid: number;
+  /** the pid it was forked from, or 0 */
+  parent: number;
+  /** CLOCK_MONOTONIC ns of its first event (the time-stamp counter turned into ns) */
+  t0: number;
+  threads: number[];
+  n: number;
+  /** ns since t0 */
+  t: Float64Array;
+  /** 1 malloc, 2 free, 3 calloc, 4 realloc, 5 realloc's old block, 6 memalign, 7 fork */
+  kind: Uint8Array;
+  addr: Float64Array;
+  size: Float64Array;
+  aux: Uint8Array;
+  tid: Uint32Array;
+}
+export interface Trace {
+  version: 2;
+  pageSize: number;
+  createdNs: number;
+  /** the busiest first */
+  processes: TraceProcess[];
+}
+export interface TraceReplay {
+  blocks: { n: number; from: Uint32Array; to: Uint32Array; addr: Float64Array; size: Float64Array; kind: Uint8Array };
+  stats: {
+    events: number; allocs: number; frees: number; reallocs: number; failed: number;
+    /** frees of no live block */
+    unmatchedFrees: number;
+    /** allocations at an address that was still live by the trace */
+    reused: number;
+    liveAtEnd: number; peakLive: number; peakBytes: number; bytesAllocated: number;
+    /** a fork child: its parent's live blocks at the fork */
+    inherited: number;
+    balanced: boolean;
+  };
+  /** live blocks after each event */
+  live: Uint32Array;
+  /** live bytes after each event */
+  liveBytes: Float64Array;
+}
+
+/** The live page's server: url and port are set once `ready` resolves. */
+export interface VizServer {
+  url: string | null;
+  port: number | null;
+  readonly ready: Promise<VizServer>;
+  close(): Promise<void>;
+}
+
 /** An arena. Made by `createArena`; a destroyed arena throws ERR_RMEM_DESTROYED. */
 export declare class Arena {
   private constructor();
   readonly lifetime: Lifetime;
   readonly destroyed: boolean;
   readonly instance: Rmem;
+  /** The number layout() names this arena by. */
+  readonly handle: number;
   /** size bytes, 8-byte aligned. Bump arenas serve this in JS from a lease of the current chunk. */
   alloc(size: number): Ptr;
   /** The same, with one native call per allocation (for comparison). */
@@ -223,6 +403,10 @@ export declare class Arena {
   scope<T>(fn: (arena: this) => Promise<T>): Promise<T>;
   scope<T>(fn: (arena: this) => T): T;
   stats(): ArenaStats;
+  /** Its report: its chunks (or slabs) in address order, then its figures. */
+  formatStats(): string;
+  /** Prints formatStats() on stdout. */
+  printStats(): void;
   static isArena(x: unknown): x is Arena;
 }
 
@@ -237,12 +421,18 @@ export declare class SlabCache {
   readonly name: string;
   readonly destroyed: boolean;
   readonly instance: Rmem;
+  /** The number layout() names this cache by. */
+  readonly handle: number;
   alloc(): Ptr;
   free(ptr: Ptr): void;
   /** Gives empty slabs back to the page source. */
   shrink(): void;
   destroy(): void;
   stats(): SlabCacheStats;
+  /** Its report: its slabs in address order, then its figures. */
+  formatStats(): string;
+  /** Prints formatStats() on stdout. */
+  printStats(): void;
   static isSlabCache(x: unknown): x is SlabCache;
 }
 
@@ -257,6 +447,9 @@ export declare class Heap {
   usableSize(ptr: Ptr): number;
   defrag(): DefragReport;
   stats(): HeapStats;
+  /** Its report: each class's slabs, the large blocks, then its figures. */
+  formatStats(): string;
+  printStats(): void;
 }
 
 /**
@@ -331,6 +524,12 @@ export declare class Rmem {
   validate(): number;
   /** Throws ERR_RMEM_CORRUPTED naming the first problem, if any. */
   check(): void;
+  /** Every page run in address order with its owner and details. */
+  layout(options?: LayoutOptions): Layout;
+  /** The whole instance's report: its runs, the page source, every allocator (MeMS in the seed's format). */
+  formatStats(): string;
+  /** Prints formatStats() on stdout. */
+  printStats(): void;
   /**
    * Destroys the instance: its pages go back at once, every pointer and handle dies, later calls throw
    * ERR_RMEM_DESTROYED. A shared instance: releases this thread's attachment (the last one released
@@ -374,6 +573,22 @@ export declare function validate(): number;
 export declare function check(): void;
 /** The default instance, or null before init(). */
 export declare function instance(): Rmem | null;
+/** The default instance's layout. */
+export declare function layout(options?: LayoutOptions): Layout;
+/** Prints the default instance's report on stdout. */
+export declare function printStats(): void;
+/** The default instance's report, as text. */
+export declare function formatStats(): string;
+/** The heap map of mem (an Rmem or a Layout; default: the default instance) as a self-contained SVG. */
+export declare function heapMap(mem?: Rmem | Layout, options?: HeapMapOptions): string;
+/** The same map as lines of block characters for a terminal. */
+export declare function heapMapText(mem?: Rmem | Layout, options?: HeapMapOptions): string;
+/** Serves a live page of mem (default: the default instance) on 127.0.0.1; returns at once, closable. */
+export declare function serveViz(mem?: Rmem, options?: ServeVizOptions): VizServer;
+/** Reads an allocation trace of the drop-in malloc (RMEM_MALLOC_TRACE=file). Throws ERR_RMEM_BAD_TRACE. */
+export declare function readTrace(file: string): Trace;
+/** Replays one process of a trace (give the whole trace so a fork child starts with its parent's blocks). */
+export declare function replayTrace(proc: TraceProcess, trace?: Trace): TraceReplay;
 
 /**
  * The default instance's memory and typed views over all of it. The default
@@ -406,7 +621,10 @@ declare const rmem: {
   LIFETIME: typeof LIFETIME; slabCacheCreate: typeof slabCacheCreate; createSlabCache: typeof createSlabCache;
   slabAlloc: typeof slabAlloc; slabFree: typeof slabFree; slabCacheShrink: typeof slabCacheShrink;
   slabCacheDestroy: typeof slabCacheDestroy; view: typeof view; stats: typeof stats; validate: typeof validate;
-  check: typeof check; instance: typeof instance; Rmem: typeof Rmem; Arena: typeof Arena; SlabCache: typeof SlabCache;
+  check: typeof check; instance: typeof instance; layout: typeof layout; printStats: typeof printStats;
+  formatStats: typeof formatStats; heapMap: typeof heapMap; heapMapText: typeof heapMapText; serveViz: typeof serveViz;
+  readTrace: typeof readTrace; replayTrace: typeof replayTrace;
+  Rmem: typeof Rmem; Arena: typeof Arena; SlabCache: typeof SlabCache;
   Heap: typeof Heap; Mems: typeof Mems; codes: typeof codes; constants: typeof constants;
   readonly memory: ArrayBuffer; readonly HEAP8: Int8Array; readonly HEAPU8: Uint8Array; readonly HEAP16: Int16Array;
   readonly HEAPU16: Uint16Array; readonly HEAP32: Int32Array; readonly HEAPU32: Uint32Array;

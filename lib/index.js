@@ -177,6 +177,56 @@ function check() {
   need().check();
 }
 
+/** Every page run of the default instance with its owner: see Rmem#layout. */
+function layout(options) {
+  return need().layout(options);
+}
+
+/** Prints the default instance's report (every allocator; MeMS in the seed's format) on stdout. */
+function printStats() {
+  need().printStats();
+}
+
+/** The default instance's report, as text. */
+function formatStats() {
+  return need().formatStats();
+}
+
+/**
+ * The heap map of mem (an Rmem, or a layout from mem.layout()) as a
+ * self-contained SVG string: one cell per page (or group of pages), coloured
+ * by owner and shaded by occupancy, a legend, hover titles (lib/viz/heapmap.js).
+ */
+function heapMap(mem, options) {
+  return require('./viz/heapmap').svg(mem === undefined ? need() : mem, options);
+}
+
+/** The same map as block characters for a terminal (colour when stdout is a TTY, or options.color). */
+function heapMapText(mem, options) {
+  return require('./viz/heapmap').text(mem === undefined ? need() : mem, options);
+}
+
+/**
+ * Serves a live page of mem (an Rmem; default: the default instance) on
+ * 127.0.0.1: its heap map, stats and report, refreshed while the program
+ * runs. options: { port (0: any free port), host ('127.0.0.1'), interval (the
+ * page's refresh, ms), unref (do not keep the process alive) }. Returns at once
+ * { url, port, ready, close() }: await ready for url and port; close() stops it.
+ */
+function serveViz(mem, options) {
+  return require('./viz/server').serveInstance(mem === undefined ? need() : mem, options);
+}
+
+/** Reads an allocation trace of the drop-in malloc (RMEM_MALLOC_TRACE=file): lib/viz/trace.js decode. */
+function readTrace(file) {
+  return require('./viz/trace').read(file);
+}
+
+/** Replays one process of a trace: every block's lifetime, and whether the events balance. */
+function replayTrace(proc, trace) {
+  return require('./viz/trace').replay(proc, trace);
+}
+
 /** The default instance (an Rmem), or null before init(). */
 function instance() {
   return D;
@@ -207,6 +257,14 @@ const api = {
   validate,
   check,
   instance,
+  layout,
+  printStats,
+  formatStats,
+  heapMap,
+  heapMapText,
+  serveViz,
+  readTrace,
+  replayTrace,
   // modern API
   Rmem,
   Arena,

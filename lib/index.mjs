@@ -14,7 +14,8 @@ import rmem from './index.js';
 export const {
   init, rAlloc, rFree, rDefrag, initArenas, createArena, rArena, rArenaFree, rReset, rDestroy, arenaStats,
   LIFETIME, slabCacheCreate, createSlabCache, slabAlloc, slabFree, slabCacheShrink, slabCacheDestroy,
-  view, stats, validate, check, instance, Rmem, Arena, SlabCache, Heap, Mems, codes, constants,
+  view, stats, validate, check, instance, layout, printStats, formatStats, heapMap, heapMapText, serveViz, readTrace, replayTrace,
+  Rmem, Arena, SlabCache, Heap, Mems, codes, constants,
 } = rmem;
 export const mems = rmem.mems;
 

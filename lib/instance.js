@@ -24,6 +24,7 @@ const { rmemError, invalidArgType, outOfRange } = require('./errors');
 const { LIFETIME, toLifetime, checkPtr, checkLength, toVaddr } = require('./args');
 const { makeHeapFront, makeCacheFront } = require('./front');
 const { Arena, TOKEN: ARENA_TOKEN } = require('./arena');
+const layoutCodec = require('./layout');
 
 const C = native.constants;
 const DEFAULT_CHUNK = 64 * 1024;
@@ -75,6 +76,8 @@ class SlabCache {
   }
 
   get name() { return SlabCache.#check(this).#name; }
+  /** The number layout() names this cache by (its index and generation in C). */
+  get handle() { return SlabCache.#check(this).#h; }
   get destroyed() { return SlabCache.#check(this).#dead; }
   get instance() { return SlabCache.#check(this).#owner; }
 
@@ -87,6 +90,10 @@ class SlabCache {
     SlabCache.#check(this).#n.cacheDestroy(this.#h);
     this.#dead = true;
   }
+  /** The cache's report (its slabs in address order, then its figures), as text. */
+  formatStats() { return SlabCache.#check(this).#n.report(3, this.#h); }
+  /** Prints formatStats() on stdout. */
+  printStats() { process.stdout.write(this.formatStats()); }
   stats() {
     const s = SlabCache.#check(this).#n.cacheStats(this.#h);
     const [a, f] = this.#f.counts();
@@ -128,6 +135,10 @@ class Heap {
   alignedAlloc(alignment, size) { return Heap.#check(this).#n.alignedAlloc(alignment, size); }
   usableSize(ptr) { return Heap.#check(this).#n.usableSize(ptr); }
   defrag() { return Heap.#check(this).#n.defrag(); }
+  /** The heap's report (each class's slabs, the large blocks, the figures), as text. */
+  formatStats() { return Heap.#check(this).#n.report(1); }
+  /** Prints formatStats() on stdout. */
+  printStats() { process.stdout.write(this.formatStats()); }
   stats() {
     const h = Heap.#check(this).#n.stats().heap;
     const [a, f] = this.#f.counts();
@@ -421,6 +432,28 @@ class Rmem {
 
   /** The number of problems the validators find (0 = healthy). */
   validate() { return Rmem.#check(this).#n.validate().problems; }
+
+  /**
+   * Every page run of the instance in address order with its owner (see
+   * lib/layout.js): { pageSize, capacity, runs }. options.segments (default
+   * true): list each MeMS main node's sub-chain.
+   */
+  layout(options = {}) {
+    Rmem.#check(this);
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    const { segments = true } = options;
+    const leased = new Map();
+    for (const a of this.#arenas) {
+      const [h, left] = Arena.lease(a);
+      if (left > 0) leased.set(h, left);
+    }
+    return layoutCodec.decode(this.#n.layout(!!segments), this.#n.capacity, C.PAGE_SIZE, leased);
+  }
+
+  /** The whole instance's report: its runs, the page source, every allocator (MeMS in the seed's format). */
+  formatStats() { return Rmem.#check(this).#n.report(0); }
+  /** Prints formatStats() on stdout. */
+  printStats() { process.stdout.write(this.formatStats()); }
 
   /** Throws ERR_RMEM_CORRUPTED naming the first problem if the validators find any. */
   check() {

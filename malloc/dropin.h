@@ -17,7 +17,8 @@
  *   entry.c     malloc, free, calloc, realloc, memalign and friends,
  *               malloc_usable_size: the entry points.
  *   stats.c     rmem_malloc_stats, the exit summary, rmem_malloc_validate.
- *   override.c  the standard names (librmem-malloc.so only).
+ *   trace.c     the allocation trace (RMEM_MALLOC_TRACE=file).
+ *   override.c  the standard names (librmem-malloc.so only), with the trace's hooks.
  *
  * Invariants (rmem_malloc_validate checks R1, R4, R5 and runs rmem_validate
  * on every instance, which checks the rest, R3 included):
@@ -128,6 +129,24 @@ RM_HIDDEN void huge_reinit_child(void);
 /* Fills the huge figures of *out and checks R4, R5 (adds to *problems). */
 RM_HIDDEN void huge_stats(rmem_malloc_stats_t *out);
 RM_HIDDEN size_t huge_validate(void);
+
+/* ------------------------------------------------------------------------
+ * trace.c: the allocation trace. The standard names (override.c) call
+ * RM_TRACE once per call, so a calloc or realloc is one event however it is
+ * served inside; off, it costs one load and one predictable branch.
+ * ------------------------------------------------------------------------ */
+
+enum { RM_EV_MALLOC = 1, RM_EV_FREE = 2, RM_EV_CALLOC = 3, RM_EV_REALLOC = 4, RM_EV_REALLOC_FREE = 5, RM_EV_MEMALIGN = 6,
+       RM_EV_FORK = 7 /* a fork child's first event: address = the parent's pid */ };
+
+/* 0: off; 1: not decided yet (the first call reads RMEM_MALLOC_TRACE); 2: on. */
+RM_HIDDEN extern int rm_trace_state;
+/* Appends one event to the calling thread's buffer (aux: see trace.c). */
+RM_HIDDEN RM_NOINLINE void rm_trace(unsigned kind, const void *p, size_t size, unsigned aux);
+#define RM_TRACE(kind, p, size, aux)                                             \
+  do {                                                                           \
+    if (RMEM_UNLIKELY(rm_trace_state != 0)) rm_trace((kind), (p), (size), (aux)); \
+  } while (0)
 
 /* ------------------------------------------------------------------------
  * stats.c

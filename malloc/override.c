@@ -1,31 +1,75 @@
 /*
  * override.c - the standard names (librmem-malloc.so only): malloc, free, ...
- * and glibc's __libc_* names, as aliases of the rmem_malloc_* functions.
+ * and glibc's __libc_* names, over the rmem_malloc_* functions, each with the
+ * allocation trace's hook (trace.c: one predictable branch when
+ * RMEM_MALLOC_TRACE is not set). The hooks sit here, at the program's own
+ * calls, so a calloc or realloc is one event however entry.c serves it.
  *
- * Aliases must sit beside their targets, so each is a one-line forwarder;
- * the shared library is built with link-time optimisation, which turns each
- * into the function it forwards to.
+ * The shared library is built with link-time optimisation, which turns each
+ * of these into the function it wraps.
  */
 #include "dropin.h"
 
 #define RM_EXPORT __attribute__((visibility("default")))
 
-RM_EXPORT void *malloc(size_t n) { return rmem_malloc(n); }
-RM_EXPORT void free(void *p) { rmem_malloc_free(p); }
-RM_EXPORT void cfree(void *p) { rmem_malloc_free(p); }
-RM_EXPORT void *calloc(size_t n, size_t s) { return rmem_malloc_calloc(n, s); }
-RM_EXPORT void *realloc(void *p, size_t n) { return rmem_malloc_realloc(p, n); }
-RM_EXPORT void *reallocarray(void *p, size_t n, size_t s) { return rmem_malloc_reallocarray(p, n, s); }
-RM_EXPORT int posix_memalign(void **out, size_t a, size_t n) { return rmem_malloc_posix_memalign(out, a, n); }
-RM_EXPORT void *aligned_alloc(size_t a, size_t n) { return rmem_malloc_aligned_alloc(a, n); }
-RM_EXPORT void *memalign(size_t a, size_t n) { return rmem_malloc_memalign(a, n); }
-RM_EXPORT void *valloc(size_t n) { return rmem_malloc_valloc(n); }
-RM_EXPORT void *pvalloc(size_t n) { return rmem_malloc_pvalloc(n); }
+static inline unsigned log2_of(size_t a) { return a ? 63u - (unsigned)__builtin_clzll((unsigned long long)a) : 0; }
+
+static inline void *traced_malloc(size_t n) {
+  void *p = rmem_malloc(n);
+  RM_TRACE(RM_EV_MALLOC, p, n, 0);
+  return p;
+}
+
+static inline void traced_free(void *p) {
+  if (p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
+  rmem_malloc_free(p);
+}
+
+static inline void *traced_calloc(size_t n, size_t s) {
+  void *p = rmem_malloc_calloc(n, s);
+  RM_TRACE(RM_EV_CALLOC, p, n * s, 0);
+  return p;
+}
+
+static inline void *traced_realloc(void *p, size_t n) {
+  if (p) RM_TRACE(RM_EV_REALLOC_FREE, p, 0, 0);
+  void *q = rmem_malloc_realloc(p, n);
+  RM_TRACE(p ? RM_EV_REALLOC : RM_EV_MALLOC, q, n, p && !q && n ? 1 : 0); /* aux 1: failed, p stays */
+  return q;
+}
+
+static inline void *traced_reallocarray(void *p, size_t n, size_t s) {
+  if (p) RM_TRACE(RM_EV_REALLOC_FREE, p, 0, 0);
+  void *q = rmem_malloc_reallocarray(p, n, s);
+  RM_TRACE(p ? RM_EV_REALLOC : RM_EV_MALLOC, q, n * s, p && !q && n && s ? 1 : 0);
+  return q;
+}
+
+static inline void *traced_memalign(void *p, size_t a, size_t n) {
+  RM_TRACE(RM_EV_MEMALIGN, p, n, log2_of(a));
+  return p;
+}
+
+RM_EXPORT void *malloc(size_t n) { return traced_malloc(n); }
+RM_EXPORT void free(void *p) { traced_free(p); }
+RM_EXPORT void cfree(void *p) { traced_free(p); }
+RM_EXPORT void *calloc(size_t n, size_t s) { return traced_calloc(n, s); }
+RM_EXPORT void *realloc(void *p, size_t n) { return traced_realloc(p, n); }
+RM_EXPORT void *reallocarray(void *p, size_t n, size_t s) { return traced_reallocarray(p, n, s); }
+RM_EXPORT int posix_memalign(void **out, size_t a, size_t n) {
+  int rc = rmem_malloc_posix_memalign(out, a, n);
+  if (rc == 0) traced_memalign(*out, a, n);
+  return rc;
+}
+RM_EXPORT void *aligned_alloc(size_t a, size_t n) { return traced_memalign(rmem_malloc_aligned_alloc(a, n), a, n); }
+RM_EXPORT void *memalign(size_t a, size_t n) { return traced_memalign(rmem_malloc_memalign(a, n), a, n); }
+RM_EXPORT void *valloc(size_t n) { return traced_memalign(rmem_malloc_valloc(n), 4096, n); }
+RM_EXPORT void *pvalloc(size_t n) { return traced_memalign(rmem_malloc_pvalloc(n), 4096, n); }
 RM_EXPORT size_t malloc_usable_size(void *p) { return rmem_malloc_usable_size(p); }
-RM_EXPORT void *__libc_malloc(size_t n) { return rmem_malloc(n); }
-RM_EXPORT void __libc_free(void *p) { rmem_malloc_free(p); }
-RM_EXPORT void *__libc_calloc(size_t n, size_t s) { return rmem_malloc_calloc(n, s); }
-RM_EXPORT void *__libc_realloc(void *p, size_t n) { return rmem_malloc_realloc(p, n); }
-RM_EXPORT void *__libc_memalign(size_t a, size_t n) { return rmem_malloc_memalign(a, n); }
-RM_EXPORT void *__libc_valloc(size_t n) { return rmem_malloc_valloc(n); }
-RM_EXPORT void *__libc_pvalloc(size_t n) { return rmem_malloc_pvalloc(n); }
+RM_EXPORT void *__libc_malloc(size_t n) { return traced_malloc(n); }
+RM_EXPORT void __libc_free(void *p) { traced_free(p); }
+RM_EXPORT void *__libc_calloc(size_t n, size_t s) { return traced_calloc(n, s); }
+RM_EXPORT void *__libc_realloc(void *p, size_t n) { return traced_realloc(p, n); }
+RM_EXPORT void *__libc_memalign(size_t a, size_t n) { return traced_memalign(rmem_malloc_memalign(a, n), a, n); }
+RM_EXPORT void *__libc_valloc(size_t n) { return traced_memalign(rmem_malloc_valloc(n), 4096, n); }
+RM_EXPORT void *__libc_pvalloc(size_t n) { return traced_memalign(rmem_malloc_pvalloc(n), 4096, n); }

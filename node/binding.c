@@ -1125,6 +1125,185 @@ static napi_value js_mems_validate(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------
+ * Layout and reports
+ * ------------------------------------------------------------------------ */
+
+/*
+ * layout(segments) -> { records, names }: every page run of the instance
+ * (rmem_layout_walk), as LAYOUT_FIELDS doubles a run in one Float64Array --
+ * one native call and one typed array however many runs there are; lib/layout.js
+ * makes the objects. names maps a slab cache's index to its name, once per cache.
+ */
+enum {
+  LF_KIND, LF_OFFSET, LF_PAGES, LF_BYTES, LF_DIRTY, LF_SLOT_SIZE, LF_SLOTS, LF_LIVE, LF_CACHED, LF_CLASS, LF_OWNER,
+  LF_GEN, LF_LIFETIME, LF_USED, LF_CURRENT, LF_SIZE, LF_MAIN, LF_SVA, LF_EVA, LF_SEGMENTS, LF_HOLES, LF_SEGKIND,
+  LF_OBJ_SIZE, LAYOUT_FIELDS
+};
+
+typedef struct layout_acc {
+  double *rec;
+  size_t n, cap;
+  uint8_t *seen;          /* caches whose name was taken, by index */
+  size_t nseen;
+  const char **names;     /* (index, name) pairs of the caches seen */
+  uint32_t *name_index;
+  size_t nnames, cap_names;
+  int oom;
+} layout_acc_t;
+
+static int layout_visit(const rmem_run_t *run, void *arg) {
+  layout_acc_t *a = arg;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 1024;
+    double *rec = realloc(a->rec, cap * LAYOUT_FIELDS * sizeof(double));
+    if (!rec) return a->oom = 1;
+    a->rec = rec;
+    a->cap = cap;
+  }
+  double *d = a->rec + a->n++ * LAYOUT_FIELDS;
+  d[LF_KIND] = run->kind;
+  d[LF_OFFSET] = (double)run->offset;
+  d[LF_PAGES] = (double)run->pages;
+  d[LF_BYTES] = (double)run->bytes;
+  d[LF_DIRTY] = (double)run->dirty_pages;
+  d[LF_SLOT_SIZE] = run->slot_size;
+  d[LF_SLOTS] = run->slots;
+  d[LF_LIVE] = run->live;
+  d[LF_CACHED] = run->cached;
+  d[LF_CLASS] = run->class_index;
+  d[LF_OWNER] = run->owner_index;
+  d[LF_GEN] = run->owner_generation;
+  d[LF_LIFETIME] = run->lifetime;
+  d[LF_USED] = (double)run->used;
+  d[LF_CURRENT] = run->current;
+  d[LF_SIZE] = (double)run->size;
+  d[LF_MAIN] = (double)run->main_index;
+  d[LF_SVA] = (double)run->sva;
+  d[LF_EVA] = (double)run->eva;
+  d[LF_SEGMENTS] = (double)run->segments;
+  d[LF_HOLES] = (double)run->holes;
+  d[LF_SEGKIND] = run->segment_kind;
+  d[LF_OBJ_SIZE] = (double)run->obj_size;
+  if (run->kind == RMEM_RUN_CACHE_SLAB && run->name) {
+    uint32_t i = run->owner_index;
+    if (i >= a->nseen) {
+      size_t n = a->nseen ? a->nseen : 64;
+      while (n <= i) n *= 2;
+      uint8_t *seen = realloc(a->seen, n);
+      if (!seen) return a->oom = 1;
+      memset(seen + a->nseen, 0, n - a->nseen);
+      a->seen = seen;
+      a->nseen = n;
+    }
+    if (!a->seen[i]) {
+      if (a->nnames == a->cap_names) {
+        size_t cap = a->cap_names ? a->cap_names * 2 : 16;
+        const char **names = realloc(a->names, cap * sizeof *names);
+        if (!names) return a->oom = 1;
+        a->names = names;
+        uint32_t *idx = realloc(a->name_index, cap * sizeof *idx);
+        if (!idx) return a->oom = 1;
+        a->name_index = idx;
+        a->cap_names = cap;
+      }
+      a->seen[i] = 1;
+      a->names[a->nnames] = run->name;
+      a->name_index[a->nnames++] = i;
+    }
+  }
+  return 0;
+}
+
+static napi_value layout_result(call_t *c, layout_acc_t *a) {
+  napi_env env = c->env;
+  void *data = NULL;
+  napi_value ab, records, names, o;
+  size_t bytes = a->n * LAYOUT_FIELDS * sizeof(double);
+  NODE_API_CALL(env, napi_create_arraybuffer(env, bytes, &data, &ab));
+  if (bytes) memcpy(data, a->rec, bytes);
+  NODE_API_CALL(env, napi_create_typedarray(env, napi_float64_array, a->n * LAYOUT_FIELDS, ab, 0, &records));
+  NODE_API_CALL(env, napi_create_object(env, &names));
+  for (size_t i = 0; i < a->nnames; i++) {
+    napi_value k, v;
+    NODE_API_CALL(env, napi_create_uint32(env, a->name_index[i], &k));
+    NODE_API_CALL(env, napi_create_string_utf8(env, a->names[i], NAPI_AUTO_LENGTH, &v));
+    NODE_API_CALL(env, napi_set_property(env, names, k, v));
+  }
+  NODE_API_CALL(env, napi_create_object(env, &o));
+  NODE_API_CALL(env, napi_set_named_property(env, o, "records", records));
+  NODE_API_CALL(env, napi_set_named_property(env, o, "names", names));
+  return o;
+}
+
+static napi_value js_layout(napi_env env, napi_callback_info info) {
+  CALL(true);
+  bool segments = false;
+  if (c.argc > 0) NODE_API_CALL(env, napi_get_value_bool(env, c.argv[0], &segments));
+  layout_acc_t a;
+  memset(&a, 0, sizeof a);
+  rmem_status_t st = rmem_layout_walk(c.r, segments ? RMEM_LAYOUT_SEGMENTS : 0, layout_visit, &a);
+  napi_value v = NULL;
+  if (st == RMEM_OK && a.oom) v = throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: out of memory");
+  else if (st == RMEM_OK) v = layout_result(&c, &a);
+  free(a.rec);
+  free(a.seen);
+  free(a.names);
+  free(a.name_index);
+  if (a.oom) return v;
+  return done_value(&c, st, v);
+}
+
+typedef struct text_acc {
+  char *buf;
+  size_t n, cap;
+  int oom;
+} text_acc_t;
+
+static void text_out(const char *text, size_t len, void *arg) {
+  text_acc_t *t = arg;
+  if (t->oom) return;
+  if (t->n + len > t->cap) {
+    size_t cap = t->cap ? t->cap : 4096;
+    while (cap < t->n + len) cap *= 2;
+    char *b = realloc(t->buf, cap);
+    if (!b) {
+      t->oom = 1;
+      return;
+    }
+    t->buf = b;
+    t->cap = cap;
+  }
+  memcpy(t->buf + t->n, text, len);
+  t->n += len;
+}
+
+/* report(kind, handle) -> the text of rmem_report: 0 all, 1 heap, 2 arena h, 3 slab cache h, 4 MeMS. */
+static napi_value js_report(napi_env env, napi_callback_info info) {
+  CALL(true);
+  double kind;
+  if (!arg_number(&c, 0, "kind", &kind)) return NULL;
+  if (!(kind == 0 || kind == 1 || kind == 2 || kind == 3 || kind == 4))
+    return throw_code(env, KIND_RANGE, "ERR_OUT_OF_RANGE", "The value of \"kind\" is out of range. It must be 0 .. 4");
+  void *obj = NULL;
+  if (kind == RMEM_REPORT_ARENA && !(obj = arg_arena(&c, 1))) return NULL;
+  if (kind == RMEM_REPORT_CACHE && !(obj = arg_cache(&c, 1))) return NULL;
+  text_acc_t t = {NULL, 0, 0, 0};
+  rmem_status_t st = rmem_report(c.r, (rmem_report_kind_t)(int)kind, obj, text_out, &t);
+  napi_value v = NULL;
+  if (st == RMEM_OK && t.oom) {
+    free(t.buf);
+    return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: out of memory");
+  }
+  if (st == RMEM_OK && napi_create_string_utf8(env, t.buf ? t.buf : "", t.n, &v) != napi_ok) {
+    free(t.buf);
+    throw_napi_failure(env, "napi_create_string_utf8");
+    return NULL;
+  }
+  free(t.buf);
+  return done_value(&c, st, v);
+}
+
+/* ------------------------------------------------------------------------
  * createInstance(capacity, flags)
  * ------------------------------------------------------------------------ */
 
@@ -1170,6 +1349,8 @@ static const struct {
   {"memsStats", js_mems_stats},
   {"memsFinish", js_mems_finish},
   {"memsValidate", js_mems_validate},
+  {"layout", js_layout},
+  {"report", js_report},
 };
 
 #define N_INST_FUNCTIONS (sizeof inst_functions / sizeof inst_functions[0])

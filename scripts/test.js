@@ -16,6 +16,11 @@
 //   npm test                      all suites
 //   npm test -- types pack        only the suites whose names contain one of the words
 //
+// The viz suite (test/viz/: the live page in headless Chromium, through
+// playwright-core) is skipped with its reason when /usr/bin/chromium (Debian's
+// chromium; RMEM_CHROMIUM names another) is missing, unless RMEM_TEST_VIZ=1
+// (CI sets it: .ci/run installs chromium, so there a missing one fails).
+//
 // The Windows suite (the C tests cross-built with mingw-w64 and run under wine,
 // scripts/test-windows.sh, about a minute) is skipped with its reason when
 // mingw-w64 or wine is missing, unless RMEM_TEST_WINDOWS=1 (CI sets it: then a
@@ -67,6 +72,19 @@ function valgrindSuite() {
   return { name, skip: 'valgrind not found; apt-get install valgrind' };
 }
 
+/** The live page in headless Chromium (test/viz/), or why it cannot run here. */
+function vizSuite() {
+  const name = 'viz (Chromium)';
+  const chromium = process.env.RMEM_CHROMIUM || '/usr/bin/chromium';
+  let why = null;
+  if (!fs.existsSync(chromium)) why = `chromium not found at ${chromium}; apt-get install chromium`;
+  else if (!fs.existsSync(path.join(root, 'node_modules', 'playwright-core'))) why = 'playwright-core not installed: npm install';
+  if (!why) return { name, cmd: node, args: ['--test', 'test/viz/'] };
+  // CI sets RMEM_TEST_VIZ=1: there a missing browser is a failure, not a skip
+  if (process.env.RMEM_TEST_VIZ === '1') return { name, cmd: node, args: ['-e', `console.error(${JSON.stringify(why)}); process.exit(1)`] };
+  return { name, skip: why };
+}
+
 const SUITES = [
   { name: 'addon build', build: true, cmd: node, args: ['scripts/build.js'] },
   { name: 'C (plain)', cmd: 'bash', args: ['scripts/test-c.sh', 'plain'] },
@@ -78,6 +96,7 @@ const SUITES = [
   ...otherNodes().map(({ bin, version }) => (version
     ? { name: `JS (Node ${version})`, cmd: bin, args: jsArgs(version) }
     : { name: `JS (${bin})`, skip: `${bin} does not run` })),
+  vizSuite(),
   { name: 'types', cmd: node, args: ['scripts/test-types.js'] },
   { name: 'C install', cmd: 'bash', args: ['scripts/test-c-install.sh'] },
   windowsSuite(),

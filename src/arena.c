@@ -836,3 +836,39 @@ arena_t *rmem_arena_default_of(rmem_t *r, lifetime_t lifetime) {
     return rmem_fail_null(RMEM_ENOTINIT, "no default arenas: call init_arenas() first");
   return r->arena_state->defaults[lifetime];
 }
+
+/* ------------------------------------------------------------------------
+ * For the layout walk and the reports (layout.c)
+ * ------------------------------------------------------------------------ */
+
+arena_t *rmem_arena_describe(rmem_t *r, uint32_t index, rmem_run_t *run) {
+  if (!r->arena_state || !r->arenas.base || index == 0 || index >= r->arenas.bump) return NULL;
+  arena_t *a = rmem_pool_at(&r->arenas, index);
+  if (a->slot.alive != RMEM_HSLOT_ALIVE) return NULL;
+  run->owner_index = index;
+  run->owner_generation = a->slot.generation;
+  run->lifetime = (lifetime_t)a->lifetime;
+  return a;
+}
+
+void rmem_arena_describe_run(rmem_t *r, arena_t *a, uint32_t first_page, rmem_run_t *run) {
+  for (const chunk_t *c = a->large; c; c = c->next)
+    if (c->first_page == first_page) {
+      run->kind = RMEM_RUN_ARENA_LARGE;
+      run->size = (size_t)c->stop;
+      return;
+    }
+  run->kind = RMEM_RUN_ARENA_CHUNK;
+  for (const chunk_t *c = a->first; c; c = c->next)
+    if (c->first_page == first_page) {
+      uintptr_t top = c == a->cur ? a->head.ptr : c->stop;
+      run->used = (size_t)(top - chunk_start(r, c));
+      run->current = c == a->cur;
+      return;
+    }
+}
+
+uint32_t rmem_arena_class_of(const arena_t *a, const rmem_slab_list_t *l) {
+  uintptr_t rel = (uintptr_t)l - (uintptr_t)a->cls;
+  return a->cls && rel < INTER_BYTES ? (uint32_t)(rel / sizeof(inter_class_t)) : 0;
+}

@@ -408,3 +408,18 @@ static size_t caches_validate(rmem_t *r) {
   }
   return problems;
 }
+
+/* ------------------------------------------------------------------------
+ * For the layout walk and the reports (layout.c)
+ * ------------------------------------------------------------------------ */
+
+slab_cache_t *rmem_cache_describe(rmem_t *r, uint32_t index, rmem_run_t *run) {
+  if (!r->arena_state || !r->caches.base || index == 0 || index >= r->caches.bump) return NULL;
+  slab_cache_t *c = rmem_pool_at(&r->caches, index);
+  if (c->slot.alive != RMEM_HSLOT_ALIVE) return NULL;
+  run->owner_index = index;
+  run->owner_generation = c->slot.generation;
+  run->name = c->name;
+  run->obj_size = c->obj_size;
+  return c;
+}

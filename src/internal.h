@@ -31,6 +31,9 @@
  *   instance.c  rmem_create / rmem_create_in / rmem_destroy, fork, the default
  *               instance, rmem_stats, rmem_validate (every subsystem through one
  *               table).
+ *   layout.c    the layout walk over every page run and the reports (printStats of
+ *               every allocator); reads the structures of types.h and asks the
+ *               allocators' files for what they keep private (the accessors below).
  *   seed.c      the seed's names (init_heap, r_alloc, ...) on the default instance.
  *
  * The structures and their invariants are in types.h.
@@ -186,6 +189,8 @@ RMEM_HIDDEN size_t rmem_pages_release(rmem_t *r);
 RMEM_HIDDEN uint32_t rmem_pages_largest_free(const rmem_t *r);
 /* Checks P1..P6; returns problems. */
 RMEM_HIDDEN size_t rmem_pages_check(rmem_t *r);
+/* Pages of the free run at first (a run head) that may still be resident (layout.c). */
+RMEM_HIDDEN uint32_t rmem_pages_run_dirty(const rmem_t *r, uint32_t first);
 
 /* ------------------------------------------------------------------------
  * slab.c: the slab engine
@@ -280,6 +285,30 @@ RMEM_HIDDEN void rmem_heap_fork_child(rmem_t *r);
 enum { RMEM_FORK_PREPARE, RMEM_FORK_PARENT, RMEM_FORK_CHILD };
 RMEM_HIDDEN void rmem_handles_fork(int phase);
 RMEM_HIDDEN void rmem_thread_fork(int phase);
+
+/* ------------------------------------------------------------------------
+ * Accessors for layout.c (the top floor): what arena.c, cache.c and mems.c
+ * keep private, filled into the fields of an rmem_run_t
+ * ------------------------------------------------------------------------ */
+
+/* Arena `index` if it is alive: owner_index, owner_generation, lifetime; NULL if none. */
+RMEM_HIDDEN arena_t *rmem_arena_describe(rmem_t *r, uint32_t index, rmem_run_t *run);
+/* The run of arena a that starts at first_page: kind ARENA_CHUNK (used, current) or ARENA_LARGE (size). */
+RMEM_HIDDEN void rmem_arena_describe_run(rmem_t *r, arena_t *a, uint32_t first_page, rmem_run_t *run);
+/* The size class (0-based) of an intermediate arena whose class list l is. */
+RMEM_HIDDEN uint32_t rmem_arena_class_of(const arena_t *a, const rmem_slab_list_t *l);
+/* Slab cache `index` if it is alive: owner_index, owner_generation, name, obj_size; NULL if none. */
+RMEM_HIDDEN slab_cache_t *rmem_cache_describe(rmem_t *r, uint32_t index, rmem_run_t *run);
+/*
+ * MeMS main node `main` (0-based): main_index, sva, eva, segments, holes, used.
+ * Then, if seg is not NULL, calls it with each segment of its sub-chain in
+ * order (kind RMEM_RUN_MEMS_SEGMENT; offset = the segment's byte offset in the
+ * range). Returns false if there is no such main node; a nonzero seg stops it
+ * (*stopped = 1). On a shared instance the caller holds mems_lock (then lock).
+ */
+RMEM_HIDDEN bool rmem_mems_describe(rmem_t *r, uint32_t main, rmem_run_t *run, rmem_run_fn *seg, void *arg, int *stopped);
+/* The seed's MeMS report (rmem_mems_print_stats's text) through out; takes mems_lock itself. */
+RMEM_HIDDEN rmem_status_t rmem_mems_report(rmem_t *r, rmem_print_fn *out, void *arg);
 
 /* The default instance of the seed's names (instance.c owns it; seed.c reads it). */
 RMEM_HIDDEN extern rmem_t *rmem_default_instance;

@@ -934,46 +934,65 @@ static rmem_status_t mems_stats_(rmem_t *r, rmem_mems_stats_t *out) {
  * drop that trailing space so the line reads exactly as the seed's README
  * shows it).
  */
-static rmem_status_t mems_print_stats_(rmem_t *r, FILE *f) {
+/* printf into the report's callback (a line piece is far below the buffer). */
+static void outf(rmem_print_fn *out, void *arg, const char *fmt, ...) RMEM_PRINTF(3, 4);
+static void outf(rmem_print_fn *out, void *arg, const char *fmt, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, arg);
+}
+
+static rmem_status_t mems_report_(rmem_t *r, rmem_print_fn *out, void *arg) {
   struct rmem_mems *m = mems_of(r, "mems_print_stats");
   if (!m) return rmem_last_error();
-  if (!f) f = stdout;
-  fputs("MeMS Stats:\n", f);
+  outf(out, arg, "MeMS Stats:\n");
   const mems_node_t *l = m->first;
   uint32_t k = 0;
   for (size_t i = 0; i < m->nmains; i++) {
     const mems_main_t *mn = &m->mains[i];
     uint64_t sva = MEMS_VIRTUAL_BASE + mn->voff;
-    fprintf(f, "MAIN[%llu:%llu] -> ", (unsigned long long)sva, (unsigned long long)(sva + main_bytes(mn) - 1));
+    outf(out, arg, "MAIN[%llu:%llu] -> ", (unsigned long long)sva, (unsigned long long)(sva + main_bytes(mn) - 1));
     while (l && main_of(l->u.leaf.info[k]) == i) {
       uint64_t ssva = (uint64_t)MEMS_VIRTUAL_BASE + l->u.leaf.voff[k];
-      fprintf(f, "<%s>[SVA:%llu:EVA:%llu] <-> ", is_process(l->u.leaf.info[k]) ? "P" : "H",
-              (unsigned long long)ssva, (unsigned long long)(ssva + l->u.leaf.size[k] - 1));
+      outf(out, arg, "<%s>[SVA:%llu:EVA:%llu] <-> ", is_process(l->u.leaf.info[k]) ? "P" : "H",
+           (unsigned long long)ssva, (unsigned long long)(ssva + l->u.leaf.size[k] - 1));
       if (++k == l->n) {
         l = l->u.leaf.next;
         k = 0;
       }
     }
-    fputs("<NULL>\n", f);
+    outf(out, arg, "<NULL>\n");
   }
-  fprintf(f, "Page used: %zu\n", m->pages);
-  fprintf(f, "Space unused: %zu\n", m->hole_bytes);
-  fprintf(f, "Main Chain Length: %zu\n", m->nmains);
-  fputs("Sub-chain Length array:", f);
+  outf(out, arg, "Page used: %zu\n", m->pages);
+  outf(out, arg, "Space unused: %zu\n", m->hole_bytes);
+  outf(out, arg, "Main Chain Length: %zu\n", m->nmains);
+  outf(out, arg, "Sub-chain Length array:");
   /* a second pass over the leaves: count each main node's run of segments */
   size_t run = 0, cur = 0;
   for (l = m->first; l; l = l->u.leaf.next) {
     for (k = 0; k < l->n; k++) {
       if (main_of(l->u.leaf.info[k]) != cur) {
-        fprintf(f, " %zu", run);
+        outf(out, arg, " %zu", run);
         cur = main_of(l->u.leaf.info[k]);
         run = 0;
       }
       run++;
     }
   }
-  if (m->nmains) fprintf(f, " %zu", run);
-  fputc('\n', f);
+  if (m->nmains) outf(out, arg, " %zu", run);
+  outf(out, arg, "\n");
+  return RMEM_OK;
+}
+
+static void file_out(const char *text, size_t len, void *arg) { fwrite(text, 1, len, (FILE *)arg); }
+
+static rmem_status_t mems_print_stats_(rmem_t *r, FILE *f) {
+  if (!f) f = stdout;
+  rmem_status_t st = mems_report_(r, file_out, f);
+  if (st != RMEM_OK) return st;
   return ferror(f) ? rmem_fail(RMEM_EINVAL, "mems_print_stats: writing to the stream failed") : RMEM_OK;
 }
 
@@ -1168,6 +1187,55 @@ static size_t mems_validate_(rmem_t *r) {
 }
 
 /* ------------------------------------------------------------------------
+ * For the layout walk (layout.c)
+ * ------------------------------------------------------------------------ */
+
+static bool mems_describe_(rmem_t *r, uint32_t main, rmem_run_t *run, rmem_run_fn *seg, void *arg, int *stopped) {
+  struct rmem_mems *m = r->mems;
+  *stopped = 0;
+  if (!m || m->magic != MEMS_MAGIC || main >= m->nmains || !m->root) return false;
+  const mems_main_t *mn = &m->mains[main];
+  run->main_index = main;
+  run->sva = (size_t)MEMS_VIRTUAL_BASE + mn->voff;
+  run->eva = run->sva + main_bytes(mn) - 1;
+  /* the main node's segments start at its voff (M2): one descent, then along the leaves */
+  mems_path_t p;
+  descend_key(m, (uint32_t)mn->voff, &p);
+  for (int pass = 0; pass < 2; pass++) {
+    const mems_node_t *l = p.leaf;
+    uint32_t k = p.j;
+    while (l && main_of(l->u.leaf.info[k]) == main) {
+      uint32_t info = l->u.leaf.info[k], voff = l->u.leaf.voff[k], size = l->u.leaf.size[k];
+      if (pass == 0) {
+        run->segments++;
+        if (!is_process(info)) run->holes++;
+        else run->used += size;
+      } else if (seg) {
+        rmem_run_t s;
+        memset(&s, 0, sizeof s);
+        s.kind = RMEM_RUN_MEMS_SEGMENT;
+        s.offset = (size_t)(phys_of(r, m, main, voff) - r->base);
+        s.bytes = size;
+        s.main_index = main;
+        s.sva = (size_t)MEMS_VIRTUAL_BASE + voff;
+        s.eva = s.sva + size - 1;
+        s.segment_kind = is_process(info) ? MEMS_PROCESS : MEMS_HOLE;
+        if (seg(&s, arg)) {
+          *stopped = 1;
+          return true;
+        }
+      }
+      if (++k == l->n) {
+        l = l->u.leaf.next;
+        k = 0;
+      }
+    }
+    if (!seg) break;
+  }
+  return true;
+}
+
+/* ------------------------------------------------------------------------
  * The entry points: under the instance's MeMS lock when it is shared
  * ------------------------------------------------------------------------ */
 
@@ -1246,4 +1314,15 @@ size_t rmem_mems_validate(rmem_t *r) {
   size_t v = mems_validate_(r);
   if (locked) rmem_unlock(&r->mems_lock);
   return v;
+}
+
+rmem_status_t rmem_mems_report(rmem_t *r, rmem_print_fn *out, void *arg) {
+  bool locked = mems_lock(r);
+  rmem_status_t v = mems_report_(r, out, arg);
+  if (locked) rmem_unlock(&r->mems_lock);
+  return v;
+}
+
+bool rmem_mems_describe(rmem_t *r, uint32_t main, rmem_run_t *run, rmem_run_fn *seg, void *arg, int *stopped) {
+  return mems_describe_(r, main, run, seg, arg, stopped); /* the caller holds the locks (layout.c) */
 }

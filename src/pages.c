@@ -132,6 +132,8 @@ static uint32_t run_dirty(const rmem_t *r, uint32_t first) {
   return r->pm[first + h->len - 1].owner;
 }
 
+uint32_t rmem_pages_run_dirty(const rmem_t *r, uint32_t first) { return run_dirty(r, first); }
+
 static void make_free(rmem_t *r, uint32_t first, uint32_t n, uint32_t dirty, uint32_t mfrom, uint32_t mto) {
   rmem_pme_t *pm = r->pm;
   if (dirty > n) dirty = n;

@@ -37,6 +37,7 @@ test('every code in the table is provoked, with the right class and a message', 
       a.alloc(8);
     },
     ERR_RMEM_INVALID_HANDLE: () => core.nativeOf(rm).cacheAlloc(-1),
+    ERR_RMEM_BAD_TRACE: () => rmem.readTrace(__filename), // a file that is no allocation trace
     ERR_RMEM_BUSY: () => {
       const c = rm.createSlabCache('busy', 8, { strict: true });
       c.alloc();

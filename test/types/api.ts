@@ -4,9 +4,11 @@
 // error, or tsc fails on the directive.
 import rmem, {
   LIFETIME, Rmem, Arena, SlabCache, arenaStats, createArena, initArenas, rArena, rArenaFree, rReset,
-  memory, HEAPU8, HEAP64, dataView, instance, mems as memsFromRoot,
+  memory, HEAPU8, HEAP64, dataView, instance, mems as memsFromRoot, layout, heapMap, heapMapText, serveViz,
+  printStats, formatStats, readTrace, replayTrace,
 } from 'rmem';
-import type { Lifetime, LifetimeName, Ptr, Stats, ArenaStats, SlabCacheStats, RmemError, RmemErrorCode, SharedToken } from 'rmem';
+import type { Lifetime, LifetimeName, Ptr, Stats, ArenaStats, SlabCacheStats, RmemError, RmemErrorCode, SharedToken, Layout,
+  Run, RunOwner, VizServer, MemsSegment, Trace, TraceReplay } from 'rmem';
 import mems, { malloc, get } from 'rmem/mems';
 
 // The default export is the module: the same names as the named exports.
@@ -92,3 +94,43 @@ memsFromRoot.free(Number(v));
 // @ts-expect-error malloc returns a bigint
 const n: number = mems.malloc(10);
 void [off, n];
+
+// Layout: a union on owner (and kind); every run has offset and pages.
+const lay: Layout = new Rmem().layout({ segments: true });
+let pagesSeen = 0;
+for (const run of lay.runs) {
+  pagesSeen += run.pages;
+  const o: RunOwner = run.owner;
+  if (run.owner === 'heap' && run.kind === 'slab') void [run.live, run.cached, run.slotSize];
+  if (run.owner === 'heap' && run.kind === 'large') void run.size;
+  if (run.owner === 'arena' && run.kind === 'chunk') void [run.used, run.current, run.arena, run.lifetime];
+  if (run.owner === 'slab') void [run.name, run.cache, run.objSize];
+  if (run.owner === 'free') void [run.dirtyPages, run.untouched];
+  if (run.owner === 'mems') {
+    const segs: MemsSegment[] = run.segments;
+    void segs.map((sg) => sg.kind === 'process');
+  }
+  // @ts-expect-error a free run has no live slots
+  if (run.owner === 'free') void run.live;
+  void o;
+}
+const firstRun: Run = layout().runs[0];
+const svg: string = heapMap(rm, { columns: 32, title: 'map' }) + heapMap(lay) + heapMap();
+const txt: string = heapMapText(undefined, { color: false, trim: true });
+// @ts-expect-error columns is a number
+heapMap(rm, { columns: 'wide' });
+const viz: VizServer = serveViz(rm, { port: 0 });
+const ready: Promise<VizServer> = viz.ready;
+const closed: Promise<void> = viz.close();
+const report: string = rm.formatStats() + rm.heap.formatStats() + arena.formatStats() + c.formatStats() + formatStats();
+printStats();
+arena.printStats();
+c.printStats();
+const handles: number = arena.handle + c.handle;
+void [pagesSeen, firstRun, svg, txt, ready, closed, report, handles];
+
+// Traces of the drop-in malloc.
+const tr: Trace = readTrace('prog.trace');
+const rep: TraceReplay = replayTrace(tr.processes[0], tr);
+const balanced: boolean = rep.stats.balanced && rep.live.length === tr.processes[0].n;
+void balanced;
