@@ -14,13 +14,20 @@
 
 static inline unsigned log2_of(size_t a) { return a ? 63u - (unsigned)__builtin_clzll((unsigned long long)a) : 0; }
 
+/* malloc and free test the trace first, so that untraced they are the entry points themselves (a tail
+   call: no frame kept around the allocator for a branch after it) */
 static inline void *traced_malloc(size_t n) {
+  if (RMEM_LIKELY(rm_trace_state == 0)) return rmem_malloc(n);
   void *p = rmem_malloc(n);
   RM_TRACE(RM_EV_MALLOC, p, n, 0);
   return p;
 }
 
 static inline void traced_free(void *p) {
+  if (RMEM_LIKELY(rm_trace_state == 0)) {
+    rmem_malloc_free(p);
+    return;
+  }
   if (p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
   rmem_malloc_free(p);
 }
