@@ -254,13 +254,10 @@ static void test_threads(void) {
   CHECK(after.remote_frees >= before.remote_frees + NR);
   CHECK(after.adoptions > before.adoptions);   /* later rounds reuse the heaps of exited threads */
   /* ... instead of making new ones. An orphan that another thread holds for a moment (draining it) is passed
-     over by a thread looking for a heap, so the count depends on timing; ThreadSanitizer's slower threads
-     (scripts/test-c.sh tsan) make a few more heaps that way, so there it may go past NT + 1. */
-#if defined(__SANITIZE_THREAD__)
+     over by a thread looking for a heap, so the count depends on timing: a round may make a few (seen past
+     NT + 1 about once in 12 plain runs on 2 cores, more often under ThreadSanitizer's slower threads). Six
+     rounds of NT threads that made heaps afresh would reach 6 * NT. */
   CHECK(after.heaps <= before.heaps + 2 * NT + 1);
-#else
-  CHECK(after.heaps <= before.heaps + NT + 1);
-#endif
   CHECK_EQ(rmem_malloc_validate(), 0);
 }
 
