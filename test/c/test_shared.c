@@ -266,6 +266,69 @@ static void test_pipeline(void) {
   rmem_destroy(R);
 }
 
+/* ---- two threads free every block, the second as the first returns, while the owner takes the block back
+   (drains) again and again: one free wins, the other is a double free. A free that looked at the live bit
+   before the owner took the block back from the winner, and made its OR after, once set a bit on a free
+   block: the block went onto the owner's stack twice ---- */
+
+enum { RACE_ITEMS = 40000 };
+static _Atomic(unsigned char *) race_slot;
+static _Atomic unsigned race_taken; /* freers that have taken the current block: 0, 1, 2 */
+static _Atomic int race_done, race_ok, race_double, race_other;
+
+static void race(void *arg) {
+  int k = *(int *)arg;
+  if (k == 0) { /* the owner: hands each block to both freers, drains as it allocates the next */
+    rmem_local_t *l = rmem_local(R);
+    CHECK(l != NULL);
+    for (unsigned n = 0; n < RACE_ITEMS; n++) {
+      unsigned char *p = rmem_local_alloc(l, 16 + (n % 8) * 16);
+      if (!p) break;
+      atomic_store(&race_taken, 0);
+      atomic_store(&race_slot, p);
+      while (atomic_load(&race_taken) < 1) check_yield();
+      /* the first free is in: take the block back (stats drains this thread's heap) while the second runs */
+      rmem_heap_stats_t hs;
+      while (atomic_load(&race_taken) < 2) CHECK_EQ(rmem_heap_stats(R, &hs), RMEM_OK);
+      atomic_store(&race_slot, NULL);
+    }
+    atomic_store(&race_done, 1);
+    return;
+  }
+  unsigned char *last = NULL;
+  while (!atomic_load(&race_done)) {
+    unsigned char *p = atomic_load(&race_slot);
+    if (!p || p == last) {
+      check_yield();
+      continue;
+    }
+    last = p;
+    if (k == 2) /* the second free starts as the owner starts taking the block back from the first */
+      while (atomic_load(&race_taken) < 1 && !atomic_load(&race_done)) continue;
+    rmem_status_t st = rmem_free(R, p);
+    if (st == RMEM_OK) atomic_fetch_add(&race_ok, 1);
+    else if (st == RMEM_EDOUBLEFREE) atomic_fetch_add(&race_double, 1);
+    else atomic_fetch_add(&race_other, 1);
+    atomic_fetch_add(&race_taken, 1);
+  }
+}
+
+static void test_racing_double_frees(void) {
+#if defined(RMEM_VALGRIND) && RMEM_VALGRIND
+  return; /* spinning hand-offs under memcheck's one-thread-at-a-time: minutes (plain, ASan, TSan run it) */
+#endif
+  R = shared_instance(64 << 20);
+  size_t base = live_blocks(R);
+  int args[3] = {0, 1, 2};
+  CHECK_EQ(check_threads_run(3, race, args, sizeof args[0]), 0);
+  CHECK_EQ(atomic_load(&race_ok), RACE_ITEMS);     /* every block freed exactly once ... */
+  CHECK_EQ(atomic_load(&race_double), RACE_ITEMS); /* ... and every second free refused */
+  CHECK_EQ(atomic_load(&race_other), 0);
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), base);
+  rmem_destroy(R);
+}
+
 /* ---- double frees between threads, caught at the second call ---- */
 
 static void *shared_p, *shared_x;
@@ -548,6 +611,7 @@ int main(void) {
   test_create_in();
   test_hand_off();
   test_pipeline();
+  test_racing_double_frees();
   test_double_frees();
   test_orphans();
   test_arenas_caches_mems();
