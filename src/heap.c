@@ -404,12 +404,7 @@ static void summary_mark(rmem_heap_t *o, size_t wi) {
 /*
  * The free of a live block at off of heap id (not the caller's): decided by
  * one atomic OR of its remote bit. RMEM_EDOUBLEFREE if another free of it
- * came first (it waits for its owner still), or if the owner took it back
- * from that first free between this call's look at its live bit and the OR:
- * the owner clears the live bit before the remote bit, so the live bit read
- * after the OR tells (an OR that found the owner's clear sees the live bit
- * clear). Such a bit was set on a free block: it is withdrawn at once, and
- * until then the owner passes it over (drain takes back live blocks only).
+ * came first (it waits for its owner still).
  */
 static rmem_status_t remote_free(rmem_t *r, uintptr_t off, uint32_t id) {
   rmem_heap_t *o = id <= RMEM_MAX_HEAPS ? r->heaps[id] : NULL;
@@ -421,13 +416,6 @@ static rmem_status_t remote_free(rmem_t *r, uintptr_t off, uint32_t id) {
                         "double free of the block at offset %zu (another free of it came first; its owner has not "
                         "taken it back yet)",
                         (size_t)off);
-  if (!(__atomic_load_n(rmem_live_word(r, off), __ATOMIC_ACQUIRE) & bit)) {
-    atomic_fetch_and_explicit(rw, ~bit, memory_order_acq_rel);
-    return rmem_fail_at(RMEM_EDOUBLEFREE, r, (void *)(r->base + off),
-                        "double free of the block at offset %zu (another free of it came first; its owner took it "
-                        "back meanwhile)",
-                        (size_t)off);
-  }
   if (old == 0) summary_mark(o, off >> (RMEM_LIVE_SHIFT + 6));
   /* an orphan has no thread to drain it: whoever gets its lock for a moment does */
   if (atomic_load_explicit(&o->state, memory_order_seq_cst) == RMEM_HS_ORPHAN && heap_trylock(o)) {
@@ -439,15 +427,10 @@ static rmem_status_t remote_free(rmem_t *r, uintptr_t off, uint32_t id) {
   return RMEM_OK;
 }
 
-/*
- * The block at off of h, freed by another thread: it leaves the live bitmap and goes onto h's front.
- * A bit on a block that is not live is a losing double free's, about to be withdrawn (remote_free):
- * passed over, so no block goes onto a stack twice.
- */
+/* The block at off of h, freed by another thread: it leaves the live bitmap and goes onto h's front. */
 static void take_back(rmem_heap_t *h, uintptr_t off) {
   uint32_t t = rmem_tag_at(h->r, off) - h->tag_base;
-  rmem_assert(t - 1u < h->nclasses && "a remote free names a block of its owner (R1)");
-  if (RMEM_UNLIKELY(!rmem_is_live(h->r, off))) return;
+  rmem_assert(t - 1u < h->nclasses && rmem_is_live(h->r, off) && "a remote free names a live block of its owner (R1)");
   live_put(h->r, off, false);
   front_push_slow(h, t, (uint32_t)off);
   h->remote_frees++;

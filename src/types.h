@@ -259,9 +259,8 @@ typedef struct rmem_front {
  * that call), and its owner returns it to its own front when it drains.
  * Invariants of shared instances (rmem_heap_validate):
  *   R1  a remote bit is set only where the live bit is set, on a slab page of
- *       a heap (but for the moment a losing double free takes to withdraw
- *       its bit: remote_free); the owner's sum1 bit of that remote word is
- *       set, or the owner is draining it (sum2 / sum3 / pending likewise).
+ *       a heap; the owner's sum1 bit of that remote word is set, or the owner
+ *       is draining it (the owner's sum2 / sum3 / pending likewise above).
  *   R2  a heap's slabs carry its tag base; heaps[id] has id; an ORPHAN heap
  *       (its thread exited) has an empty front.
  */
