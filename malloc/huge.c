@@ -137,6 +137,20 @@ static rm_huge_t huge_cache_take(long k) {
 }
 
 
+/* Records mapping [p, p + len) as a live huge block: p, or NULL (the mapping released) if the table cannot grow. */
+static void *huge_register(void *p, size_t len) {
+  pthread_mutex_lock(&huge_lock);
+  bool ok = huge_reserve();
+  if (ok) huge_insert_locked((uintptr_t)p, len, len);
+  pthread_mutex_unlock(&huge_lock);
+  if (!ok) {
+    rmem_os_release(p, len);
+    return NULL;
+  }
+  atomic_fetch_add_explicit(&st_huge_allocs, 1, memory_order_relaxed);
+  return p;
+}
+
 /* Maps a huge block of at least size bytes aligned to align (0 = page); zeroed if zero. */
 void *huge_alloc(size_t size, size_t align, bool zero) {
   rm_init(); /* RMEM_MALLOC_HUGE_CACHE */
@@ -157,24 +171,20 @@ void *huge_alloc(size_t size, size_t align, bool zero) {
     /* no fit: a cached mapping remapped to len (mremap keeps its resident pages) beats a fresh one,
        whose every page faults in */
     k = huge_cache_find_resize(len);
-    if (k >= 0 && huge_reserve()) {
+    if (k >= 0) {
       rm_huge_t e = huge_cache_take(k);
       pthread_mutex_unlock(&huge_lock);
       void *q = rmem_os_remap((void *)e.addr, e.size, len);
       if (!q) {
         rmem_os_release((void *)e.addr, e.size); /* a freed block's mapping: nobody's */
       } else {
-        pthread_mutex_lock(&huge_lock);
-        if ((uintptr_t)q != e.addr) huge_gone_add(e.addr); /* moved: a free of the old address is a double free */
-        bool ok = huge_reserve();
-        if (ok) huge_insert_locked((uintptr_t)q, len, len);
-        pthread_mutex_unlock(&huge_lock);
-        if (!ok) {
-          rmem_os_release(q, len);
-          return NULL;
+        if ((uintptr_t)q != e.addr) { /* moved: a free of the old address is a double free */
+          pthread_mutex_lock(&huge_lock);
+          huge_gone_add(e.addr);
+          pthread_mutex_unlock(&huge_lock);
         }
-        atomic_fetch_add_explicit(&st_huge_allocs, 1, memory_order_relaxed);
-        if (zero) memset(q, 0, len);
+        q = huge_register(q, len);
+        if (q && zero) memset(q, 0, len);
         return q;
       }
     } else {
@@ -183,17 +193,7 @@ void *huge_alloc(size_t size, size_t align, bool zero) {
   }
   if (align > ps && len > PTRDIFF_MAX - align) return NULL;
   char *p = rmem_os_map(len, align);
-  if (!p) return NULL;
-  pthread_mutex_lock(&huge_lock);
-  bool ok = huge_reserve();
-  if (ok) huge_insert_locked((uintptr_t)p, len, len);
-  pthread_mutex_unlock(&huge_lock);
-  if (!ok) {
-    rmem_os_release(p, len);
-    return NULL;
-  }
-  atomic_fetch_add_explicit(&st_huge_allocs, 1, memory_order_relaxed);
-  return p;
+  return p ? huge_register(p, len) : NULL;
 }
 
 /* Size of the huge block at p, or 0 if p is not one. */
