@@ -25,6 +25,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const H = require('./harness');
+const { pythonSource } = require('../malloc/workloads');
 
 const ROOT = path.join(__dirname, '..', '..');
 const BLOCKS = H.arg('blocks', H.pick(1000000, 300000, 20000));
@@ -59,20 +60,7 @@ const LIB = [process.env.RMEM_MALLOC_LIB, 'build/release/malloc/librmem-malloc.s
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 // the python3 workload of bench/malloc (npm run bench:malloc), as it runs there
-const BENCH_PY = `import json, re, collections
-data = [{"id": i, "name": "item%d" % i, "tags": ["t%d" % (i % 17), "u%d" % (i % 5)], "v": i * 0.5} for i in range(${H.pick(60000, 30000, 2000)})]
-s = json.dumps(data)
-back = json.loads(s)
-idx = collections.defaultdict(list)
-for d in back:
-    for t in d["tags"]:
-        idx[t].append(d["id"])
-words = re.findall(r"item(\\d+)7", s)
-acc = 0
-for k in range(20):
-    tmp = {str(i): [i] * (i % 7) for i in range(${H.pick(20000, 10000, 500)})}
-    acc += sum(len(v) for v in tmp.values())
-print(len(s), len(idx), len(words), acc, sum(len(v) for v in idx.values()))`;
+const BENCH_PY = pythonSource(H.pick(60000, 30000, 2000), H.pick(20000, 10000, 500));
 // the same kind of work with every object a malloc call (PYTHONMALLOC=malloc): the busiest case for the trace
 const STRESS_PY = `import json
 d = [{"k": i, "v": str(i) * 8, "l": [i, i + 1]} for i in range(${PY_ITEMS})]

@@ -23,7 +23,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { WORKLOADS } = require('./workloads');
+const { WORKLOADS, pythonSource } = require('./workloads');
 
 const root = path.join(__dirname, '..', '..');
 const args = process.argv.slice(2);
@@ -99,22 +99,7 @@ function sqliteInput() {
 }
 function pythonScript() {
   const f = path.join(tmp, 'bench.py');
-  fs.writeFileSync(f, `
-import json, re, collections
-data = [{"id": i, "name": "item%d" % i, "tags": ["t%d" % (i % 17), "u%d" % (i % 5)], "v": i * 0.5} for i in range(60000)]
-s = json.dumps(data)
-back = json.loads(s)
-idx = collections.defaultdict(list)
-for d in back:
-    for t in d["tags"]:
-        idx[t].append(d["id"])
-words = re.findall(r"item(\\d+)7", s)
-acc = 0
-for k in range(20):
-    tmp = {str(i): [i] * (i % 7) for i in range(20000)}
-    acc += sum(len(v) for v in tmp.values())
-print(len(s), len(idx), len(words), acc, sum(len(v) for v in idx.values()))
-`);
+  fs.writeFileSync(f, pythonSource());
   return f;
 }
 function gccInput() {

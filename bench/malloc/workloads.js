@@ -36,4 +36,27 @@ const WORKLOADS = [
   { name: 'gcc', program: 'gcc', threads: 1, what: 'gcc -O2 compiling src/instance.c' },
 ];
 
-module.exports = { WORKLOADS };
+/**
+ * The python3 workload's script (dicts and lists built, serialised, parsed and indexed): `items`
+ * records, and 20 rounds of dicts of `round` keys. bench:malloc runs it at the defaults;
+ * bench/js/viz-cost.js traces the same script.
+ */
+function pythonSource(items = 60000, round = 20000) {
+  return `import json, re, collections
+data = [{"id": i, "name": "item%d" % i, "tags": ["t%d" % (i % 17), "u%d" % (i % 5)], "v": i * 0.5} for i in range(${items})]
+s = json.dumps(data)
+back = json.loads(s)
+idx = collections.defaultdict(list)
+for d in back:
+    for t in d["tags"]:
+        idx[t].append(d["id"])
+words = re.findall(r"item(\\d+)7", s)
+acc = 0
+for k in range(20):
+    tmp = {str(i): [i] * (i % 7) for i in range(${round})}
+    acc += sum(len(v) for v in tmp.values())
+print(len(s), len(idx), len(words), acc, sum(len(v) for v in idx.values()))
+`;
+}
+
+module.exports = { WORKLOADS, pythonSource };
