@@ -57,7 +57,8 @@ picture('pages-new.svg', () => {
   mem.destroy();
   return svg;
 });
-picture('pages-runs.svg', () => {
+/** A 4 MiB instance after twelve large blocks, six of them freed, and a 1.1 MB block made and freed. */
+function largeRuns() {
   const mem = new Rmem({ capacity: 4 << 20 });
   const big = [];
   for (let i = 0; i < 12; i++) big.push(mem.alloc(40000 + i * 8192));
@@ -65,18 +66,16 @@ picture('pages-runs.svg', () => {
   const huge = mem.alloc(1100000);
   mem.alloc(40000);
   mem.free(huge);
+  return mem;
+}
+picture('pages-runs.svg', () => {
+  const mem = largeRuns();
   const svg = map(mem.layout(), 'Large blocks as page runs; freed runs merge with free neighbours at once', { columns: 48 });
   mem.destroy();
   return svg;
 });
 picture('pages-defrag.svg', () => {
-  const mem = new Rmem({ capacity: 4 << 20 });
-  const big = [];
-  for (let i = 0; i < 12; i++) big.push(mem.alloc(40000 + i * 8192));
-  for (const i of [1, 2, 5, 8, 9, 10]) mem.free(big[i]);
-  const huge = mem.alloc(1100000);
-  mem.alloc(40000);
-  mem.free(huge);
+  const mem = largeRuns();
   mem.defrag();
   const svg = map(mem.layout(), 'After rDefrag(): every free page went back to the OS', { columns: 48 });
   mem.destroy();

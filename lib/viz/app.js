@@ -129,6 +129,17 @@
 
   // ---------------------------------------------------------------- charts
 
+  /** A white w x h canvas off screen to draw on (drawn onto the visible one in one step). */
+  function offscreen(w, h) {
+    const off = document.createElement('canvas');
+    off.width = w;
+    off.height = h;
+    const g = off.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, w, h);
+    return { off, g };
+  }
+
   /**
    * A line chart of series [{ values, color, label }] over n points; the
    * background (lines, axes) is drawn once into an offscreen canvas, a redraw
@@ -137,12 +148,7 @@
   function chart(canvas, series, yfmt) {
     const w = canvas.width = canvas.parentElement.clientWidth - 18 || 440;
     const h = canvas.height;
-    const off = document.createElement('canvas');
-    off.width = w;
-    off.height = h;
-    const g = off.getContext('2d');
-    g.fillStyle = '#fff';
-    g.fillRect(0, 0, w, h);
+    const { off, g } = offscreen(w, h);
     let max = 0;
     let n = 0;
     for (const s of series) {
@@ -511,12 +517,7 @@
     const canvas = $('timeline');
     const w = canvas.width = canvas.parentElement.clientWidth - 18 || 900;
     const h = canvas.height = 300;
-    const off = document.createElement('canvas');
-    off.width = w;
-    off.height = h;
-    const g = off.getContext('2d');
-    g.fillStyle = '#fff';
-    g.fillRect(0, 0, w, h);
+    const { off, g } = offscreen(w, h);
     const sx = w / Math.max(1, T.n);
     const sy = h / T.rows;
     // one colour at a time: the blocks of each size class, one fillRect each (villoc / mallocvis style)

@@ -8,18 +8,8 @@ const assert = require('node:assert/strict');
 const rmem = require('../../lib');
 
 const { Rmem } = rmem;
+const { prng } = require('../../lib/viz/scenarios'); // seeded: every run replays the same sequence
 const PAGE = 4096;
-
-function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every check of the layout against stats(). */
 function agree(mem, world) {
