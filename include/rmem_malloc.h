@@ -23,8 +23,9 @@
  *                           carry on (leaking the block) instead of aborting.
  *   RMEM_MALLOC_STATS=1     print a summary on stderr when the process exits.
  *   RMEM_MALLOC_HUGE_CACHE=N  keep at most N MiB of freed huge (>= 1 MiB)
- *                           mappings for reuse (default 64, never more than
- *                           half the program's peak of huge blocks; 0 = off).
+ *                           mappings for reuse (default 64; never more than
+ *                           half the program's peak of huge blocks while it is
+ *                           under 16 MiB, nor the peak above; 0 = off).
  */
 #ifndef RMEM_MALLOC_H
 #define RMEM_MALLOC_H
