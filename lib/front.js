@@ -32,7 +32,9 @@
 // into this heap clears it, and C, called then, takes those blocks back and
 // sets it again), and a block to free must be this heap's (its page tag minus
 // the heap's tag base is one of its classes) with its remote bit clear (no
-// other thread freed it first). Slab caches of a shared instance take a lock
+// other thread freed it first). A block to hand out must have its remote bit
+// clear too: one another thread freed keeps it while it is free (R1), and C
+// clears it (an atomic AND) as it hands the block out. Slab caches of a shared instance take a lock
 // in C: their calls always go there.
 
 /**
@@ -110,8 +112,9 @@ function makeThreadFront(n, f) {
     if (typeof size === 'number' && size >= 1 && size <= TABLE_MAX && fastWord[0] === KEY) {
       const t = tagOf[(size + 7) >>> 3];
       const c = count[t];
-      if (c > 0) {
-        const off = top[t];
+      const off = top[t];
+      // a block another thread freed keeps its remote bit while it is free: C clears it as it hands it out
+      if (c > 0 && (remote[off >>> 8] & (1 << ((off >>> 3) & 31))) === 0) {
         count[t] = c - 1;
         top[t] = stacks[t * STRIDE + ((c - 2) & (STRIDE - 1))];
         live[off >>> 8] |= 1 << ((off >>> 3) & 31); // this heap's words: only this thread writes them

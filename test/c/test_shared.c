@@ -267,10 +267,9 @@ static void test_pipeline(void) {
 }
 
 /* ---- two threads free every block, the second as the first returns, while the owner takes the block back
-   (drains) again and again: one free wins, the other is a double free. (One interleaving is known to slip
-   through and is not closed yet: a second free that reads the live bit before the owner takes the block
-   back from the first and makes its remote OR after. Its window is a few instructions; this stress has
-   not hit it on 2 cores, and it guards the rest of the race.) ---- */
+   (drains) again and again: one free wins, the other is a double free -- also the second free that read
+   the live bit before the owner took the block back and makes its remote OR after (the remote bit stays
+   set while the block is free, R1). ---- */
 
 enum { RACE_ITEMS = 40000 };
 static _Atomic(unsigned char *) race_slot;
@@ -384,6 +383,40 @@ static void test_double_frees(void) {
     CHECK_EQ(st1, RMEM_EDOUBLEFREE);
   }
   CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), 0);
+  rmem_destroy(R);
+}
+
+/* ---- a block another thread freed keeps its remote bit while it is free (R1): any later free of it is a
+   double free; handing it out again clears the bit; a slab's release clears its pages' bits ---- */
+
+static void test_remote_bit_lifecycle(void) {
+  R = shared_instance(16 << 20);
+  rmem_local_t *l = rmem_local(R);
+  CHECK(l != NULL);
+  rmem_heap_stats_t hs;
+  for (size_t size = 16; size <= 2048; size *= 2) {
+    shared_p = rmem_local_alloc(l, size);
+    CHECK(check_thread_run(free_p_once, NULL) == 0);
+    CHECK_EQ(st1, RMEM_OK);
+    CHECK_EQ(rmem_heap_stats(R, &hs), RMEM_OK); /* takes it back onto this thread's stack */
+    CHECK(check_thread_run(free_p_once, NULL) == 0);
+    CHECK_EQ(st1, RMEM_EDOUBLEFREE); /* another thread's free after the owner took it back */
+    CHECK_ERR(rmem_local_free(l, shared_p), RMEM_EDOUBLEFREE);
+    CHECK_ERR(rmem_free(R, shared_p), RMEM_EDOUBLEFREE);
+    void *q = rmem_local_alloc(l, size);
+    CHECK(q == shared_p); /* the newest block on its stack, handed out again */
+    CHECK_EQ(rmem_validate(R), 0);
+    CHECK_EQ(rmem_local_free(l, q), RMEM_OK); /* its own thread frees it on the fast path */
+    q = rmem_local_alloc(l, size);
+    CHECK(q == shared_p);
+    CHECK(check_thread_run(free_p_once, NULL) == 0);
+    CHECK_EQ(st1, RMEM_OK); /* and another thread frees it once more */
+    CHECK_EQ(rmem_heap_stats(R, &hs), RMEM_OK);
+    CHECK_EQ(rmem_validate(R), 0);
+  }
+  CHECK_EQ(rmem_heap_trim(R, 0), RMEM_OK); /* the slabs go back with blocks whose bits stayed */
+  CHECK_EQ(rmem_validate(R), 0);           /* no remote bit on a page that holds no slab */
   CHECK_EQ(live_blocks(R), 0);
   rmem_destroy(R);
 }
@@ -614,6 +647,7 @@ int main(void) {
   test_pipeline();
   test_racing_double_frees();
   test_double_frees();
+  test_remote_bit_lifecycle();
   test_orphans();
   test_arenas_caches_mems();
   test_seed_names();
