@@ -32,9 +32,10 @@
 // into this heap clears it, and C, called then, takes those blocks back and
 // sets it again), and a block to free must be this heap's (its page tag minus
 // the heap's tag base is one of its classes) with its remote bit clear (no
-// other thread freed it first). A block to hand out must have its remote bit
-// clear too: one another thread freed keeps it while it is free (R1), and C
-// clears it (an atomic AND) as it hands the block out. Slab caches of a shared instance take a lock
+// other thread freed it first). A block handed out has its remote bit
+// cleared after its live bit is set: one another thread freed keeps the bit
+// while it is free (R1), so that any later free of it is a double free; the
+// clear is an atomic AND, as in C (other threads set other bits of the word). Slab caches of a shared instance take a lock
 // in C: their calls always go there.
 
 /**
@@ -112,12 +113,15 @@ function makeThreadFront(n, f) {
     if (typeof size === 'number' && size >= 1 && size <= TABLE_MAX && fastWord[0] === KEY) {
       const t = tagOf[(size + 7) >>> 3];
       const c = count[t];
-      const off = top[t];
-      // a block another thread freed keeps its remote bit while it is free: C clears it as it hands it out
-      if (c > 0 && (remote[off >>> 8] & (1 << ((off >>> 3) & 31))) === 0) {
+      if (c > 0) {
+        const off = top[t];
         count[t] = c - 1;
         top[t] = stacks[t * STRIDE + ((c - 2) & (STRIDE - 1))];
-        live[off >>> 8] |= 1 << ((off >>> 3) & 31); // this heap's words: only this thread writes them
+        const w = off >>> 8, bit = 1 << ((off >>> 3) & 31);
+        live[w] |= bit; // this heap's words: only this thread writes them
+        // a block another thread freed keeps its remote bit while it is free (R1): cleared after the live
+        // bit is set, with an atomic AND as C's (other threads set other bits of the word)
+        if ((remote[w] & bit) !== 0) Atomics.and(remote, w, ~bit);
         allocs++;
         return off;
       }
