@@ -200,7 +200,8 @@ RMEM_HIDDEN extern rmem_slab_t rmem_slab_sentinel;
 
 /*
  * Geometry: slot size bsize (multiple of 8, >= 8) -> pages per slab (at least
- * 2, about 64 KiB or 8 slots) and slots (at most RMEM_SLAB_MAX_SLOTS).
+ * 2, about 64 KiB or 8 slots, within 4 pages of that the count that leaves
+ * the smallest tail past the last slot) and slots (at most RMEM_SLAB_MAX_SLOTS).
  * page_tag: written into the page-tag map for every page of the list's slabs.
  * keep_spare: keep one empty slab for reuse instead of releasing it at once.
  */
