@@ -148,9 +148,9 @@ typedef struct rmem_options {
  * another thread's block is decided at that call by one atomic operation --
  * a double free is reported at the second free, whichever threads make the
  * two (when the first free happened before the second, as in any program
- * that does not race; two frees of one block at the same moment leave the
- * instance whole, and one is refused unless one is the owner's) -- and the
- * owner takes the block back at its next allocation that needs one. Arenas belong to the thread that created them
+ * that does not race; two frees of one block at the same moment may both
+ * succeed, and leave the instance's structures whole) -- and the owner takes
+ * the block back at its next allocation that needs one. Arenas belong to the thread that created them
  * (another thread's call gets RMEM_EPERM). rmem_local gives a thread its
  * heap for the fastest calls. See "Shared instances" below.
  */

@@ -32,10 +32,7 @@
 // into this heap clears it, and C, called then, takes those blocks back and
 // sets it again), and a block to free must be this heap's (its page tag minus
 // the heap's tag base is one of its classes) with its remote bit clear (no
-// other thread freed it first). A block handed out has its remote bit
-// cleared after its live bit is set: one another thread freed keeps the bit
-// while it is free (R1), so that any later free of it is a double free; the
-// clear is an atomic AND, as in C (other threads set other bits of the word). Slab caches of a shared instance take a lock
+// other thread freed it first). Slab caches of a shared instance take a lock
 // in C: their calls always go there.
 
 /**
@@ -117,11 +114,7 @@ function makeThreadFront(n, f) {
         const off = top[t];
         count[t] = c - 1;
         top[t] = stacks[t * STRIDE + ((c - 2) & (STRIDE - 1))];
-        const w = off >>> 8, bit = 1 << ((off >>> 3) & 31);
-        live[w] |= bit; // this heap's words: only this thread writes them
-        // a block another thread freed keeps its remote bit while it is free (R1): cleared after the live
-        // bit is set, with an atomic AND as C's (other threads set other bits of the word)
-        if ((remote[w] & bit) !== 0) Atomics.and(remote, w, ~bit);
+        live[off >>> 8] |= 1 << ((off >>> 3) & 31); // this heap's words: only this thread writes them
         allocs++;
         return off;
       }

@@ -159,25 +159,6 @@ RMEM_INLINE void live_put(rmem_t *r, uintptr_t off, bool on) {
   __atomic_store_n(w, m, __ATOMIC_RELAXED);
 }
 
-/*
- * The remote bit of a block another thread freed stays set while the block is free (R1), so that any
- * later free of it -- from whatever thread, whenever -- finds it set: a double free. It is cleared when
- * the block is handed out again, after its live bit is set, by an atomic AND (other threads OR other
- * bits of the word): a stale free whose OR lands before the AND finds the bit set (a double free), one
- * that lands after frees the new block, as it would after any re-allocation.
- */
-static RMEM_NOINLINE void remote_unstick(uint64_t *remote, uintptr_t off) {
-  __atomic_fetch_and(&remote[off >> (RMEM_LIVE_SHIFT + 6)], ~rmem_live_bit(off), __ATOMIC_SEQ_CST);
-}
-
-/* The block at off of heap h goes into the user's hands: live, and no remote bit (above). */
-RMEM_INLINE void hand_out(rmem_heap_t *h, uintptr_t off) {
-  live_put(h->r, off, true);
-  if (h->remote && RMEM_UNLIKELY(__atomic_load_n(&h->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED) &
-                                 rmem_live_bit(off)))
-    remote_unstick(h->remote, off);
-}
-
 /* ------------------------------------------------------------------------
  * The front of a heap: stacks per class tag (class + 1)
  * ------------------------------------------------------------------------ */
@@ -189,7 +170,7 @@ RMEM_INLINE void *front_pop(rmem_heap_t *h, uint32_t t, uint32_t n) {
   f->n[t] = (uint8_t)(n - 1);
   f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
   f->allocs++;
-  hand_out(h, off);
+  live_put(h->r, off, true);
   return (void *)(h->r->base + off);
 }
 
@@ -239,7 +220,7 @@ static void *borrow(rmem_heap_t *h, uint32_t c) {
       if (!p) return NULL;
       h->borrowed++;
       h->front.allocs++;
-      hand_out(h, (uintptr_t)p - h->r->base);
+      live_put(h->r, (uintptr_t)p - h->r->base, true);
       return p;
     }
   }
@@ -414,11 +395,7 @@ RMEM_INLINE rmem_heap_t *heap_for(rmem_t *r) {
 /* Marks remote word wi (it went from empty to not) in the summaries of its owner o, bottom up. */
 static void summary_mark(rmem_heap_t *o, size_t wi) {
   size_t k1 = wi >> 6, k2 = k1 >> 6, k3 = k2 >> 6;
-  uint64_t b1 = (uint64_t)1 << (wi & 63);
-  /* marked already: whoever marked it finishes the marks above, and a drain that clears the mark after
-     this load reads the remote word after it too (all four are sequentially consistent) */
-  if (atomic_load_explicit(&o->sum1[k1], memory_order_seq_cst) & b1) return;
-  if (atomic_fetch_or_explicit(&o->sum1[k1], b1, memory_order_seq_cst) & b1) return;
+  if (atomic_fetch_or_explicit(&o->sum1[k1], (uint64_t)1 << (wi & 63), memory_order_acq_rel)) return;
   if (atomic_fetch_or_explicit(&o->sum2[k2], (uint64_t)1 << (k1 & 63), memory_order_acq_rel)) return;
   if (atomic_fetch_or_explicit(&o->sum3[k3], (uint64_t)1 << (k2 & 63), memory_order_acq_rel)) return;
   atomic_store_explicit(&o->pending, 1, memory_order_seq_cst); /* the owner drains at its next refill */
@@ -427,18 +404,20 @@ static void summary_mark(rmem_heap_t *o, size_t wi) {
 /*
  * The free of a live block at off of heap id (not the caller's): decided by
  * one atomic OR of its remote bit. RMEM_EDOUBLEFREE if another free of it
- * came first (it waits for its owner, or its owner took it back and has not
- * handed it out again: the bit stays set while it is free, R1).
+ * came first (it waits for its owner still). A free that came first and was
+ * taken back already is caught before, by lookup (remote bit, then live bit).
  */
 static rmem_status_t remote_free(rmem_t *r, uintptr_t off, uint32_t id) {
   rmem_heap_t *o = id <= RMEM_MAX_HEAPS ? r->heaps[id] : NULL;
   if (!o) return rmem_fail_at(RMEM_ECORRUPT, r, (void *)(r->base + off), "offset %zu: its page names no heap", (size_t)off);
   _Atomic uint64_t *rw = (_Atomic uint64_t *)(void *)&r->remote[off >> (RMEM_LIVE_SHIFT + 6)];
-  uint64_t bit = rmem_live_bit(off), old = atomic_fetch_or_explicit(rw, bit, memory_order_seq_cst);
+  uint64_t bit = rmem_live_bit(off), old = atomic_fetch_or_explicit(rw, bit, memory_order_acq_rel);
   if (old & bit)
     return rmem_fail_at(RMEM_EDOUBLEFREE, r, (void *)(r->base + off),
-                        "double free of the block at offset %zu (another thread freed it first)", (size_t)off);
-  summary_mark(o, off >> (RMEM_LIVE_SHIFT + 6));
+                        "double free of the block at offset %zu (another free of it came first; its owner has not "
+                        "taken it back yet)",
+                        (size_t)off);
+  if (old == 0) summary_mark(o, off >> (RMEM_LIVE_SHIFT + 6));
   /* an orphan has no thread to drain it: whoever gets its lock for a moment does */
   if (atomic_load_explicit(&o->state, memory_order_seq_cst) == RMEM_HS_ORPHAN && heap_trylock(o)) {
     drain(o);
@@ -449,8 +428,7 @@ static rmem_status_t remote_free(rmem_t *r, uintptr_t off, uint32_t id) {
   return RMEM_OK;
 }
 
-/* The block at off of h (tag t), freed by another thread: it leaves the live bitmap and goes onto h's
-   front; its remote bit stays (R1). */
+/* The block at off of h (tag t), freed by another thread: it leaves the live bitmap and goes onto h's front. */
 static void take_back(rmem_heap_t *h, uint32_t t, uintptr_t off) {
   rmem_assert(rmem_is_live(h->r, off) && "a remote free names a live block of its owner (R1)");
   live_put(h->r, off, false);
@@ -468,16 +446,24 @@ static RMEM_NOINLINE void drain(rmem_heap_t *h) {
       size_t k2 = j * 64 + (size_t)__builtin_ctzll(s3);
       for (uint64_t s2 = atomic_exchange_explicit(&h->sum2[k2], 0, memory_order_acq_rel); s2; s2 &= s2 - 1) {
         size_t k1 = k2 * 64 + (size_t)__builtin_ctzll(s2);
-        for (uint64_t s1 = atomic_exchange_explicit(&h->sum1[k1], 0, memory_order_seq_cst); s1; s1 &= s1 - 1) {
+        for (uint64_t s1 = atomic_exchange_explicit(&h->sum1[k1], 0, memory_order_acq_rel); s1; s1 &= s1 - 1) {
           size_t wi = k1 * 64 + (size_t)__builtin_ctzll(s1);
           uintptr_t at = (uintptr_t)wi << (RMEM_LIVE_SHIFT + 6);
           /* a word lies in one page; a page that is no longer this heap's slab (a stale free raced with
              its release) is not this heap's to drain */
           uint32_t t = rmem_tag_at(r, at) - h->tag_base;
           if (t - 1u >= h->nclasses) continue;
-          /* the remote bits of live blocks are the new frees; those of free blocks were taken back before */
-          uint64_t m = atomic_load_explicit((_Atomic uint64_t *)(void *)&r->remote[wi], memory_order_seq_cst) & h->live[wi];
-          for (; m; m &= m - 1) take_back(h, t, at + ((uintptr_t)__builtin_ctzll(m) << RMEM_LIVE_SHIFT));
+          _Atomic uint64_t *rw = (_Atomic uint64_t *)(void *)&r->remote[wi];
+          uint64_t m = atomic_load_explicit(rw, memory_order_acquire);
+          while (m) {
+            /* a bit on a block that is not live came from two frees of it at once (a race in the program,
+               R1): it is cleared, never taken back twice */
+            for (uint64_t b = m & h->live[wi]; b; b &= b - 1)
+              take_back(h, t, at + ((uintptr_t)__builtin_ctzll(b) << RMEM_LIVE_SHIFT));
+            /* the blocks are off the live bitmap before their remote bits clear: a free that reads the
+               remote bit and then the live bit (lookup) sees the one set or the other clear */
+            m = atomic_fetch_and_explicit(rw, ~m, memory_order_acq_rel) & ~m;
+          }
         }
       }
     }
@@ -545,8 +531,12 @@ static rmem_status_t lookup(rmem_t *r, uintptr_t p, block_t *b, bool is_free) {
     return rmem_fail_at(RMEM_EBADPTR, r, (void *)p, "%p is not in this rmem instance's range", (void *)p);
   uintptr_t off = p - r->base;
   uint32_t tag = rmem_tag_at(r, off), t = class_tag(tag);
+  /* the remote bit first, then the live bit: the owner takes a block back by clearing its live bit and
+     then its remote bit (drain), so a free that came before this call is seen in one or the other */
+  bool remote = r->remote && t &&
+                (__atomic_load_n(&r->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_ACQUIRE) & rmem_live_bit(off));
   if (t && rmem_is_live(r, off)) {
-    if (r->remote && (__atomic_load_n(&r->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_ACQUIRE) & rmem_live_bit(off))) {
+    if (remote) {
       if (is_free)
         return rmem_fail_at(RMEM_EDOUBLEFREE, r, (void *)p,
                             "double free of the block at offset %zu (another thread freed it already)", (size_t)off);
@@ -700,10 +690,8 @@ void *rmem_local_alloc(rmem_local_t *h, size_t size) {
       f->n[t] = (uint8_t)(n - 1);
       f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)];
       f->allocs++;
-      uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)], bit = rmem_live_bit(off);
-      __atomic_store_n(w, *w | bit, __ATOMIC_RELAXED);
-      if (RMEM_UNLIKELY(__atomic_load_n(&h->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED) & bit))
-        remote_unstick(h->remote, off); /* another thread freed it last time (R1) */
+      uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)];
+      __atomic_store_n(w, *w | rmem_live_bit(off), __ATOMIC_RELAXED);
       return rmem_track_alloc(h->r, (void *)(h->base + off), size, h->cls[t - 1].bsize);
     }
   }
@@ -759,7 +747,7 @@ void *rmem_aligned_alloc(rmem_t *r, size_t alignment, size_t size) {
           p = rmem_slab_list_alloc(&h->cls[c]);
           if (p) {
             h->front.allocs++;
-            hand_out(h, (uintptr_t)p - r->base);
+            live_put(r, (uintptr_t)p - r->base, true);
           }
         }
         (void)rmem_track_block(r, p, size);

@@ -122,7 +122,7 @@ static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   s->summary = 0;
   if (l->page_tag) tag_pages(r, s, 0);
   if (r->remote) {
-    /* R1: the remote bits of blocks other threads freed stay while they are free; the pages leave the heap */
+    /* R1: the pages leave the heap with no remote bit (one left by two racing frees of a block included) */
     uintptr_t lo = s->start - r->base, hi = lo + ((uintptr_t)s->npages << RMEM_PAGE_SHIFT);
     for (uintptr_t w = lo >> (RMEM_LIVE_SHIFT + 6); w < hi >> (RMEM_LIVE_SHIFT + 6); w++) __atomic_store_n(&r->remote[w], 0, __ATOMIC_RELAXED);
   }

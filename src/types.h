@@ -258,13 +258,15 @@ typedef struct rmem_front {
  * decides the free: a second OR that finds the bit set is a double free, at
  * that call), and its owner returns it to its own front when it drains.
  * Invariants of shared instances (rmem_heap_validate):
- *   R1  a remote bit is set only on a slab page of a heap. Set on a live block:
- *       a free by another thread its owner has not taken back (the owner's
- *       sum1 bit of that remote word is set, or the owner is draining it; its
- *       sum2 / sum3 / pending likewise above). Set on a free block: taken
- *       back already; it stays until the block is handed out again (after
- *       its live bit is set), so a later free of it from any thread is a
- *       double free. A slab's release clears its pages' bits.
+ *   R1  a remote bit is set only where the live bit is set, on a slab page of
+ *       a heap; the owner's sum1 bit of that remote word is set, or the owner
+ *       is draining it (the owner's sum2 / sum3 / pending likewise above).
+ *       The owner takes a block back by clearing its live bit, then its
+ *       remote bit, and a free reads them in the other order, so a free made
+ *       after another one of the block returned sees it freed. (Two frees of
+ *       one block at the same moment, a race in the program, can leave a bit
+ *       on a free block: the drain clears it and takes nothing back twice; if
+ *       the block was handed out again first, the bit frees the new block.)
  *   R2  a heap's slabs carry its tag base; heaps[id] has id; an ORPHAN heap
  *       (its thread exited) has an empty front.
  */

@@ -267,9 +267,8 @@ static void test_pipeline(void) {
 }
 
 /* ---- two threads free every block, the second as the first returns, while the owner takes the block back
-   (drains) again and again: one free wins, the other is a double free -- also the second free that read
-   the live bit before the owner took the block back and makes its remote OR after (the remote bit stays
-   set while the block is free, R1). ---- */
+   (drains) again and again: one free wins, the other is a double free (a free reads the remote bit before
+   the live bit, and the owner clears them in the other order, R1). ---- */
 
 enum { RACE_ITEMS = 40000 };
 static _Atomic(unsigned char *) race_slot;
@@ -387,8 +386,8 @@ static void test_double_frees(void) {
   rmem_destroy(R);
 }
 
-/* ---- a block another thread freed keeps its remote bit while it is free (R1): any later free of it is a
-   double free; handing it out again clears the bit; a slab's release clears its pages' bits ---- */
+/* ---- a block another thread freed, taken back by its owner: any later free of it is a double free; handed
+   out again, it is freed on the fast path and by another thread as any block; the slabs go back clean ---- */
 
 static void test_remote_bit_lifecycle(void) {
   R = shared_instance(16 << 20);
