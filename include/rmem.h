@@ -150,7 +150,8 @@ typedef struct rmem_options {
  * two (when the first free happened before the second, as in any program
  * that does not race; two frees of one block at the same moment may both
  * succeed, and leave the instance's structures whole) -- and the owner takes
- * the block back at its next allocation that needs one. Arenas belong to the thread that created them
+ * the block back at one of its refills (every 64th that finds such blocks
+ * waiting), or when it is trimmed, validated or its thread ends. Arenas belong to the thread that created them
  * (another thread's call gets RMEM_EPERM). rmem_local gives a thread its
  * heap for the fastest calls. See "Shared instances" below.
  */
@@ -774,7 +775,7 @@ typedef struct rmem_front_layout {
                               there too), else NULL */
   uint32_t *fast_word;   /**< shared instances: the fast paths may run only while *fast_word == fast_key
                               (the heap is this thread's: not released, not taken over), else NULL. Blocks
-                              other threads freed into the heap wait for C's next refill of a stack. */
+                              other threads freed into the heap wait for a refill in C that drains. */
   uint32_t fast_key;     /**< shared instances: the calling thread's key */
 } rmem_front_layout_t;
 

@@ -28,9 +28,9 @@
 // A shared instance ({ shared: true }): each thread's front is its own heap in
 // the instance (C gives every thread one), so the steps are the same, with
 // C's two extra tests of a thread heap (rmem_local_alloc / rmem_local_free):
-// the heap's fast word must hold this thread's key (another thread's free
-// into this heap clears it, and C, called then, takes those blocks back and
-// sets it again), and a block to free must be this heap's (its page tag minus
+// the heap's fast word must hold this thread's key (C clears it when the
+// heap is released, taken over or quarantined, or a debugging option is on),
+// and a block to free must be this heap's (its page tag minus
 // the heap's tag base is one of its classes) with its remote bit clear (no
 // other thread freed it first). Slab caches of a shared instance take a lock
 // in C: their calls always go there.

@@ -295,6 +295,7 @@ typedef struct rmem_heap {
   size_t borrowed;            /* blocks a class took from the next class up instead of making a slab */
   size_t allocs, frees;       /* operations of the slow paths (page runs, aligned, refills) */
   size_t remote_frees;        /* blocks other threads freed into it, drained */
+  uint32_t refills_waiting;   /* refills that found remote frees waiting since the last drain (heap.c DRAIN_EVERY) */
   rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
   /* thread heaps of a shared instance */
   _Atomic uint32_t pending;   /* remote frees wait in its summaries (sum3 has bits) */
