@@ -25,7 +25,8 @@
  *   RMEM_MALLOC_HUGE_CACHE=N  keep at most N MiB of freed huge (>= 1 MiB)
  *                           mappings for reuse (default 64; never more than
  *                           half the program's peak of huge blocks while it is
- *                           under 16 MiB, nor the peak above; 0 = off).
+ *                           under 16 MiB, nor above it more than the live ones
+ *                           leave of the peak; 0 = off).
  */
 #ifndef RMEM_MALLOC_H
 #define RMEM_MALLOC_H

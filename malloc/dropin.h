@@ -31,7 +31,8 @@
  *       does not own it and waiting for its owner (its remote bit is set).
  *   R4  a huge block's address is in the huge table iff it is mapped.
  *   R5  a mapping in the huge cache is no live block; the cache holds at most
- *       RM_HUGE_CACHE_N mappings and huge_cache_limit bytes.
+ *       RM_HUGE_CACHE_N mappings, huge_cache_limit bytes and its room (huge.c:
+ *       above a 16 MiB peak, what the live huge blocks leave of the peak).
  */
 #ifndef RMEM_DROPIN_H
 #define RMEM_DROPIN_H

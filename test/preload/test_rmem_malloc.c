@@ -440,6 +440,37 @@ static void *free_p_twice_thread(void *arg) {
   return NULL;
 }
 
+/* A cached mapping more than twice a request is split: the block is its front, its tail stays cached
+   for the next one (no page of it faults in again). */
+static void test_huge_cache_split(void) {
+  rmem_malloc_stats_t s0, s1;
+  /* bigger than anything the other tests left cached, so the cache's choice is known */
+  unsigned char *a = rmem_malloc(40u << 20);
+  CHECK(a != NULL);
+  for (size_t k = 0; a && k < (40u << 20); k += 4096) a[k] = 0x5A;
+  rmem_malloc_free(a);
+  rmem_malloc_stats(&s0);
+  unsigned char *b = rmem_malloc(12u << 20), *c = rmem_malloc(15u << 20);
+  CHECK(b == a);                  /* the front of the cached mapping */
+  CHECK(c == a + (12u << 20));    /* its tail, which stayed cached */
+  rmem_malloc_stats(&s1);
+  CHECK_EQ(s1.huge_reused, s0.huge_reused + 2);
+  size_t wrong = 0;
+  for (size_t k = 0; c && k < (15u << 20); k += 4096) wrong += c[k] != 0x5A; /* resident, as it was */
+  CHECK_EQ(wrong, 0);
+  CHECK_EQ(rmem_malloc_usable_size(b), (size_t)12 << 20);
+  memset(b, 1, 12u << 20);
+  memset(c, 2, 15u << 20);
+  CHECK_EQ(rmem_malloc_validate(), 0);
+  unsigned char *b2 = rmem_malloc_realloc(b, 13u << 20); /* a split block grows like any other */
+  CHECK(b2 != NULL);
+  CHECK(b2 && b2[0] == 1 && b2[(12u << 20) - 1] == 1);
+  CHECK(c[0] == 2 && c[(15u << 20) - 1] == 2); /* and its neighbour keeps its bytes */
+  rmem_malloc_free(c);
+  rmem_malloc_free(b2);
+  CHECK_EQ(rmem_malloc_validate(), 0);
+}
+
 /* A block freed once and then pushed out of the thread cache into the slab engine by 200 more frees. */
 static void *freed_and_spilled(size_t n) {
   void *p = rmem_malloc(n), *more[200];
@@ -589,6 +620,7 @@ int main(int argc, char **argv) {
   test_remote_pingpong();
   test_growth();
   test_huge_cache();
+  test_huge_cache_split();
   test_fork();
   test_bad_frees();
   return check_report("rmem_malloc");
