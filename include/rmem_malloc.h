@@ -27,6 +27,9 @@
  *                           half the program's peak of huge blocks while it is
  *                           under 16 MiB, nor above it more than the live ones
  *                           leave of the peak; 0 = off).
+ *   RMEM_MALLOC_HUGE_DECAY_MS=N  a cached mapping unused for N ms goes back to
+ *                           the OS at the next huge allocation or free
+ *                           (default 1000; 0 = never).
  */
 #ifndef RMEM_MALLOC_H
 #define RMEM_MALLOC_H

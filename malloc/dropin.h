@@ -32,7 +32,8 @@
  *   R4  a huge block's address is in the huge table iff it is mapped.
  *   R5  a mapping in the huge cache is no live block; the cache holds at most
  *       RM_HUGE_CACHE_N mappings, huge_cache_limit bytes and its room (huge.c:
- *       above a 16 MiB peak, what the live huge blocks leave of the peak).
+ *       above a 16 MiB peak, what the live huge blocks leave of the peak),
+ *       oldest first (the decay takes them from the front).
  */
 #ifndef RMEM_DROPIN_H
 #define RMEM_DROPIN_H
@@ -112,6 +113,7 @@ RM_HIDDEN void rm_write(int fd, const char *s, size_t n);
  * ------------------------------------------------------------------------ */
 
 RM_HIDDEN extern size_t huge_cache_limit;
+RM_HIDDEN extern uint64_t huge_decay_ns; /* a cached huge mapping unused this long goes back to the OS (0: never) */
 /* Maps a huge block of at least size bytes aligned to align (0 = page); zeroed if zero. NULL if the OS refuses. */
 RM_HIDDEN void *huge_alloc(size_t size, size_t align, bool zero);
 /* Mapped size of the huge block at p, or 0 if p is not one. */

@@ -155,6 +155,8 @@ static void rm_init_once(void) {
   rm_print_at_exit = env_on("RMEM_MALLOC_STATS");
   const char *hc = getenv("RMEM_MALLOC_HUGE_CACHE"); /* MiB */
   if (hc && *hc >= '0' && *hc <= '9') huge_cache_limit = (size_t)strtoul(hc, NULL, 10) << 20;
+  const char *hd = getenv("RMEM_MALLOC_HUGE_DECAY_MS");
+  if (hd && *hd >= '0' && *hd <= '9') huge_decay_ns = (uint64_t)strtoull(hd, NULL, 10) * 1000000ull;
   pthread_atfork(rm_atfork_prepare, rm_atfork_parent, rm_atfork_child);
 }
 

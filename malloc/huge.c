@@ -9,11 +9,13 @@
 #include "dropin.h"
 
 #include <stddef.h>
+#include <time.h>
 
 typedef struct rm_huge {
-  uintptr_t addr; /* 0 = empty, 1 = deleted */
-  size_t size;    /* bytes mapped from addr (page multiple) */
-  size_t req;     /* bytes the program asked for, rounded up to pages (<= size): what a move copies */
+  uintptr_t addr;     /* 0 = empty, 1 = deleted */
+  size_t size;        /* bytes mapped from addr (page multiple) */
+  size_t req;         /* bytes the program asked for, rounded up to pages (<= size): what a move copies */
+  uint64_t cached_at; /* in the huge cache: when it went in (CLOCK_MONOTONIC ns) */
 } rm_huge_t;
 
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -26,14 +28,17 @@ static size_t huge_cap, huge_used, huge_live, huge_bytes; /* used counts live + 
  * buffers (the realloc workload) does not fault every page in again. It holds
  * at most RM_HUGE_CACHE_N mappings and min(huge_cache_limit, huge_cache_room())
  * bytes (the limit is 64 MiB, set by RMEM_MALLOC_HUGE_CACHE in MiB, 0 = off);
- * the oldest mapping is unmapped when a free would exceed either. Under
- * huge_lock.
+ * the oldest mapping is unmapped when a free would exceed either. A mapping
+ * left unused for huge_decay_ns (1 s; RMEM_MALLOC_HUGE_DECAY_MS) goes back to
+ * the OS at the next huge allocation or free, so memory a burst left cached
+ * returns once the program has moved on. Under huge_lock.
  */
 #define RM_HUGE_CACHE_N 16
 static rm_huge_t huge_cache[RM_HUGE_CACHE_N]; /* oldest first */
 static size_t huge_cache_n, huge_cache_bytes;
 static size_t huge_peak; /* the most bytes of huge blocks ever live at once */
 size_t huge_cache_limit = (size_t)64 << 20;
+uint64_t huge_decay_ns = 1000000000ull;
 static _Atomic size_t st_huge_reused;
 
 /*
@@ -44,6 +49,12 @@ static _Atomic size_t st_huge_reused;
  * live and cached huge memory together never pass its peak (resident 90 -> 86 MB there, with the
  * split of bigger mappings below: 0.55 -> 0.44 s).
  */
+static uint64_t huge_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static size_t huge_cache_room(void) { return huge_peak >= ((size_t)16 << 20) ? huge_peak - huge_bytes : huge_peak / 2; }
 
 
@@ -164,6 +175,7 @@ static void *huge_register(void *p, size_t len) {
 }
 
 static size_t huge_cache_put_locked(rm_huge_t blk, rm_huge_t *out);
+static size_t huge_cache_decay_locked(rm_huge_t *out);
 
 /* Maps a huge block of at least size bytes aligned to align (0 = page); zeroed if zero. */
 void *huge_alloc(size_t size, size_t align, bool zero) {
@@ -171,6 +183,14 @@ void *huge_alloc(size_t size, size_t align, bool zero) {
   size_t ps = rmem_os_page_size();
   if (size > PTRDIFF_MAX - ps) return NULL;
   size_t len = (size + ps - 1) & ~(ps - 1);
+  { /* what the cache has kept unused for too long goes first */
+    rm_huge_t old[RM_HUGE_CACHE_N];
+    pthread_mutex_lock(&huge_lock);
+    size_t nold = huge_cache_decay_locked(old);
+    for (size_t j = 0; j < nold; j++) huge_gone_add(old[j].addr);
+    pthread_mutex_unlock(&huge_lock);
+    for (size_t j = 0; j < nold; j++) rmem_os_release((void *)old[j].addr, old[j].size);
+  }
   if (align <= ps) {
     pthread_mutex_lock(&huge_lock);
     long k = huge_cache_find(len);
@@ -188,7 +208,7 @@ void *huge_alloc(size_t size, size_t align, bool zero) {
     if (k >= 0 && huge_cache[k].size > len && huge_reserve()) {
       /* a bigger one: its front is the block and its tail stays cached, resident (a mapping's pages
          can be unmapped or remapped in parts) -- remapping it down would give the tail's pages back */
-      rm_huge_t e = huge_cache_take(k), tail = {e.addr + len, e.size - len, 0};
+      rm_huge_t e = huge_cache_take(k), tail = {e.addr + len, e.size - len, 0, 0};
       rm_huge_t out[RM_HUGE_CACHE_N + 1];
       huge_insert_locked(e.addr, len, len);
       size_t nout = 0;
@@ -247,12 +267,29 @@ static size_t huge_cache_put_locked(rm_huge_t blk, rm_huge_t *out) {
       huge_cache_bytes -= huge_cache[0].size;
       memmove(&huge_cache[0], &huge_cache[1], huge_cache_n * sizeof huge_cache[0]);
     }
+    blk.cached_at = huge_now();
     huge_cache[huge_cache_n++] = blk;
     huge_cache_bytes += blk.size;
   } else {
     out[nout++] = blk;
   }
   return nout;
+}
+
+/* Under huge_lock: the cached mappings left unused for huge_decay_ns (the oldest are first) go to out;
+   returns how many. */
+static size_t huge_cache_decay_locked(rm_huge_t *out) {
+  if (!huge_decay_ns || !huge_cache_n) return 0;
+  uint64_t now = huge_now();
+  size_t n = 0;
+  while (n < huge_cache_n && now - huge_cache[n].cached_at >= huge_decay_ns) {
+    out[n] = huge_cache[n];
+    huge_cache_bytes -= huge_cache[n].size;
+    n++;
+  }
+  huge_cache_n -= n;
+  memmove(&huge_cache[0], &huge_cache[n], huge_cache_n * sizeof huge_cache[0]);
+  return n;
 }
 
 /* Frees the huge block at p into the huge cache, or unmaps it; false if p is not one. */
@@ -304,14 +341,15 @@ rmem_status_t huge_why(const void *ptr, const char **detail) {
 
 bool huge_free(void *p) {
   if (((uintptr_t)p & (rmem_os_page_size() - 1)) != 0) return false;
-  rm_huge_t out[RM_HUGE_CACHE_N + 1];
+  rm_huge_t out[2 * RM_HUGE_CACHE_N + 1];
   size_t nout = 0;
   pthread_mutex_lock(&huge_lock);
   rm_huge_t *e = huge_find((uintptr_t)p);
   if (e) {
     rm_huge_t blk = *e;
     huge_erase_locked(e);
-    nout = huge_cache_put_locked(blk, out);
+    nout = huge_cache_decay_locked(out);
+    nout += huge_cache_put_locked(blk, out + nout);
   }
   for (size_t k = 0; k < nout; k++) huge_gone_add(out[k].addr);
   pthread_mutex_unlock(&huge_lock);
@@ -429,6 +467,8 @@ size_t huge_validate(void) {
     cached += huge_cache[k].size;
     if (huge_find(huge_cache[k].addr) != NULL)
       rm_problem(&problems, "rmem-malloc: cached mapping %#lx is also a live block (R5)", (unsigned long)huge_cache[k].addr);
+    if (k && huge_cache[k].cached_at < huge_cache[k - 1].cached_at)
+      rm_problem(&problems, "rmem-malloc: cached mapping %zu went in before the one ahead of it (R5)", k);
   }
   if (huge_cache_n > RM_HUGE_CACHE_N || cached != huge_cache_bytes || huge_cache_bytes > huge_cache_limit ||
       huge_cache_bytes > huge_cache_room())

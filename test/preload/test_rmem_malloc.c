@@ -471,6 +471,27 @@ static void test_huge_cache_split(void) {
   CHECK_EQ(rmem_malloc_validate(), 0);
 }
 
+/* Run as "test_rmem_malloc decay" with RMEM_MALLOC_HUGE_DECAY_MS=100 (ctest test_rmem_malloc_decay): a cached
+   mapping left unused for longer goes back to the OS at the next huge call. */
+static void test_huge_decay(void) {
+  rmem_malloc_stats_t s;
+  unsigned char *a = rmem_malloc(20u << 20); /* a 20 MiB peak: the cache may keep what is freed of it */
+  CHECK(a != NULL);
+  for (size_t k = 0; a && k < (20u << 20); k += 4096) a[k] = 1;
+  rmem_malloc_free(a);
+  rmem_malloc_stats(&s);
+  CHECK(s.huge_cached >= (20u << 20));
+  usleep(300 * 1000); /* three times the decay */
+  unsigned char *b = rmem_malloc(1u << 20);
+  CHECK(b != NULL);
+  rmem_malloc_stats(&s);
+  CHECK_EQ(s.huge_cached, 0); /* the 20 MiB mapping went back before this allocation looked for one */
+  rmem_malloc_free(b);
+  rmem_malloc_stats(&s);
+  CHECK_EQ(s.huge_cached, (size_t)1 << 20); /* the fresh one is cached in turn */
+  CHECK_EQ(rmem_malloc_validate(), 0);
+}
+
 /* A block freed once and then pushed out of the thread cache into the slab engine by 200 more frees. */
 static void *freed_and_spilled(size_t n) {
   void *p = rmem_malloc(n), *more[200];
@@ -611,6 +632,10 @@ static void test_bad_frees(void) {
 
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "bad") == 0) return bad_case(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "decay") == 0) {
+    test_huge_decay();
+    return check_report("rmem_malloc decay");
+  }
   ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
   if (n <= 0) return 2;
   self_path[n] = 0;
