@@ -94,6 +94,23 @@ static bool huge_reserve(void) {
 static void huge_gone_forget(uintptr_t a);
 static void huge_gone_add(uintptr_t a);
 
+/* Under huge_lock: takes the oldest cached mapping off the cache (huge_cache_n > 0). */
+static rm_huge_t huge_cache_pop_oldest(void) {
+  rm_huge_t old = huge_cache[0];
+  huge_cache_n--;
+  huge_cache_bytes -= old.size;
+  memmove(&huge_cache[0], &huge_cache[1], huge_cache_n * sizeof huge_cache[0]);
+  return old;
+}
+
+/* Mappings taken off the cache, under huge_lock: named gone (a later free of one is a double free),
+   then unmapped once the lock is let go. */
+static void huge_unlock_release(const rm_huge_t *out, size_t n) {
+  for (size_t j = 0; j < n; j++) huge_gone_add(out[j].addr);
+  pthread_mutex_unlock(&huge_lock);
+  for (size_t j = 0; j < n; j++) rmem_os_release((void *)out[j].addr, out[j].size);
+}
+
 static void huge_insert_locked(uintptr_t addr, size_t size, size_t req) {
   huge_gone_forget(addr);
   size_t k = huge_hash(addr, huge_cap);
@@ -108,10 +125,7 @@ static void huge_insert_locked(uintptr_t addr, size_t size, size_t req) {
   /* more live huge memory leaves the cache less of the peak: the oldest mappings go (rare: a block
      that no cached mapping could serve), under the lock */
   while (huge_cache_n && huge_cache_bytes > huge_cache_room()) {
-    rm_huge_t old = huge_cache[0];
-    huge_cache_n--;
-    huge_cache_bytes -= old.size;
-    memmove(&huge_cache[0], &huge_cache[1], huge_cache_n * sizeof huge_cache[0]);
+    rm_huge_t old = huge_cache_pop_oldest();
     huge_gone_add(old.addr);
     rmem_os_release((void *)old.addr, old.size);
   }
@@ -186,10 +200,7 @@ void *huge_alloc(size_t size, size_t align, bool zero) {
   { /* what the cache has kept unused for too long goes first */
     rm_huge_t old[RM_HUGE_CACHE_N];
     pthread_mutex_lock(&huge_lock);
-    size_t nold = huge_cache_decay_locked(old);
-    for (size_t j = 0; j < nold; j++) huge_gone_add(old[j].addr);
-    pthread_mutex_unlock(&huge_lock);
-    for (size_t j = 0; j < nold; j++) rmem_os_release((void *)old[j].addr, old[j].size);
+    huge_unlock_release(old, huge_cache_decay_locked(old));
   }
   if (align <= ps) {
     pthread_mutex_lock(&huge_lock);
@@ -214,9 +225,7 @@ void *huge_alloc(size_t size, size_t align, bool zero) {
       size_t nout = 0;
       if (tail.size >= RM_HUGE / 4) nout = huge_cache_put_locked(tail, out);
       else out[nout++] = tail; /* too small to serve a huge block: back to the OS */
-      for (size_t j = 0; j < nout; j++) huge_gone_add(out[j].addr);
-      pthread_mutex_unlock(&huge_lock);
-      for (size_t j = 0; j < nout; j++) rmem_os_release((void *)out[j].addr, out[j].size);
+      huge_unlock_release(out, nout);
       atomic_fetch_add_explicit(&st_huge_allocs, 1, memory_order_relaxed);
       if (zero) memset((void *)e.addr, 0, len);
       return (void *)e.addr;
@@ -261,12 +270,8 @@ static size_t huge_cache_put_locked(rm_huge_t blk, rm_huge_t *out) {
   size_t nout = 0;
   size_t room = huge_cache_room(), limit = room < huge_cache_limit ? room : huge_cache_limit;
   if (blk.size <= limit) {
-    while (huge_cache_n == RM_HUGE_CACHE_N || huge_cache_bytes + blk.size > limit) {
-      out[nout++] = huge_cache[0]; /* evict the oldest */
-      huge_cache_n--;
-      huge_cache_bytes -= huge_cache[0].size;
-      memmove(&huge_cache[0], &huge_cache[1], huge_cache_n * sizeof huge_cache[0]);
-    }
+    while (huge_cache_n == RM_HUGE_CACHE_N || huge_cache_bytes + blk.size > limit)
+      out[nout++] = huge_cache_pop_oldest();
     blk.cached_at = huge_now();
     huge_cache[huge_cache_n++] = blk;
     huge_cache_bytes += blk.size;
@@ -282,13 +287,7 @@ static size_t huge_cache_decay_locked(rm_huge_t *out) {
   if (!huge_decay_ns || !huge_cache_n) return 0;
   uint64_t now = huge_now();
   size_t n = 0;
-  while (n < huge_cache_n && now - huge_cache[n].cached_at >= huge_decay_ns) {
-    out[n] = huge_cache[n];
-    huge_cache_bytes -= huge_cache[n].size;
-    n++;
-  }
-  huge_cache_n -= n;
-  memmove(&huge_cache[0], &huge_cache[n], huge_cache_n * sizeof huge_cache[0]);
+  while (huge_cache_n && now - huge_cache[0].cached_at >= huge_decay_ns) out[n++] = huge_cache_pop_oldest();
   return n;
 }
 
@@ -351,9 +350,7 @@ bool huge_free(void *p) {
     nout = huge_cache_decay_locked(out);
     nout += huge_cache_put_locked(blk, out + nout);
   }
-  for (size_t k = 0; k < nout; k++) huge_gone_add(out[k].addr);
-  pthread_mutex_unlock(&huge_lock);
-  for (size_t k = 0; k < nout; k++) rmem_os_release((void *)out[k].addr, out[k].size);
+  huge_unlock_release(out, nout);
   return e != NULL;
 }
 
@@ -403,10 +400,7 @@ void *huge_realloc(void *p, size_t old, size_t size) {
       memcpy((void *)c.addr, p, blk.req);
       rm_huge_t out[RM_HUGE_CACHE_N + 1];
       pthread_mutex_lock(&huge_lock);
-      size_t nout = huge_cache_put_locked(blk, out);
-      for (size_t j = 0; j < nout; j++) huge_gone_add(out[j].addr);
-      pthread_mutex_unlock(&huge_lock);
-      for (size_t j = 0; j < nout; j++) rmem_os_release((void *)out[j].addr, out[j].size);
+      huge_unlock_release(out, huge_cache_put_locked(blk, out));
       return (void *)c.addr;
     }
   }

@@ -59,8 +59,8 @@ void rmem_slab_list_init(rmem_slab_list_t *l, rmem_t *r, uint32_t bsize, uint8_t
   /* about 64 KiB, at least 8 slots (4 from 8 KiB up; 1 MiB / 2 slots for huge slots), at most 4096 slots, at
      least 2 pages */
   size_t want = SLAB_TARGET_BYTES;
-  size_t eight = (size_t)bsize * (bsize >= 8192 ? 4 : 8);
-  if (eight > want) want = eight;
+  size_t min_bytes = (size_t)bsize * (bsize >= 8192 ? 4 : 8);
+  if (min_bytes > want) want = min_bytes;
   if (want > ((size_t)1 << 20)) want = (size_t)bsize * 2 > ((size_t)1 << 20) ? (size_t)bsize * 2 : ((size_t)1 << 20);
   size_t max_bytes = (size_t)bsize * RMEM_SLAB_MAX_SLOTS;
   if (want > max_bytes) want = max_bytes;
