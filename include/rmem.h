@@ -322,9 +322,10 @@ RMEM_API size_t rmem_free_batch(rmem_t *r, void *const *ptrs, size_t n);
 /**
  * Gives back what the heap keeps in reserve: freed blocks waiting on its
  * front go back to their slabs, and empty slabs to the page source (where
- * they stay resident until the page source's budget or RMEM_TRIM_RELEASE
- * returns them to the OS). Live blocks are untouched. flags: 0 or
- * RMEM_TRIM_RELEASE.
+ * they stay resident until the page source's budget, its decay -- a free run
+ * no free touched for a second goes back at the next free -- or
+ * RMEM_TRIM_RELEASE returns them to the OS). Live blocks are untouched.
+ * flags: 0 or RMEM_TRIM_RELEASE.
  */
 RMEM_API rmem_status_t rmem_heap_trim(rmem_t *r, unsigned flags);
 

@@ -48,6 +48,7 @@
 #define RMEM_OS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,6 +104,9 @@ RMEM_API void *rmem_os_remap(void *p, size_t old_size, size_t new_size);
 
 /** A hint that [p, p + size) will be filled densely: back it with huge pages where the OS can. */
 RMEM_API void rmem_os_advise_huge(void *p, size_t size);
+
+/** A monotonic clock in nanoseconds (never goes back; its zero is arbitrary): what decay is timed by. */
+RMEM_API uint64_t rmem_os_now_ns(void);
 
 #ifdef __cplusplus
 }

@@ -12,8 +12,11 @@
  *               needed), the registry from addresses to instances, each
  *               thread's current instance and heap, fork, the environment,
  *               reporting.
- *   huge.c      blocks of RM_HUGE bytes and more, mapped directly, and the
- *               cache of freed mappings.
+ *   huge.c      blocks mapped directly -- malloc of RM_HUGE bytes and more,
+ *               calloc and realloc growth of RM_BIG and more -- and the cache
+ *               of freed mappings. Below RM_HUGE, big blocks are page runs of
+ *               the thread's instance, whose page source coalesces freed runs
+ *               and keeps them resident for reuse (within a budget, with decay).
  *   entry.c     malloc, free, calloc, realloc, memalign and friends,
  *               malloc_usable_size: the entry points.
  *   stats.c     rmem_malloc_stats, the exit summary, rmem_malloc_validate.
@@ -58,7 +61,9 @@
 #define RM_ADDR_BITS 47                    /* user-space addresses mmap hands out by default */
 #define RM_SLOTS ((size_t)1 << (RM_ADDR_BITS - RM_SLOT_SHIFT))
 #define RM_MAX_INSTANCES 16384             /* 16 TiB of instances */
-#define RM_HUGE ((size_t)1 << 20)          /* blocks of this size and up are mapped directly */
+#define RM_HUGE ((size_t)32 << 20)         /* malloc of this size and up: mapped directly (huge.c) */
+#define RM_BIG ((size_t)1 << 20)           /* calloc and realloc growth to this size and up: mapped too
+                                              (fresh pages read as zero; mremap grows without a copy) */
 #define RM_MIN 16                          /* every block is at least 16 bytes (16-byte aligned, as glibc's) */
 
 /* One rmem instance. Immutable once registered; never destroyed. */

@@ -79,8 +79,8 @@ void *rmem_malloc_calloc(size_t n, size_t size) {
     return NULL;
   }
   if (total == 0) total = 1;
-  if (total >= RM_HUGE) {
-    void *p = huge_alloc(total, 0, true); /* zeroed only if it comes from the huge cache */
+  if (total >= RM_BIG) {
+    void *p = huge_alloc(total, 0, true); /* fresh pages are zero: memset only if it comes from the huge cache */
     if (!p) errno = ENOMEM;
     return p;
   }
@@ -111,7 +111,7 @@ void *rmem_malloc_realloc(void *p, size_t size) {
   rm_inst_t *i = rm_lookup((uintptr_t)p);
   size_t old;
   if (i) {
-    if (i == rm_tl.cur && size < RM_HUGE) {
+    if (i == rm_tl.cur && size < RM_BIG) {
       /* in place when it fits; page runs grow and shrink (another thread's block too: rmem moves it if it must) */
       void *q = rmem_realloc(i->r, p, size < RM_MIN ? RM_MIN : size);
       if (q) return q;
@@ -127,8 +127,9 @@ void *rmem_malloc_realloc(void *p, size_t size) {
       rm_bad("realloc", p, rmem_last_error(), NULL);
       return NULL;
     }
-    /* a block of another instance: stay if it fits and uses half of it, else move to the thread's own */
-    if (i != rm_tl.cur && size <= old && (size * 2 >= old || old <= RM_MIN)) return p;
+    /* another instance's block, or a big one: stay if it fits and uses half of it, else move to the
+       thread's own instance, or to a mapping when it is big (which later growth remaps, no copy) */
+    if (size <= old && (size * 2 >= old || old <= RM_MIN)) return p;
   } else {
     old = huge_size(p);
     if (old == 0) {
@@ -137,14 +138,17 @@ void *rmem_malloc_realloc(void *p, size_t size) {
       rm_bad("realloc", p, st == RMEM_EDOUBLEFREE ? RMEM_EBADPTR : st, detail); /* only a free is a double free */
       return NULL;
     }
-    if (size >= RM_HUGE / 2) { /* stay a mapping: a remap moves pages, not bytes */
+    if (size >= RM_BIG / 2) { /* stay a mapping: a remap moves pages, not bytes */
       void *q = huge_realloc(p, old, size);
       if (!q) errno = ENOMEM;
       return q;
     }
   }
-  void *q = rmem_malloc(size);
-  if (!q) return NULL;
+  void *q = size >= RM_BIG ? huge_alloc(size, 0, false) : rmem_malloc(size);
+  if (!q) {
+    errno = ENOMEM;
+    return NULL;
+  }
   memcpy(q, p, old < size ? old : size);
   rmem_malloc_free(p);
   return q;

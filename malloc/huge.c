@@ -1,7 +1,8 @@
 /*
- * huge.c - blocks of RM_HUGE (1 MiB) bytes and more: mapped directly through
- * the OS layer (rmem_os_map), recorded in an out-of-band hash table, grown
- * and shrunk with rmem_os_remap where the OS has it (mremap), else by a copy.
+ * huge.c - blocks mapped directly through the OS layer (rmem_os_map): malloc
+ * of RM_HUGE (32 MiB) bytes and more, calloc and realloc growth of RM_BIG
+ * (1 MiB) and more. Recorded in an out-of-band hash table, grown and shrunk
+ * with rmem_os_remap where the OS has it (mremap), else by a copy.
  *
  * A freed one is kept in a small cache for the next huge allocation or
  * growth, else unmapped (see huge_cache_put_locked). Under huge_lock.
@@ -138,12 +139,12 @@ static void huge_erase_locked(rm_huge_t *e) {
   e->size = 0;
 }
 
-/* Under huge_lock: the smallest cached mapping of at least len bytes and at most 2 * len (index), or -1. */
+/* Under huge_lock: the smallest cached mapping of at least len bytes and less than 2 * len (index), or -1. */
 static long huge_cache_find(size_t len) {
   long best = -1;
   for (size_t k = 0; k < huge_cache_n; k++) {
     size_t n = huge_cache[k].size;
-    if (n >= len && n / 2 <= len && (best < 0 || n < huge_cache[best].size)) best = (long)k;
+    if (n >= len && n / 2 < len && (best < 0 || n < huge_cache[best].size)) best = (long)k;
   }
   return best;
 }
@@ -223,7 +224,7 @@ void *huge_alloc(size_t size, size_t align, bool zero) {
       rm_huge_t out[RM_HUGE_CACHE_N + 1];
       huge_insert_locked(e.addr, len, len);
       size_t nout = 0;
-      if (tail.size >= RM_HUGE / 4) nout = huge_cache_put_locked(tail, out);
+      if (tail.size >= RM_BIG / 4) nout = huge_cache_put_locked(tail, out);
       else out[nout++] = tail; /* too small to serve a huge block: back to the OS */
       huge_unlock_release(out, nout);
       atomic_fetch_add_explicit(&st_huge_allocs, 1, memory_order_relaxed);

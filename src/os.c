@@ -34,6 +34,7 @@
 #include "internal.h"
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MAP_NORESERVE
@@ -139,6 +140,12 @@ void rmem_os_advise_huge(void *p, size_t size) {
 #else
   (void)p, (void)size;
 #endif
+}
+
+uint64_t rmem_os_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 #else

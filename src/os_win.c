@@ -182,6 +182,16 @@ void *rmem_os_remap(void *p, size_t old_size, size_t new_size) {
 
 void rmem_os_advise_huge(void *p, size_t size) { (void)p, (void)size; }
 
+uint64_t rmem_os_now_ns(void) {
+  static LARGE_INTEGER freq; /* fixed at boot: a race writes the same value */
+  LARGE_INTEGER t;
+  if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+  QueryPerformanceCounter(&t);
+  /* seconds and remainder apart, so ticks * 1e9 never overflows */
+  uint64_t s = (uint64_t)t.QuadPart / (uint64_t)freq.QuadPart, rem = (uint64_t)t.QuadPart % (uint64_t)freq.QuadPart;
+  return s * 1000000000u + rem * 1000000000u / (uint64_t)freq.QuadPart;
+}
+
 #else
 typedef int rmem_os_win_unused; /* POSIX: src/os.c; ISO C wants a non-empty file */
 #endif /* _WIN32 */

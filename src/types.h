@@ -328,9 +328,16 @@ typedef struct rmem_heap {
  *       first page) when the block was freed, since then not handed out again. A free of a pointer
  *       to such a page is a wild pointer into a freed block; at any other page start in free pages,
  *       a double free (of a large block, or of a slab block whose slab went back).
+ *   P9  dirty_pages is the sum of the free runs' dirty counts (each at most the run's length; the
+ *       DIRTY flag set iff it is > 0); a dirty run's head aux is the decay period (period, mod
+ *       2^16) of the last free that merged into it: this period or the last, since the end of a
+ *       period releases the runs of the one before. A clean run's aux is 0.
+ *       used_pages <= period_peak <= peak_pages.
  * ------------------------------------------------------------------------ */
 
 #define RMEM_BINS 128
+#define RMEM_DIRTY_MIN 1024u                 /* dirty pages the page source may always keep (4 MiB) */
+#define RMEM_DECAY_NS 1000000000ull          /* the decay period (pages.c: free_pages_policy) */
 #define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
 #define RMEM_FAST 0x74736166u            /* "fast": 32 bits, one compare with an immediate */
 /* The option flags that keep the fast words off (P7, H2): every one but RMEM_OPT_NO_TRACK (track.h). */
@@ -380,6 +387,12 @@ struct rmem_s {
   uint32_t free_pages;         /* pages in free runs below top */
   uint32_t dirty_pages;        /* free pages that may be resident */
   uint32_t used_pages;         /* pages in allocated runs */
+  uint32_t peak_pages;         /* the most used_pages in this decay period and the last (P9) */
+  uint32_t period_peak;        /* the most used_pages in this decay period */
+  uint16_t period;             /* decay periods since creation, mod 2^16 (P9) */
+  uint64_t period_ns;          /* when this period began (rmem_os_now_ns) */
+  uint64_t decay_ns;           /* a period's length: RMEM_DECAY_NS; 0 = no decay */
+  size_t decays;               /* decay periods ended */
   uint64_t bin_map[RMEM_BINS / 64];
   uint32_t bins[RMEM_BINS];    /* head page of each bin's list */
   size_t merges;               /* coalescings done by the page source since creation */

@@ -11,6 +11,7 @@
  *   check_threads_run(n, fn, args, size)  runs fn(args + k * size) for k < n,
  *                            each on its own thread at once, and waits for all
  *   check_yield()            lets another thread run (a spinning waiter's pause)
+ *   check_sleep_ms(ms)       sleeps at least ms milliseconds
  *   check_child_faults(...)  runs a function in a child process and tells
  *                            whether it died of a memory fault
  *   check_child_report(...)  runs a function in a child process and returns
@@ -147,6 +148,16 @@ static inline void check_yield(void) {
   SwitchToThread();
 #else
   sched_yield();
+#endif
+}
+
+static inline void check_sleep_ms(unsigned ms) {
+#if defined(_WIN32)
+  Sleep(ms + 1); /* the default timer may wake a tick early */
+#else
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
 #endif
 }
 

@@ -14,6 +14,7 @@
  *   release   0 for a whole mapping
  *   remap     moves the pages (Linux) or returns NULL and leaves them
  *   resident  counts touched pages (0 only where the OS cannot tell)
+ *   now_ns    a monotonic clock that moves: 20 ms of sleep read as 20 ms or more
  *
  * and what src/ builds on it: an instance's whole range can be touched, the
  * last error is per thread, and instances can be made on several threads at
@@ -148,6 +149,15 @@ static void test_remap_and_hint(void) {
   }
 }
 
+static void test_clock(void) {
+  uint64_t a = rmem_os_now_ns(), b = rmem_os_now_ns();
+  CHECK(b >= a);
+  check_sleep_ms(20);
+  uint64_t c = rmem_os_now_ns();
+  CHECK(c - b >= 19000000u); /* a timer may round a little; never backwards */
+  CHECK(c - b < 60000000000ull); /* and in nanoseconds, not some other unit */
+}
+
 /* rmem.h: any byte of an instance's range may be read or written without a fault. */
 static void test_instance_range(void) {
   rmem_options_t o = {.capacity = (size_t)256 << 20, .flags = 0};
@@ -270,6 +280,7 @@ int main(int argc, char **argv) {
   test_guard();
   test_map();
   test_remap_and_hint();
+  test_clock();
   test_instance_range();
   test_error_per_thread();
   test_instances_on_threads();

@@ -1,11 +1,19 @@
 /*
  * test_pages.c - the page source of an instance (instance.c): runs of pages,
- * alignment, immediate coalescing, shrink and grow in place, decommit to the
- * OS, exhaustion, and a deterministic randomized stress against a shadow
- * model of every page, with the validator (P1..P5) after every step.
+ * alignment, immediate coalescing, shrink and grow in place, freed pages kept
+ * resident within the budget and the decay and given back to the OS,
+ * exhaustion, and a deterministic randomized stress against a shadow model of
+ * every page, with the validator (P1..P9) after every step.
  */
 #include "check.h"
 #include "internal.h"
+#include "platform.h"
+
+/* Whether the free run holding page p has dirty pages. */
+static int run_is_dirty(const rmem_t *r, uint32_t p) {
+  while (!(r->pm[p].flags & RMEM_PF_HEAD)) p--;
+  return rmem_pages_run_dirty(r, p) != 0;
+}
 
 static void test_runs_and_coalescing(void) {
   rmem_t *r = check_instance(RMEM_MIN_CAPACITY); /* 256 pages: 0 and 255 reserved */
@@ -109,6 +117,7 @@ static void test_shrink_grow(void) {
  */
 static void test_dirty_is_counted_not_spread(void) {
   rmem_t *r = check_instance((size_t)64 << 20);
+  r->decay_ns = 0; /* the budget alone */
   uint32_t big = rmem_pages_alloc(r, 4096, 1, RMEM_PK_USER, 1);
   rmem_pages_free(r, big); /* 16 MiB, decommitted at once: a clean run */
   CHECK_EQ(r->dirty_pages, 0);
@@ -133,6 +142,7 @@ static void test_dirty_is_counted_not_spread(void) {
 
 static void test_decommit(void) {
   rmem_t *r = check_instance((size_t)64 << 20);
+  r->decay_ns = 0;
   uint32_t a = rmem_pages_alloc(r, 1024, 1, RMEM_PK_USER, 1); /* 4 MiB */
   memset((void *)rmem_page_addr(r, a), 1, (size_t)1024 << RMEM_PAGE_SHIFT);
   rmem_stats_t st;
@@ -160,6 +170,83 @@ static void test_decommit(void) {
   rmem_destroy(r);
 }
 
+/*
+ * A large block's pages stay resident for the next one, within a budget:
+ * pages in use and dirty pages together within 1.5 x the recent peak in use.
+ */
+static void test_large_blocks_kept(void) {
+  rmem_t *r = check_instance((size_t)64 << 20);
+  r->decay_ns = 0;
+  const size_t page = RMEM_PAGE_SIZE;
+  unsigned char *a = rmem_alloc(r, 2000 * page), *sep = rmem_alloc(r, 256 * page);
+  CHECK(a && sep);
+  if (!a || !sep) return;
+  memset(a, 1, 2000 * page);
+  uint32_t peak = r->peak_pages;
+  CHECK(peak >= 2256);
+  CHECK_EQ(rmem_free(r, a), RMEM_OK);
+  CHECK(r->dirty_pages >= 2000); /* more than the 1024 always allowed: kept, resident */
+  unsigned char *a2 = rmem_alloc(r, 2000 * page);
+  CHECK(a2 == a);
+  CHECK(a2 && a2[0] == 1 && a2[2000 * page - 1] == 1); /* the same pages: no fault, no zeroing */
+  CHECK_EQ(rmem_free(r, a2), RMEM_OK);
+  unsigned char *b = rmem_alloc(r, 3000 * page); /* too big for a's run: from top */
+  CHECK(b != NULL && b > sep);
+  CHECK(r->peak_pages >= 3256); /* sep and b in use (a was freed) */
+  CHECK(r->dirty_pages >= 2000);
+  CHECK_EQ(rmem_validate(r), 0);
+  /* sep freed: 3000 in use and 2256 dirty pass 1.5 x the peak of 3256: every dirty run goes back */
+  CHECK_EQ(rmem_free(r, sep), RMEM_OK);
+  CHECK_EQ(r->dirty_pages, 0);
+  CHECK_EQ(rmem_free(r, b), RMEM_OK); /* 0 in use: 3000 dirty are within the budget */
+  CHECK(r->dirty_pages >= 3000);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
+/*
+ * The decay: a dirty run that no free touched for a whole period goes back at
+ * the first free after it, and the peak forgets the periods before the last.
+ */
+static void test_decay(void) {
+  rmem_t *r = check_instance((size_t)64 << 20);
+  r->decay_ns = 0; /* until the runs are set up: a slow machine (valgrind) must not end a period early */
+  uint32_t big = rmem_pages_alloc(r, 3000, 1, RMEM_PK_USER, 1);
+  uint32_t a = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1), s1 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  uint32_t c = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1), s2 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  uint32_t d = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1), s3 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  rmem_pages_free(r, big);
+  rmem_pages_release(r); /* clean (a big run went back at once anyway): only the small runs below are dirty */
+  size_t decays = r->decays;
+  r->decay_ns = 40 * 1000000ull; /* 40 ms, from now */
+  r->period_ns = rmem_os_now_ns();
+  memset((void *)rmem_page_addr(r, a), 1, (size_t)8 << RMEM_PAGE_SHIFT);
+  rmem_pages_free(r, a);
+  CHECK_EQ(r->dirty_pages, 8);
+  check_sleep_ms(50);
+  rmem_pages_free(r, c); /* a period ended: a was freed in it, so it stays one more */
+  CHECK_EQ(r->decays, decays + 1);
+  CHECK_EQ(r->dirty_pages, 16);
+  CHECK_EQ(rmem_validate(r), 0);
+  check_sleep_ms(50);
+  rmem_pages_free(r, d); /* another: a and c were untouched for a whole period and go back, d stays */
+  CHECK_EQ(r->decays, decays + 2);
+  CHECK_EQ(r->dirty_pages, 8);
+  CHECK_EQ(run_is_dirty(r, a), 0);
+  CHECK_EQ(run_is_dirty(r, d), 1);
+  CHECK(r->peak_pages < 3000); /* the 3000 pages of two periods ago are forgotten */
+  CHECK_EQ(rmem_validate(r), 0);
+  r->decay_ns = 0; /* never: dirty runs wait for the budget or rmem_pages_release */
+  check_sleep_ms(50);
+  rmem_pages_free(r, s1);
+  CHECK_EQ(r->decays, decays + 2);
+  CHECK_EQ(r->dirty_pages, 8 + 1); /* s1 merges with the clean runs of a and c: one more dirty page */
+  rmem_pages_free(r, s2);
+  rmem_pages_free(r, s3);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
 /* Randomized: the pagemap must agree with a shadow owner per page after every step. */
 static void test_stress(void) {
   rmem_t *r = check_instance((size_t)8 << 20); /* 2048 pages */
@@ -169,6 +256,7 @@ static void test_stress(void) {
   uint64_t rng = 7;
   size_t mismatches = 0, problems = 0, failures = 0;
   for (int step = 0; step < STEPS; step++) {
+    if (step == STEPS / 2) r->decay_ns = 1; /* the second half: a decay period ends at every free (P9) */
     uint64_t x = check_rand(&rng);
     unsigned i = (unsigned)(x % LIVE);
     if (first[i]) {
@@ -230,6 +318,8 @@ int main(void) {
   test_shrink_grow();
   test_decommit();
   test_dirty_is_counted_not_spread();
+  test_large_blocks_kept();
+  test_decay();
   test_stress();
   return check_report("test_pages");
 }

@@ -23,7 +23,8 @@ function everyOwner() {
   mem.alloc(40000); // a page run between the two
   const dirty = mem.alloc(900000);
   mem.alloc(40000);
-  mem.free(clean); // >= 1 MiB: returned to the OS at once, a clean free run
+  mem.free(clean); // a large block's pages stay resident for the next one ...
+  mem.defrag(); // ... until the heap is defragmented: a clean free run
   mem.free(dirty); // 220 pages: a free run that stays resident (dirty)
   const a = mem.createArena({ lifetime: 'transient' });
   for (let i = 0; i < 100; i++) a.alloc(100);

@@ -341,11 +341,12 @@ static void test_growth(void) {
   CHECK(after.instances >= before.instances + 1);
 }
 
-/* The huge cache: a freed huge mapping is reused, calloc from it is zero, growth from it keeps the bytes. */
+/* The huge cache: a freed huge mapping is reused, calloc from it is zero, growth from it keeps the bytes.
+   calloc of 1 MiB and more is mapped; so is a page-run block that realloc grows past 1 MiB. */
 static void test_huge_cache(void) {
   rmem_malloc_stats_t s0, s1;
   rmem_malloc_stats(&s0);
-  unsigned char *a = rmem_malloc(3u << 20);
+  unsigned char *a = rmem_malloc_calloc(1, 3u << 20);
   CHECK(a != NULL);
   memset(a, 0xAB, 3u << 20);
   rmem_malloc_free(a);
@@ -356,11 +357,14 @@ static void test_huge_cache(void) {
   CHECK_EQ(nonzero, 0);
   rmem_malloc_stats(&s1);
   CHECK(s1.huge_reused >= s0.huge_reused + 1);
-  /* growth: a 5 MiB mapping in the cache takes a 2.5 MiB block growing to 4.5 MiB */
+  /* growth: a 5 MiB mapping in the cache takes a 2.5 MiB block (a page run) growing to 4.5 MiB */
+  rmem_malloc_stats(&s0);
   unsigned char *g = rmem_malloc((5u << 20) / 2);
   CHECK(g != NULL);
+  rmem_malloc_stats(&s1);
+  CHECK_EQ(s1.huge_live, s0.huge_live); /* below RM_HUGE: the instance's page run */
   for (size_t k = 0; g && k < (5u << 20) / 2; k++) g[k] = (unsigned char)(k * 7);
-  unsigned char *big = rmem_malloc(5u << 20);
+  unsigned char *big = rmem_malloc_calloc(1, 5u << 20);
   CHECK(big != NULL);
   rmem_malloc_free(big);
   rmem_malloc_stats(&s0);
@@ -444,28 +448,29 @@ static void *free_p_twice_thread(void *arg) {
    for the next one (no page of it faults in again). */
 static void test_huge_cache_split(void) {
   rmem_malloc_stats_t s0, s1;
-  /* bigger than anything the other tests left cached, so the cache's choice is known */
-  unsigned char *a = rmem_malloc(40u << 20);
+  /* bigger than anything the other tests left cached (and as big as the cache takes), so the
+     cache's choice is known; malloc maps blocks of RM_HUGE (32 MiB) and more */
+  unsigned char *a = rmem_malloc(64u << 20);
   CHECK(a != NULL);
-  for (size_t k = 0; a && k < (40u << 20); k += 4096) a[k] = 0x5A;
+  for (size_t k = 0; a && k < (64u << 20); k += 4096) a[k] = 0x5A;
   rmem_malloc_free(a);
   rmem_malloc_stats(&s0);
-  unsigned char *b = rmem_malloc(12u << 20), *c = rmem_malloc(15u << 20);
+  unsigned char *b = rmem_malloc(32u << 20), *c = rmem_malloc(32u << 20);
   CHECK(b == a);                  /* the front of the cached mapping */
-  CHECK(c == a + (12u << 20));    /* its tail, which stayed cached */
+  CHECK(c == a + (32u << 20));    /* its tail, which stayed cached */
   rmem_malloc_stats(&s1);
   CHECK_EQ(s1.huge_reused, s0.huge_reused + 2);
   size_t wrong = 0;
-  for (size_t k = 0; c && k < (15u << 20); k += 4096) wrong += c[k] != 0x5A; /* resident, as it was */
+  for (size_t k = 0; c && k < (32u << 20); k += 4096) wrong += c[k] != 0x5A; /* resident, as it was */
   CHECK_EQ(wrong, 0);
-  CHECK_EQ(rmem_malloc_usable_size(b), (size_t)12 << 20);
-  memset(b, 1, 12u << 20);
-  memset(c, 2, 15u << 20);
+  CHECK_EQ(rmem_malloc_usable_size(b), (size_t)32 << 20);
+  memset(b, 1, 32u << 20);
+  memset(c, 2, 32u << 20);
   CHECK_EQ(rmem_malloc_validate(), 0);
-  unsigned char *b2 = rmem_malloc_realloc(b, 13u << 20); /* a split block grows like any other */
+  unsigned char *b2 = rmem_malloc_realloc(b, 33u << 20); /* a split block grows like any other */
   CHECK(b2 != NULL);
-  CHECK(b2 && b2[0] == 1 && b2[(12u << 20) - 1] == 1);
-  CHECK(c[0] == 2 && c[(15u << 20) - 1] == 2); /* and its neighbour keeps its bytes */
+  CHECK(b2 && b2[0] == 1 && b2[(32u << 20) - 1] == 1);
+  CHECK(c[0] == 2 && c[(32u << 20) - 1] == 2); /* and its neighbour keeps its bytes */
   rmem_malloc_free(c);
   rmem_malloc_free(b2);
   CHECK_EQ(rmem_malloc_validate(), 0);
@@ -475,17 +480,17 @@ static void test_huge_cache_split(void) {
    mapping left unused for longer goes back to the OS at the next huge call. */
 static void test_huge_decay(void) {
   rmem_malloc_stats_t s;
-  unsigned char *a = rmem_malloc(20u << 20); /* a 20 MiB peak: the cache may keep what is freed of it */
+  unsigned char *a = rmem_malloc(40u << 20); /* a 40 MiB peak: the cache may keep what is freed of it */
   CHECK(a != NULL);
-  for (size_t k = 0; a && k < (20u << 20); k += 4096) a[k] = 1;
+  for (size_t k = 0; a && k < (40u << 20); k += 4096) a[k] = 1;
   rmem_malloc_free(a);
   rmem_malloc_stats(&s);
-  CHECK(s.huge_cached >= (20u << 20));
+  CHECK(s.huge_cached >= (40u << 20));
   usleep(300 * 1000); /* three times the decay */
-  unsigned char *b = rmem_malloc(1u << 20);
+  unsigned char *b = rmem_malloc_calloc(1, 1u << 20); /* calloc of 1 MiB is mapped */
   CHECK(b != NULL);
   rmem_malloc_stats(&s);
-  CHECK_EQ(s.huge_cached, 0); /* the 20 MiB mapping went back before this allocation looked for one */
+  CHECK_EQ(s.huge_cached, 0); /* the 40 MiB mapping went back before this allocation looked for one */
   rmem_malloc_free(b);
   rmem_malloc_stats(&s);
   CHECK_EQ(s.huge_cached, (size_t)1 << 20); /* the fresh one is cached in turn */
@@ -525,11 +530,15 @@ static int bad_case(const char *which) {
   } else if (strcmp(which, "realloc-spilled") == 0) {
     if (rmem_malloc_realloc(freed_and_spilled(40), 20) != NULL) return 3;
   } else if (strcmp(which, "huge-double") == 0) {
+    void *p = rmem_malloc(40u << 20);
+    rmem_malloc_free(p);
+    rmem_malloc_free(p);
+  } else if (strcmp(which, "big-double") == 0) { /* a page run of the instance */
     void *p = rmem_malloc(4u << 20);
     rmem_malloc_free(p);
     rmem_malloc_free(p);
   } else if (strcmp(which, "huge-interior") == 0) {
-    char *p = rmem_malloc(4u << 20);
+    char *p = rmem_malloc(40u << 20);
     rmem_malloc_free(p + 4096);
     rmem_malloc_free(p);
   } else if (strcmp(which, "large-interior") == 0) {
@@ -609,9 +618,9 @@ static int run_child(const char *which, int cont, char *err, size_t errlen) {
 
 static void test_bad_frees(void) {
   const char *cases[] = {"stack",          "double",         "interior",        "huge-double",
-                         "huge-interior",  "large-interior", "realloc",         "remote-double",
-                         "spilled-double", "misaligned",     "realloc-spilled", "remote-double-batch",
-                         "remote-double-between"};
+                         "big-double",     "huge-interior",  "large-interior",  "realloc",
+                         "remote-double",  "spilled-double", "misaligned",      "realloc-spilled",
+                         "remote-double-batch", "remote-double-between"};
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
     char err[4096];
     int st = run_child(cases[k], 0, err, sizeof err);
