@@ -715,6 +715,24 @@ RMEM_API rmem_local_t *rmem_local(rmem_t *r);
 RMEM_API void *rmem_local_alloc(rmem_local_t *l, size_t size) RMEM_MALLOC_ATTR;
 /** rmem_free of any block of l's instance (another thread's blocks too), from the calling thread. */
 RMEM_API rmem_status_t rmem_local_free(rmem_local_t *l, void *p);
+/**
+ * The fast path of rmem_local_alloc alone, for callers that keep their own
+ * slow path out of line (the drop-in malloc): a block of at most
+ * RMEM_LOCAL_TRY_MAX bytes from the front of l, or NULL -- nothing changed, no
+ * error recorded -- when the front has no block of the class at hand, size is
+ * 0 or above RMEM_LOCAL_TRY_MAX, or l is NULL or not the calling thread's.
+ * Takes no lock. On NULL, rmem_local_alloc decides (and reports).
+ */
+RMEM_API void *rmem_local_try_alloc(rmem_local_t *l, size_t size) RMEM_MALLOC_ATTR;
+#define RMEM_LOCAL_TRY_MAX 4096u
+/**
+ * The fast path of rmem_local_free alone: 1 if p was a live block of the
+ * calling thread's heap l and is now free. 0 -- nothing changed, no error
+ * recorded -- for anything the fast path does not decide: another thread's
+ * block, a full stack, NULL, an invalid pointer or a double free. On 0,
+ * rmem_local_free decides (and reports), exactly as ever.
+ */
+RMEM_API int rmem_local_try_free(rmem_local_t *l, void *p);
 /** rmem_usable_size, from the calling thread's heap. */
 RMEM_API size_t rmem_local_usable_size(rmem_local_t *l, const void *p);
 /**

@@ -2,14 +2,16 @@
  * entry.c - the entry points: malloc, free, calloc, realloc, the memalign
  * family and malloc_usable_size, under their rmem_malloc_* names.
  *
- * The fast paths are rmem's own: a small request from a thread that has a
- * heap goes straight to rmem_local_alloc on it (its front pops a block of the
- * class and sets its live bit), and a free of a block of the thread's current
- * instance goes straight to rmem_local_free (the live bit, the remote bit and
- * the page tag, read side by side, decide it exactly: the thread's own block
- * goes on its stack, another thread's is marked for its owner with one atomic
- * OR). Everything else -- a thread without a heap, a full instance, blocks of
- * another instance, huge blocks, every bad pointer -- takes the slow paths.
+ * The fast paths are rmem's own: malloc is rmem_local_try_alloc on the
+ * thread's heap (its front pops a block of the class and sets its live bit),
+ * free is rmem_local_try_free (the live bit, the remote bit and the page tag,
+ * read side by side, decide that it is a live block of the thread's own heap,
+ * which goes on its stack). Whatever those do not serve takes a slow path out
+ * of line, so the fast ones keep no register and make no call: an empty or
+ * full stack, a bigger request (rmem_local_alloc), another thread's block
+ * (rmem_local_free marks it for its owner with one atomic OR), a thread
+ * without a heap, a full instance, blocks of another instance, huge blocks,
+ * and every bad pointer (rmem_local_free decides and reports it).
  *
  * Every block is at least RM_MIN (16) bytes, so every block is 16-byte
  * aligned as glibc's are (rmem's 8-byte class is never used here).
@@ -38,15 +40,22 @@ static RM_NOINLINE void *rm_alloc_slow(size_t size, size_t align) {
   return p;
 }
 
-/* The fast path: a small request from the thread's heap. */
-void *rmem_malloc(size_t size) {
+/* malloc past its fast path: the thread's heap once more (its refills, its bigger sizes), else the rest. */
+static RM_NOINLINE void *rm_malloc_miss(size_t size) {
   rmem_local_t *l = rm_tl.l;
-  if (RMEM_LIKELY(l != NULL && size < RM_HUGE)) {
+  if (l != NULL && size < RM_HUGE) {
     void *p = rmem_local_alloc(l, size < RM_MIN ? RM_MIN : size);
     if (RMEM_LIKELY(p != NULL)) return p;
     rmem_clear_error();
   }
   return rm_alloc_slow(size ? size : 1, 0);
+}
+
+/* The fast path: a small request from the front of the thread's heap. */
+void *rmem_malloc(size_t size) {
+  void *p = rmem_local_try_alloc(rm_tl.l, size < RM_MIN ? RM_MIN : size);
+  if (RMEM_LIKELY(p != NULL)) return p;
+  return rm_malloc_miss(size);
 }
 
 static RM_NOINLINE void rm_free_slow(void *p, const char *fn) {
@@ -62,14 +71,20 @@ static RM_NOINLINE void rm_free_slow(void *p, const char *fn) {
   rm_bad(fn, p, st, detail);
 }
 
-/* The fast path: a block of the current instance goes to rmem_local_free, which checks it exactly. */
-void rmem_malloc_free(void *p) {
-  if (RMEM_LIKELY((uintptr_t)p - rm_tl.base < RM_INSTANCE)) {
+/* free past its fast path: a block of the current instance goes to rmem_local_free, which checks it exactly. */
+static RM_NOINLINE void rm_free_miss(void *p) {
+  if ((uintptr_t)p - rm_tl.base < RM_INSTANCE) {
     rmem_status_t st = rmem_local_free(rm_tl.l, p);
     if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad("free", p, st, NULL);
     return;
   }
   if (p) rm_free_slow(p, "free");
+}
+
+/* The fast path: a live block of the thread's own heap, with room on its stack. */
+void rmem_malloc_free(void *p) {
+  if (RMEM_LIKELY(rmem_local_try_free(rm_tl.l, p))) return;
+  rm_free_miss(p);
 }
 
 void *rmem_malloc_calloc(size_t n, size_t size) {

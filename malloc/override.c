@@ -16,11 +16,20 @@ static inline unsigned log2_of(size_t a) { return a ? 63u - (unsigned)__builtin_
 
 /* malloc and free test the trace first, so that untraced they are the entry points themselves (a tail
    call: no frame kept around the allocator for a branch after it) */
-static inline void *traced_malloc(size_t n) {
-  if (RMEM_LIKELY(rm_trace_state == 0)) return rmem_malloc(n);
+static RM_NOINLINE void *traced_malloc_on(size_t n) {
   void *p = rmem_malloc(n);
   RM_TRACE(RM_EV_MALLOC, p, n, 0);
   return p;
+}
+
+static inline void *traced_malloc(size_t n) {
+  if (RMEM_LIKELY(rm_trace_state == 0)) return rmem_malloc(n);
+  return traced_malloc_on(n); /* out of line: the untraced path keeps no register */
+}
+
+static RM_NOINLINE void traced_free_on(void *p) {
+  if (p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
+  rmem_malloc_free(p);
 }
 
 static inline void traced_free(void *p) {
@@ -28,8 +37,7 @@ static inline void traced_free(void *p) {
     rmem_malloc_free(p);
     return;
   }
-  if (p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
-  rmem_malloc_free(p);
+  traced_free_on(p);
 }
 
 static inline void *traced_calloc(size_t n, size_t s) {

@@ -694,25 +694,13 @@ static RMEM_NOINLINE void *local_alloc_slow(rmem_local_t *h, size_t size) {
   return rmem_track_block(h->r, heap_alloc(h, size), size); /* its refill drains when it is due (front_refill) */
 }
 
-/* The fast path of a thread heap: as rmem_alloc's; the fast word is the caller's key (its heap). Blocks other
-   threads freed into it wait for a refill that drains (front_refill, DRAIN_EVERY). The heap's live words are written
-   by it alone: a plain read, an atomic store. */
 void *rmem_local_alloc(rmem_local_t *h, size_t size) {
-  if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
-    rmem_front_t *f = &h->front;
-    uint32_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
-    if (RMEM_LIKELY(n != 0)) {
-      uint32_t off = f->top[t];
-      f->n[t] = (uint8_t)(n - 1);
-      f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)];
-      f->allocs++;
-      uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)];
-      __atomic_store_n(w, *w | rmem_live_bit(off), __ATOMIC_RELAXED);
-      return rmem_track_alloc(h->r, (void *)(h->base + off), size, h->cls[t - 1].bsize);
-    }
-  }
-  return local_alloc_slow(h, size);
+  void *p = rmem_heap_alloc_fast(h, size);
+  return RMEM_LIKELY(p != NULL) ? p : local_alloc_slow(h, size);
 }
+
+_Static_assert(RMEM_LOCAL_TRY_MAX == RMEM_HEAP_TABLE_MAX, "rmem.h names the fast path's limit");
+void *rmem_local_try_alloc(rmem_local_t *h, size_t size) { return rmem_heap_alloc_fast(h, size); }
 
 rmem_local_t *rmem_local(rmem_t *r) {
   if (!rmem_check_instance(r)) return NULL;
@@ -858,35 +846,11 @@ static RMEM_NOINLINE rmem_status_t local_free_slow(rmem_local_t *h, void *ptr) {
   return heap_free(h->r, h, ptr);
 }
 
-/*
- * The fast path of a thread heap: a live block of this heap (its live bit, its page's tag names this heap),
- * no other thread freed it first (its remote bit), room on its stack.
- */
 rmem_status_t rmem_local_free(rmem_local_t *h, void *ptr) {
-  if (RMEM_LIKELY(h != NULL && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
-    uintptr_t off = (uintptr_t)ptr - h->base;
-    if (RMEM_LIKELY(off < h->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
-      /* the block may be another thread's: its live word and page tag are read as atomics (plain moves) */
-      uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)], bit = rmem_live_bit(off), m = __atomic_load_n(w, __ATOMIC_RELAXED);
-      uint64_t rm = __atomic_load_n(&h->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
-      uint32_t t = __atomic_load_n(&h->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED) - h->tag_base;
-      rmem_front_t *f = &h->front;
-      if (RMEM_LIKELY(((m & ~rm) & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
-        uint32_t n = f->n[t];
-        if (RMEM_LIKELY(n < f->cap[t])) {
-          __atomic_store_n(w, m & ~bit, __ATOMIC_RELAXED);
-          f->st[t][n] = (uint32_t)off;
-          f->top[t] = (uint32_t)off;
-          f->n[t] = (uint8_t)(n + 1);
-          f->frees++;
-          rmem_track_free(h->r, ptr, h->cls[t - 1].bsize);
-          return RMEM_OK;
-        }
-      }
-    }
-  }
-  return local_free_slow(h, ptr);
+  return RMEM_LIKELY(rmem_heap_free_fast(h, ptr)) ? RMEM_OK : local_free_slow(h, ptr);
 }
+
+int rmem_local_try_free(rmem_local_t *h, void *ptr) { return rmem_heap_free_fast(h, ptr); }
 
 /* ------------------------------------------------------------------------
  * Batches, usable size, realloc

@@ -21,6 +21,12 @@
 #include "track.h"
 
 rmem_t *rmem_default_instance; /* seed.c reads it on every seed call */
+uint64_t rmem_default_gen;      /* ... and this: +1 at every change of rmem_default_instance */
+
+static void default_set(rmem_t *r) {
+  rmem_default_instance = r;
+  __atomic_store_n(&rmem_default_gen, rmem_default_gen + 1, __ATOMIC_RELEASE);
+}
 static _Atomic uint64_t epochs; /* instances ever created: each gets the next as its epoch */
 static rmem_lock_t default_lock = RMEM_LOCK_INIT;
 static rmem_lock_t header_lock = RMEM_LOCK_INIT; /* the spare instance headers */
@@ -210,7 +216,7 @@ rmem_t *rmem_create_in(void *range, size_t size, const rmem_options_t *options) 
 
 rmem_status_t rmem_destroy(rmem_t *r) {
   if (!rmem_check_instance(r)) return rmem_last_error();
-  if (r == rmem_default_instance) rmem_default_instance = NULL;
+  if (r == rmem_default_instance) default_set(NULL);
   if (rmem_is_shared(r)) shared_remove(r);
   for (size_t i = 0; i < NSUBSYSTEMS; i++)
     if (subsystems[i].fini) subsystems[i].fini(r);
@@ -246,7 +252,7 @@ rmem_status_t rmem_init_default(const rmem_options_t *options) {
     rmem_options_t o = options ? *options : (rmem_options_t){0, 0};
     o.flags |= RMEM_OPT_SHARED;
     rmem_t *r = rmem_create(&o);
-    if (r) rmem_default_instance = r;
+    if (r) default_set(r);
     else st = rmem_last_error();
   }
   rmem_unlock(&default_lock);
@@ -256,7 +262,7 @@ rmem_status_t rmem_init_default(const rmem_options_t *options) {
 rmem_status_t rmem_shutdown_default(void) {
   rmem_lock(&default_lock);
   rmem_t *r = rmem_default_instance;
-  rmem_default_instance = NULL;
+  if (r) default_set(NULL);
   rmem_unlock(&default_lock);
   if (!r) return rmem_fail(RMEM_ENOTINIT, "the default instance does not exist");
   return rmem_destroy(r);

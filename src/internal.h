@@ -311,8 +311,11 @@ RMEM_HIDDEN bool rmem_mems_describe(rmem_t *r, uint32_t main, rmem_run_t *run, r
 /* The seed's MeMS report (rmem_mems_print_stats's text) through out; takes mems_lock itself. */
 RMEM_HIDDEN rmem_status_t rmem_mems_report(rmem_t *r, rmem_print_fn *out, void *arg);
 
-/* The default instance of the seed's names (instance.c owns it; seed.c reads it). */
+/* The default instance of the seed's names (instance.c owns it; seed.c reads it), and its generation:
+   bumped at every change of rmem_default_instance, so one compare tells a thread that the heap it keeps
+   for the default is still the default's. */
 RMEM_HIDDEN extern rmem_t *rmem_default_instance;
+RMEM_HIDDEN extern uint64_t rmem_default_gen;
 /* The default arenas of init_arenas (arena.c): created or recreated; the one of a lifetime. */
 RMEM_HIDDEN rmem_status_t rmem_arenas_defaults(rmem_t *r);
 RMEM_HIDDEN arena_t *rmem_arena_default_of(rmem_t *r, lifetime_t lifetime);

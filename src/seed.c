@@ -19,7 +19,7 @@
  *
  * Floor: the top. Only this file knows the default instance exists.
  */
-#include "internal.h"
+#include "front.h"
 
 #include <stdio.h>
 
@@ -33,17 +33,24 @@ static rmem_t *default_or_fail(const char *what) {
  * The general heap
  * ------------------------------------------------------------------------ */
 
-/* This thread's heap of the default instance, and that instance's epoch (a later default is another). */
+/*
+ * This thread's heap of the default instance, and the default's generation when it was taken: while gen
+ * is rmem_default_gen the default is the same instance, and l (NULL until the first call) its heap for this
+ * thread. gen 0 is the generation before any default: l is NULL then, which the fast paths refuse.
+ */
 static _Thread_local struct {
   rmem_local_t *l;
-  uint64_t epoch;
+  uint64_t gen;
 } tl_default RMEM_TLS_IE;
 
-static rmem_local_t *default_local(rmem_t *r) {
+static rmem_local_t *default_local(void) {
+  uint64_t gen = __atomic_load_n(&rmem_default_gen, __ATOMIC_ACQUIRE); /* before the instance: a change after
+                                                                            it leaves gen stale, not l */
+  rmem_t *r = rmem_default_instance;
   rmem_local_t *l = r && rmem_is_shared(r) ? rmem_local(r) : NULL;
   if (l) {
     tl_default.l = l;
-    tl_default.epoch = r->epoch;
+    tl_default.gen = gen;
   }
   return l;
 }
@@ -51,29 +58,28 @@ static rmem_local_t *default_local(rmem_t *r) {
 rmem_status_t init_heap(void) { return rmem_init_default(NULL); }
 
 static RMEM_NOINLINE void *r_alloc_slow(size_t size) {
-  rmem_t *r = rmem_default_instance;
-  rmem_local_t *l = default_local(r);
-  return l ? rmem_local_alloc(l, size) : rmem_alloc(r, size);
+  rmem_local_t *l = default_local();
+  return l ? rmem_local_alloc(l, size) : rmem_alloc(rmem_default_instance, size);
 }
 
-/* Both paths are tail calls: the fast one costs a load of the default, one TLS load and two compares. */
+/* The fast paths are the heap front's own, inline: one compare of the generation, then the front (front.h). */
 void *r_alloc(size_t size) {
-  rmem_t *r = rmem_default_instance;
-  if (RMEM_LIKELY(r != NULL && tl_default.l != NULL && tl_default.epoch == r->epoch))
-    return rmem_local_alloc(tl_default.l, size);
+  if (RMEM_LIKELY(tl_default.gen == __atomic_load_n(&rmem_default_gen, __ATOMIC_RELAXED))) {
+    void *p = rmem_heap_alloc_fast(tl_default.l, size);
+    if (RMEM_LIKELY(p != NULL)) return p;
+  }
   return r_alloc_slow(size);
 }
 
 static RMEM_NOINLINE rmem_status_t r_free_slow(void *ptr) {
-  rmem_t *r = rmem_default_instance;
-  rmem_local_t *l = default_local(r);
-  return l ? rmem_local_free(l, ptr) : rmem_free(r, ptr);
+  rmem_local_t *l = default_local();
+  return l ? rmem_local_free(l, ptr) : rmem_free(rmem_default_instance, ptr);
 }
 
 rmem_status_t r_free(void *ptr) {
-  rmem_t *r = rmem_default_instance;
-  if (RMEM_LIKELY(r != NULL && tl_default.l != NULL && tl_default.epoch == r->epoch))
-    return rmem_local_free(tl_default.l, ptr);
+  if (RMEM_LIKELY(tl_default.gen == __atomic_load_n(&rmem_default_gen, __ATOMIC_RELAXED) &&
+                  rmem_heap_free_fast(tl_default.l, ptr)))
+    return RMEM_OK;
   return r_free_slow(ptr);
 }
 

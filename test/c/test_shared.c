@@ -150,6 +150,67 @@ static void test_create_in(void) {
 
 enum { NT = 4, PER = 4000 };
 static rmem_t *R;
+
+/* ---- the try calls: the fast paths alone, which change nothing and record nothing when they decline ---- */
+
+static rmem_local_t *try_l;
+static void *try_block;
+static int try_other_result = -1;
+
+static void try_free_from_other_thread(void *arg) {
+  (void)arg;
+  rmem_local_t *mine = rmem_local(R);
+  try_other_result = rmem_local_try_free(mine, try_block); /* another heap's block: not the fast path's */
+  CHECK(try_l != mine);
+}
+
+static void test_try_calls(void) {
+  R = shared_instance(8 << 20);
+  rmem_local_t *l = try_l = rmem_local(R);
+  rmem_clear_error();
+  CHECK(rmem_local_try_alloc(l, 64) == NULL); /* a new heap's front is empty */
+  CHECK(rmem_local_try_alloc(NULL, 64) == NULL);
+  CHECK(rmem_local_try_alloc(l, 0) == NULL);
+  CHECK(rmem_local_try_alloc(l, RMEM_LOCAL_TRY_MAX + 1) == NULL);
+  CHECK_EQ(rmem_last_error(), RMEM_OK); /* declining is no error */
+  void *a = rmem_local_alloc(l, 64); /* the slow path refills the front */
+  CHECK(a != NULL);
+  void *b = rmem_local_try_alloc(l, 64);
+  CHECK(b != NULL && b != a);
+  CHECK_EQ(rmem_local_usable_size(l, b), 64);
+  CHECK_EQ(rmem_local_try_free(l, b), 1);
+  CHECK_EQ(rmem_local_try_free(l, b), 0); /* a double free: declined, and nothing changed ... */
+  CHECK_EQ(rmem_last_error(), RMEM_OK);
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_ERR(rmem_local_free(l, b), RMEM_EDOUBLEFREE); /* ... which rmem_local_free then reports */
+  rmem_clear_error();
+  CHECK_EQ(rmem_local_try_free(l, NULL), 0);
+  CHECK_EQ(rmem_local_try_free(NULL, a), 0);
+  CHECK_EQ(rmem_local_try_free(l, (char *)a + 8), 0); /* interior */
+  CHECK_EQ(rmem_local_try_free(l, (char *)a + 1), 0); /* misaligned */
+  int on_stack;
+  CHECK_EQ(rmem_local_try_free(l, &on_stack), 0);
+  CHECK_EQ(rmem_last_error(), RMEM_OK);
+  try_block = a;
+  CHECK(check_thread_run(try_free_from_other_thread, NULL) == 0);
+  CHECK_EQ(try_other_result, 0);
+  CHECK_EQ(rmem_usable_size(R, a), 64); /* still live: the declined call changed nothing */
+  CHECK_EQ(rmem_local_try_free(l, a), 1);
+  /* every class up to the limit, through the front and back */
+  for (size_t n = 1; n <= RMEM_LOCAL_TRY_MAX; n = n * 2 + 1) {
+    void *p = rmem_local_alloc(l, n);
+    CHECK(p != NULL);
+    CHECK_EQ(rmem_local_try_free(l, p), 1);
+    void *q = rmem_local_try_alloc(l, n);
+    CHECK(q == p); /* the newest block of its class */
+    CHECK_EQ(rmem_local_free(l, q), RMEM_OK);
+  }
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), 0);
+  CHECK_EQ(rmem_destroy(R), RMEM_OK);
+  R = NULL;
+}
+
 static unsigned char *_Atomic box[NT][PER];
 static _Atomic size_t thread_errors;
 
@@ -641,6 +702,7 @@ static void test_fork(void) {}
 
 int main(void) {
   test_basics();
+  test_try_calls();
   test_create_in();
   test_hand_off();
   test_pipeline();
