@@ -8,13 +8,16 @@
 #include "front.h"
 #include "track.h"
 
+/* The blocks go back a slab at a time: a run of them in one slab (a stack's older half mostly came from one
+   refill, in address order) costs one pagemap look-up and one list transition. */
 void rmem_front_release(rmem_t *r, const uint32_t *st, uint32_t n) {
-  for (uint32_t k = 0; k < n; k++) {
-    uintptr_t p = r->base + st[k];
-    rmem_slab_t *s = rmem_slab_of(r, rmem_pme_of(r, p));
-    rmem_status_t st_ = rmem_slab_put(s, p);
-    rmem_assert(st_ == RMEM_OK && "a front block is used in the engine (F1)");
-    (void)st_;
+  for (uint32_t k = 0; k < n;) {
+    rmem_slab_t *s = rmem_slab_of(r, rmem_pme_of(r, r->base + st[k]));
+    uintptr_t lo = s->start - r->base, span = (uintptr_t)s->nslots * s->bsize;
+    uint32_t j = k + 1;
+    while (j < n && (uintptr_t)st[j] - lo < span) j++;
+    rmem_slab_put_batch(s, r->base, st + k, j - k);
+    k = j;
   }
 }
 

@@ -228,6 +228,9 @@ RMEM_INLINE bool rmem_slab_list_has_free(const rmem_slab_list_t *l) {
  * RMEM_EDOUBLEFREE (recorded) if the engine already has it free.
  */
 RMEM_HIDDEN rmem_status_t rmem_slab_put(rmem_slab_t *s, uintptr_t p);
+/* Gives back the k slots of s at base + offs[0..k), all in use in the engine (a front's blocks: F1), with one
+   list transition. */
+RMEM_HIDDEN void rmem_slab_put_batch(rmem_slab_t *s, uintptr_t base, const uint32_t *offs, uint32_t k);
 /* Gives empty slabs (spare, an empty cur, empty partials) back to the page source; returns how many. */
 RMEM_HIDDEN size_t rmem_slab_list_shrink(rmem_slab_list_t *l);
 /* Checks S1..S5 for every slab of the list; returns problems. */

@@ -267,6 +267,29 @@ rmem_status_t rmem_slab_put(rmem_slab_t *s, uintptr_t p) {
   return RMEM_OK;
 }
 
+void rmem_slab_put_batch(rmem_slab_t *s, uintptr_t base, const uint32_t *offs, uint32_t k) {
+  rmem_slab_list_t *l = s->list;
+  bool was_full = s->used == s->nslots;
+  uint64_t summary = s->summary;
+  for (uint32_t i = 0; i < k; i++) {
+    uint32_t idx = rmem_slab_slot_of(s, base + offs[i] - s->start);
+    uint64_t bit = (uint64_t)1 << (idx & 63);
+    rmem_assert(!(s->bits[idx >> 6] & bit) && "a front block is used in the engine (F1)");
+    s->bits[idx >> 6] |= bit;
+    summary |= (uint64_t)1 << (idx >> 6);
+  }
+  s->summary = summary;
+  s->used -= k;
+  l->used -= k;
+  if (s == l->cur) return; /* cur needs no transition */
+  if (was_full) partial_push(l, s);
+  if (s->used == 0) {
+    partial_remove(l, s);
+    if (l->keep_spare && !l->spare) l->spare = s;
+    else release(l, s);
+  }
+}
+
 size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
   size_t n = 0;
   if (l->spare) {
