@@ -186,9 +186,11 @@ static void test_large_blocks_kept(void) {
   CHECK(peak >= 2256);
   CHECK_EQ(rmem_free(r, a), RMEM_OK);
   CHECK(r->dirty_pages >= 2000); /* more than the 1024 always allowed: kept, resident */
+  uint32_t dirty = r->dirty_pages;
   unsigned char *a2 = rmem_alloc(r, 2000 * page);
   CHECK(a2 == a);
-  CHECK(a2 && a2[0] == 1 && a2[2000 * page - 1] == 1); /* the same pages: no fault, no zeroing */
+  CHECK_EQ(r->dirty_pages, dirty - 2000); /* the same resident pages, not fresh ones (their bytes are
+                                             undefined to valgrind, so not read here) */
   CHECK_EQ(rmem_free(r, a2), RMEM_OK);
   unsigned char *b = rmem_alloc(r, 3000 * page); /* too big for a's run: from top */
   CHECK(b != NULL && b > sep);
