@@ -65,7 +65,7 @@ RMEM_INLINE uint32_t rmem_tag_at(const rmem_t *r, uintptr_t off) {
 RMEM_INLINE void *rmem_heap_alloc_fast(rmem_local_t *h, size_t size) {
   if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
     rmem_front_t *f = &h->front;
-    uint32_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
+    uintptr_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
       uint32_t off = f->top[t];
       f->n[t] = (uint8_t)(n - 1);
@@ -90,10 +90,10 @@ RMEM_INLINE bool rmem_heap_free_fast(rmem_local_t *h, void *ptr) {
       /* the block may be another thread's: its live word and page tag are read as atomics (plain moves) */
       uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)], bit = rmem_live_bit(off), m = __atomic_load_n(w, __ATOMIC_RELAXED);
       uint64_t rm = __atomic_load_n(&h->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
-      uint32_t t = __atomic_load_n(&h->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED) - h->tag_base;
+      uintptr_t t = (uintptr_t)__atomic_load_n(&h->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED) - h->tag_base;
       rmem_front_t *f = &h->front;
       if (RMEM_LIKELY(((m & ~rm) & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
-        uint32_t n = f->n[t];
+        uintptr_t n = f->n[t];
         if (RMEM_LIKELY(n < f->cap[t])) {
           __atomic_store_n(w, m & ~bit, __ATOMIC_RELAXED);
           f->st[t][n] = (uint32_t)off;

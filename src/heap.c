@@ -663,7 +663,7 @@ static RMEM_NOINLINE void *alloc_slow(rmem_t *r, size_t size) {
 void *rmem_alloc(rmem_t *r, size_t size) {
   if (RMEM_LIKELY(r != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && r->fast == RMEM_FAST)) {
     rmem_front_t *f = &r->heap.front;
-    uint32_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
+    uintptr_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
       uint32_t off = f->top[t];
       f->n[t] = (uint8_t)(n - 1);
@@ -820,10 +820,10 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
     uintptr_t off = (uintptr_t)ptr - r->base;
     if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
       uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off), m = *w;
-      uint32_t t = rmem_tag_at(r, off);
+      uintptr_t t = rmem_tag_at(r, off);
       rmem_front_t *f = &r->heap.front;
       if (RMEM_LIKELY((m & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
-        uint32_t n = f->n[t];
+        uintptr_t n = f->n[t];
         if (RMEM_LIKELY(n < f->cap[t])) {
           *w = m & ~bit;
           f->st[t][n] = (uint32_t)off;
