@@ -44,11 +44,11 @@ static _Atomic size_t st_huge_reused;
 
 /*
  * The cache's share of the most huge memory ever live at once (huge_peak): half while that peak is
- * under 16 MiB, so a program with one big buffer (sqlite's 2 MiB) does not keep a second one
- * resident; above, what the live huge blocks leave of the peak, so one that cycles many big buffers
- * (malloc-large: 20 of 64 KiB..8 MiB) reuses their pages instead of faulting fresh ones in, and its
- * live and cached huge memory together never pass its peak (resident 90 -> 86 MB there, with the
- * split of bigger mappings below: 0.55 -> 0.44 s).
+ * under 16 MiB, so a program with one big mapped buffer does not keep a second one resident; above,
+ * what the live huge blocks leave of the peak, so one that cycles many big mappings (calloc'ed or
+ * realloc-grown buffers, malloc of 32 MiB and more) reuses their pages instead of faulting fresh
+ * ones in, and its live and cached huge memory together never pass its peak. (Below 32 MiB, malloc's
+ * big blocks are page runs of the instance, whose page source keeps freed pages itself: pages.c.)
  */
 static uint64_t huge_now(void) {
   struct timespec ts;

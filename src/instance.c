@@ -25,7 +25,7 @@ uint64_t rmem_default_gen;      /* ... and this: +1 at every change of rmem_defa
 
 static void default_set(rmem_t *r) {
   rmem_default_instance = r;
-  __atomic_store_n(&rmem_default_gen, rmem_default_gen + 1, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&rmem_default_gen, 1, __ATOMIC_RELEASE);
 }
 static _Atomic uint64_t epochs; /* instances ever created: each gets the next as its epoch */
 static rmem_lock_t default_lock = RMEM_LOCK_INIT;

@@ -171,13 +171,6 @@ static uint32_t align_page(const rmem_t *r, uint32_t v, uint32_t a) {
 
 static uint32_t max32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 
-/*
- * Carves [a, a+n) out of the free region [first, first+len) (already out of
- * the bins): the head and tail leftovers go back as free runs, each with at
- * most the region's dirty count (an upper bound: where the dirty pages were is
- * not known). Pages at or above fresh were never handed out and get
- * marked in full. Then marks the carved run.
- */
 /* n more pages are in use: the peaks follow (P9). */
 static void used_add(rmem_t *r, uint32_t n) {
   r->used_pages += n;
@@ -185,6 +178,13 @@ static void used_add(rmem_t *r, uint32_t n) {
   if (r->used_pages > r->peak_pages) r->peak_pages = r->used_pages;
 }
 
+/*
+ * Carves [a, a+n) out of the free region [first, first+len) (already out of
+ * the bins): the head and tail leftovers go back as free runs, each with at
+ * most the region's dirty count (an upper bound: where the dirty pages were is
+ * not known). Pages at or above fresh were never handed out and get
+ * marked in full. Then marks the carved run.
+ */
 static void carve(rmem_t *r, uint32_t first, uint32_t len, uint32_t dirty, uint16_t when, uint32_t a, uint32_t n,
                   uint8_t kind, uint32_t owner, uint32_t fresh) {
   uint32_t end = first + len;

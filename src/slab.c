@@ -243,10 +243,10 @@ uint32_t rmem_slab_list_alloc_batch(rmem_slab_list_t *l, uint32_t *out, uint32_t
   return n;
 }
 
-/* The free-side transitions of a slab: out of full, or empty (S5). */
-static void after_free(rmem_slab_list_t *l, rmem_slab_t *s) {
+/* The free-side transitions of a slab after slots came back: out of full (it was), or empty (S5). */
+static void after_free(rmem_slab_list_t *l, rmem_slab_t *s, bool was_full) {
   if (s == l->cur) return; /* cur needs no transition */
-  if (s->used + 1 == s->nslots) partial_push(l, s);
+  if (was_full) partial_push(l, s);
   if (s->used == 0) {
     partial_remove(l, s);
     if (l->keep_spare && !l->spare) l->spare = s;
@@ -263,7 +263,7 @@ rmem_status_t rmem_slab_put(rmem_slab_t *s, uintptr_t p) {
   s->summary |= (uint64_t)1 << w;
   s->used--;
   s->list->used--;
-  after_free(s->list, s);
+  after_free(s->list, s, s->used + 1 == s->nslots);
   return RMEM_OK;
 }
 
@@ -281,13 +281,7 @@ void rmem_slab_put_batch(rmem_slab_t *s, uintptr_t base, const uint32_t *offs, u
   s->summary = summary;
   s->used -= k;
   l->used -= k;
-  if (s == l->cur) return; /* cur needs no transition */
-  if (was_full) partial_push(l, s);
-  if (s->used == 0) {
-    partial_remove(l, s);
-    if (l->keep_spare && !l->spare) l->spare = s;
-    else release(l, s);
-  }
+  after_free(l, s, was_full);
 }
 
 size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
