@@ -549,6 +549,10 @@ static int bad_case(const char *which) {
     void *p = rmem_malloc(40);
     rmem_malloc_free(p);
     if (rmem_malloc_realloc(p, 100) != NULL) return 3;
+  } else if (strcmp(which, "big-realloc") == 0) { /* a freed 4 MiB page run, grown past RM_BIG */
+    void *p = rmem_malloc(4u << 20);
+    rmem_malloc_free(p);
+    if (rmem_malloc_realloc(p, 8u << 20) != NULL) return 3;
   } else if (strcmp(which, "remote-double") == 0) {
     void *p = rmem_malloc(48);
     pthread_t t1, t2;
@@ -619,6 +623,7 @@ static int run_child(const char *which, int cont, char *err, size_t errlen) {
 static void test_bad_frees(void) {
   const char *cases[] = {"stack",          "double",         "interior",        "huge-double",
                          "big-double",     "huge-interior",  "large-interior",  "realloc",
+                         "big-realloc",
                          "remote-double",  "spilled-double", "misaligned",      "realloc-spilled",
                          "remote-double-batch", "remote-double-between"};
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
