@@ -112,7 +112,7 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   c->align = (uint32_t)align;
   c->tag = RMEM_TAG_CACHE + c->slot.index;
   c->base = r->base;
-  c->grains = r->capacity >> RMEM_LIVE_SHIFT;
+  c->grains = r->grains;
   c->live = r->live;
   c->ptag = r->ptag;
   rmem_lock_init(&c->lock);
@@ -158,7 +158,7 @@ void *rmem_slab_alloc(slab_cache_t *c) {
     rmem_lfront_t *f = &c->front;
     uint32_t n = f->n - 1, off = f->top;
     f->n = n;
-    f->top = f->st[(n - 1) & (RMEM_LFRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
+    f->top = f->w[2 + n]; /* the new top (F5); a stale word when n is 0 */
     c->allocs++;
     c->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off);
     return rmem_track_alloc(c->slot.r, (void *)(c->base + off), c->obj_size, c->list.bsize);
@@ -193,13 +193,12 @@ static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
 /* The fast path: a live object of this cache (its live bit, and its page's tag is the cache's), room on the stack. */
 rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
   if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF))) {
-    uintptr_t off = (uintptr_t)ptr - c->base;
-    /* in range and 8-byte aligned in one compare: rotated right by 3, a misaligned offset is huge */
-    if (RMEM_LIKELY(((off >> RMEM_LIVE_SHIFT) | (off << (64 - RMEM_LIVE_SHIFT))) < c->grains)) {
-      uint64_t *w = &c->live[off >> (RMEM_LIVE_SHIFT + 6)], bit = rmem_live_bit(off), m = *w;
+    uintptr_t off = (uintptr_t)ptr - c->base, g = rmem_grain_of(off);
+    if (RMEM_LIKELY(g < c->grains)) { /* in range and 8-byte aligned in one compare */
+      uint64_t *w = &c->live[g >> 6], bit = (uint64_t)1 << (g & 63), m = *w;
       uint32_t t = c->ptag[off >> RMEM_PAGE_SHIFT];
       if (RMEM_LIKELY((m & bit) != 0 && t == c->tag && c->front.n < c->front.cap)) {
-        *w = m & ~bit;
+        *w = m ^ bit;
         rmem_lfront_push(&c->front, (uint32_t)off);
         c->frees++;
         rmem_track_free(c->slot.r, ptr, c->list.bsize);

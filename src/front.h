@@ -29,6 +29,14 @@ RMEM_INLINE uint64_t *rmem_live_word(const rmem_t *r, uintptr_t off) {
 }
 RMEM_INLINE uint64_t rmem_live_bit(uintptr_t off) { return (uint64_t)1 << ((off >> RMEM_LIVE_SHIFT) & 63); }
 /*
+ * off rotated right by 3: off / 8 (its bit's index in the live bitmap) when off is 8-aligned, and a number
+ * above any range's grain count when it is not, so one compare with the grain count (capacity / 8) tells
+ * "in range and aligned", and the result indexes the bitmap.
+ */
+RMEM_INLINE uintptr_t rmem_grain_of(uintptr_t off) {
+  return (off >> RMEM_LIVE_SHIFT) | (off << (8 * sizeof off - RMEM_LIVE_SHIFT));
+}
+/*
  * A live word has one writer, the owner of the slab its 512 bytes lie in (a
  * heap's thread, or whoever holds a shared cache's lock), and may be read by
  * any thread of a shared instance: writes are relaxed atomic stores of the
@@ -59,43 +67,55 @@ RMEM_INLINE uint32_t rmem_tag_at(const rmem_t *r, uintptr_t off) {
  * slow paths are heap.c's)
  * ------------------------------------------------------------------------ */
 
-/* The fast path of a thread heap: as rmem_alloc's; the fast word is the caller's key (its heap). Blocks other
-   threads freed into it wait for a refill that drains (front_refill, DRAIN_EVERY). The heap's live words are written
-   by it alone: a plain read, an atomic store. NULL, with nothing changed, when the front has no block at hand. */
-RMEM_INLINE void *rmem_heap_alloc_fast(rmem_local_t *h, size_t size) {
-  if (RMEM_LIKELY(h != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
+/*
+ * The fast path of a thread heap h (not NULL), for the thread whose key is `key` (rmem_tkey, or a copy of it
+ * the caller keeps beside its heap pointer): as rmem_alloc's. Blocks other threads freed into it wait for a
+ * refill that drains (front_refill, DRAIN_EVERY). The heap's live words are written by it alone: a plain read,
+ * an atomic store. False, with nothing changed, when the heap is not this thread's to use fast or its front
+ * has no block at hand; else the block is in *out.
+ */
+RMEM_INLINE bool rmem_heap_alloc_as(rmem_local_t *h, uint32_t key, size_t size, void **out) {
+  if (RMEM_LIKELY(size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == key)) {
     rmem_front_t *f = &h->front;
     uintptr_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
       uint32_t off = f->top[t];
       f->n[t] = (uint8_t)(n - 1);
-      f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)];
+      f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2];
       f->allocs++;
       uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)];
       __atomic_store_n(w, *w | rmem_live_bit(off), __ATOMIC_RELAXED);
-      return rmem_track_alloc(h->r, (void *)(h->base + off), size, h->cls[t - 1].bsize);
+      *out = rmem_track_alloc(h->r, (void *)(h->base + off), size, h->cls[t - 1].bsize);
+      return true;
     }
   }
-  return NULL;
+  return false;
+}
+
+/* The same for the calling thread and any h (NULL declines): the block, or NULL with nothing changed. */
+RMEM_INLINE void *rmem_heap_alloc_fast(rmem_local_t *h, size_t size) {
+  void *p;
+  return h != NULL && rmem_heap_alloc_as(h, rmem_tkey, size, &p) ? p : NULL;
 }
 
 /*
- * The fast path of a thread heap: a live block of this heap (its live bit, its page's tag names this heap),
- * no other thread freed it first (its remote bit), room on its stack. False, with nothing changed, otherwise.
+ * The fast path of a thread heap h (not NULL) for the thread whose key is `key`: a live block of this heap
+ * (its live bit, its page's tag names this heap), no other thread freed it first (its remote bit), room on
+ * its stack. False, with nothing changed, otherwise.
  */
-RMEM_INLINE bool rmem_heap_free_fast(rmem_local_t *h, void *ptr) {
-  if (RMEM_LIKELY(h != NULL && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_tkey)) {
-    uintptr_t off = (uintptr_t)ptr - h->base;
-    if (RMEM_LIKELY(off < h->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
+RMEM_INLINE bool rmem_heap_free_as(rmem_local_t *h, uint32_t key, void *ptr) {
+  if (RMEM_LIKELY(__atomic_load_n(&h->fast, __ATOMIC_RELAXED) == key)) {
+    uintptr_t off = (uintptr_t)ptr - h->base, g = rmem_grain_of(off);
+    if (RMEM_LIKELY(g < h->grains)) { /* in range and 8-aligned */
       /* the block may be another thread's: its live word and page tag are read as atomics (plain moves) */
-      uint64_t *w = &h->live[off >> (RMEM_LIVE_SHIFT + 6)], bit = rmem_live_bit(off), m = __atomic_load_n(w, __ATOMIC_RELAXED);
-      uint64_t rm = __atomic_load_n(&h->remote[off >> (RMEM_LIVE_SHIFT + 6)], __ATOMIC_RELAXED);
+      uint64_t *w = &h->live[g >> 6], bit = (uint64_t)1 << (g & 63), m = __atomic_load_n(w, __ATOMIC_RELAXED);
+      uint64_t rm = __atomic_load_n(&h->remote[g >> 6], __ATOMIC_RELAXED);
       uintptr_t t = (uintptr_t)__atomic_load_n(&h->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED) - h->tag_base;
       rmem_front_t *f = &h->front;
       if (RMEM_LIKELY(((m & ~rm) & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
         uintptr_t n = f->n[t];
         if (RMEM_LIKELY(n < f->cap[t])) {
-          __atomic_store_n(w, m & ~bit, __ATOMIC_RELAXED);
+          __atomic_store_n(w, m ^ bit, __ATOMIC_RELAXED); /* the bit is set: m ^ bit clears it */
           f->st[t][n] = (uint32_t)off;
           f->top[t] = (uint32_t)off;
           f->n[t] = (uint8_t)(n + 1);
@@ -109,6 +129,11 @@ RMEM_INLINE bool rmem_heap_free_fast(rmem_local_t *h, void *ptr) {
   return false;
 }
 
+/* The same for the calling thread and any h (NULL declines). */
+RMEM_INLINE bool rmem_heap_free_fast(rmem_local_t *h, void *ptr) {
+  return h != NULL && rmem_heap_free_as(h, rmem_tkey, ptr);
+}
+
 /* ------------------------------------------------------------------------
  * Single-list fronts (slab caches, classes of intermediate arenas)
  * ------------------------------------------------------------------------ */
@@ -117,7 +142,7 @@ RMEM_INLINE bool rmem_heap_free_fast(rmem_local_t *h, void *ptr) {
 RMEM_INLINE void *rmem_lfront_pop(rmem_t *r, rmem_lfront_t *f) {
   uint32_t n = f->n - 1, off = f->top;
   f->n = n;
-  f->top = f->st[(n - 1) & (RMEM_LFRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
+  f->top = f->w[2 + n]; /* the new top (F5); a stale word when n is 0 */
   rmem_set_live(r, off);
   return (void *)(r->base + off);
 }

@@ -129,6 +129,7 @@ static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
   h->r = r;
   h->base = r->base;
   h->capacity = r->capacity;
+  h->grains = r->grains;
   h->live = r->live;
   h->remote = r->remote;
   h->ptag = r->ptag;
@@ -182,7 +183,7 @@ RMEM_INLINE void *front_pop(rmem_heap_t *h, uint32_t t, uint32_t n) {
   rmem_front_t *f = &h->front;
   uint32_t off = f->top[t];
   f->n[t] = (uint8_t)(n - 1);
-  f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)]; /* the new top (F5); a stale word when n is 0 */
+  f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2]; /* the new top (F5); a stale word when n is 1 */
   f->allocs++;
   live_put(h->r, off, true);
   return (void *)(h->r->base + off);
@@ -667,9 +668,9 @@ void *rmem_alloc(rmem_t *r, size_t size) {
     if (RMEM_LIKELY(n != 0)) {
       uint32_t off = f->top[t];
       f->n[t] = (uint8_t)(n - 1);
-      f->top[t] = f->st[t][(n - 2) & (RMEM_FRONT_CAP - 1)]; /* F5; a stale word when n is 0 */
+      f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2]; /* F5; a stale word when n is 1 */
       f->allocs++;
-      rmem_set_live(r, off);
+      r->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off); /* private: no other thread reads it */
       return rmem_track_alloc(r, (void *)(r->base + off), size, r->heap.cls[t - 1].bsize);
     }
   }
@@ -817,15 +818,15 @@ static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
 /* The fast path: a live block of a heap class (its live bit and its page's tag, read side by side), room on its stack. */
 rmem_status_t rmem_free(rmem_t *r, void *ptr) {
   if (RMEM_LIKELY(r != NULL && r->fast == RMEM_FAST)) {
-    uintptr_t off = (uintptr_t)ptr - r->base;
-    if (RMEM_LIKELY(off < r->capacity && (off & (RMEM_LIVE_GRAIN - 1)) == 0)) {
-      uint64_t *w = rmem_live_word(r, off), bit = rmem_live_bit(off), m = *w;
+    uintptr_t off = (uintptr_t)ptr - r->base, g = rmem_grain_of(off);
+    if (RMEM_LIKELY(g < r->grains)) { /* in range and 8-aligned (g is off / 8 then) */
+      uint64_t *w = &r->live[g >> 6], bit = (uint64_t)1 << (g & 63), m = *w;
       uintptr_t t = rmem_tag_at(r, off);
       rmem_front_t *f = &r->heap.front;
       if (RMEM_LIKELY((m & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
         uintptr_t n = f->n[t];
         if (RMEM_LIKELY(n < f->cap[t])) {
-          *w = m & ~bit;
+          *w = m ^ bit; /* a private instance: no other thread reads its live words */
           f->st[t][n] = (uint32_t)off;
           f->top[t] = (uint32_t)off;
           f->n[t] = (uint8_t)(n + 1);

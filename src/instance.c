@@ -21,7 +21,8 @@
 #include "track.h"
 
 rmem_t *rmem_default_instance; /* seed.c reads it on every seed call */
-uint64_t rmem_default_gen;      /* ... and this: +1 at every change of rmem_default_instance */
+uint64_t rmem_default_gen = 1;  /* ... and this: +1 at every change of rmem_default_instance (from 1: seed.c's
+                                   thread-local generation starts at 0, "no heap taken") */
 
 static void default_set(rmem_t *r) {
   rmem_default_instance = r;
@@ -153,6 +154,7 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
   rmem_t *r = header_get();
   if (!r) return rmem_fail_null(RMEM_ENOMEM, "cannot map the instance header");
   r->capacity = cap;
+  r->grains = cap >> RMEM_LIVE_SHIFT;
   r->npages = (uint32_t)(cap >> RMEM_PAGE_SHIFT);
   r->flags = flags;
 

@@ -34,13 +34,16 @@ static rmem_t *default_or_fail(const char *what) {
  * ------------------------------------------------------------------------ */
 
 /*
- * This thread's heap of the default instance, and the default's generation when it was taken: while gen
- * is rmem_default_gen the default is the same instance, and l (NULL until the first call) its heap for this
- * thread. gen 0 is the generation before any default: l is NULL then, which the fast paths refuse.
+ * This thread's heap of the default instance, the thread's key (rmem_tkey, which never changes in a thread's
+ * life: a copy here saves the fast paths a second thread-local access) and the default's generation when
+ * the heap was taken: while gen is rmem_default_gen the default is the same instance and l its heap for this
+ * thread. Generations start at 1 and gen at 0, and gen is written only with a heap, so gen matching means
+ * l is not NULL: the fast paths need no NULL test.
  */
 static _Thread_local struct {
   rmem_local_t *l;
   uint64_t gen;
+  uint32_t key;
 } tl_default RMEM_TLS_IE;
 
 static rmem_local_t *default_local(void) {
@@ -50,6 +53,7 @@ static rmem_local_t *default_local(void) {
   rmem_local_t *l = r && rmem_is_shared(r) ? rmem_local(r) : NULL;
   if (l) {
     tl_default.l = l;
+    tl_default.key = rmem_thread_key();
     tl_default.gen = gen;
   }
   return l;
@@ -64,10 +68,10 @@ static RMEM_NOINLINE void *r_alloc_slow(size_t size) {
 
 /* The fast paths are the heap front's own, inline: one compare of the generation, then the front (front.h). */
 void *r_alloc(size_t size) {
-  if (RMEM_LIKELY(tl_default.gen == __atomic_load_n(&rmem_default_gen, __ATOMIC_RELAXED))) {
-    void *p = rmem_heap_alloc_fast(tl_default.l, size);
-    if (RMEM_LIKELY(p != NULL)) return p;
-  }
+  void *p;
+  if (RMEM_LIKELY(tl_default.gen == __atomic_load_n(&rmem_default_gen, __ATOMIC_RELAXED) &&
+                  rmem_heap_alloc_as(tl_default.l, tl_default.key, size, &p)))
+    return p;
   return r_alloc_slow(size);
 }
 
@@ -78,7 +82,7 @@ static RMEM_NOINLINE rmem_status_t r_free_slow(void *ptr) {
 
 rmem_status_t r_free(void *ptr) {
   if (RMEM_LIKELY(tl_default.gen == __atomic_load_n(&rmem_default_gen, __ATOMIC_RELAXED) &&
-                  rmem_heap_free_fast(tl_default.l, ptr)))
+                  rmem_heap_free_as(tl_default.l, tl_default.key, ptr)))
     return RMEM_OK;
   return r_free_slow(ptr);
 }

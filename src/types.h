@@ -226,8 +226,15 @@ struct rmem_slab_list {
 #define RMEM_LFRONT_CAP 32u
 
 typedef struct rmem_lfront {
-  uint32_t n, cap, top;        /* (rmem_cache_layout_t shows these words to bindings in this order) */
-  uint32_t st[RMEM_LFRONT_CAP];
+  union {
+    struct {
+      uint32_t n, cap, top;    /* (rmem_cache_layout_t shows these words to bindings in this order) */
+      uint32_t st[RMEM_LFRONT_CAP];
+    };
+    /* the same words in one array: w[3 + k] is st[k], so a pop that leaves n blocks reads the new top (F5) as
+       w[2 + n], with no mask: when n is 0 that is top itself, a stale word */
+    uint32_t w[3 + RMEM_LFRONT_CAP];
+  };
 } rmem_lfront_t;
 
 /* ------------------------------------------------------------------------
@@ -247,7 +254,13 @@ typedef struct rmem_front {
   uint8_t pad_[5];
   uint64_t allocs, frees;        /* operations served by the front */
   uint32_t top[RMEM_HEAP_TAGS];  /* st[t][n[t] - 1] while n[t] > 0 (F5) */
-  _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP];
+  union {
+    _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP];
+    /* the same rows as one array: a pop of tag t (>= 1) that leaves n - 1 blocks reads the new top (F5) as
+       st_flat[t * RMEM_FRONT_CAP + n - 2], with no mask: when n is 1 that is the last word of the row before,
+       a stale word */
+    uint32_t st_flat[RMEM_HEAP_TAGS * RMEM_FRONT_CAP];
+  };
 } rmem_front_t;
 
 /*
@@ -288,6 +301,7 @@ typedef struct rmem_heap {
   /* the instance's constants, copied: the thread heaps' fast paths read them without going through r */
   uintptr_t base;
   size_t capacity;
+  size_t grains;              /* capacity / 8 (as the instance's) */
   uint64_t *live;
   uint64_t *remote;
   uint16_t *ptag;
@@ -353,6 +367,7 @@ struct rmem_s {
   uint32_t pad_;
   uintptr_t base;              /* the range */
   size_t capacity;
+  size_t grains;               /* capacity / 8: an offset rotated right by 3 is below it iff in range and 8-aligned */
   uint64_t *live;              /* the live bitmap: bit (off >> 3) set iff a live slot starts at base + off (F2) */
   uint16_t *ptag;              /* page tags, one per page (P6) */
   uint64_t magic;              /* RMEM_MAGIC while alive */
