@@ -101,13 +101,13 @@ size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32
   if (n > 0 && n <= capmax && top != st[n - 1])
     rmem_problem(&problems, "front of list %u/%u: top %u is not its newest block %u (F5)", l->owner_kind, l->owner_id,
                  top, st[n - 1]);
-  if (n > cap || cap > capmax || n > 256) {
+  if (n > cap || cap > capmax || n > RMEM_DEPOT_CAP) {
     rmem_problem(&problems, "front of list %u/%u holds %u of %u blocks (at most %u) (F4)", l->owner_kind, l->owner_id,
                  n, cap, capmax);
     return problems;
   }
-  uint32_t seen[512], mask = 15;
-  while (mask + 1 < 2 * n) mask = mask * 2 + 1; /* a set of at least twice the entries (n <= 256) */
+  uint32_t seen[2 * RMEM_DEPOT_CAP], mask = 15;
+  while (mask + 1 < 2 * n) mask = mask * 2 + 1; /* a set of at least twice the entries (n <= RMEM_DEPOT_CAP) */
   if (n) memset(seen, 0, (mask + 1) * sizeof seen[0]);
   for (uint32_t k = 0; k < n; k++) {
     uintptr_t off = st[k], p = r->base + off;
@@ -121,7 +121,7 @@ size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32
     if (rmem_slab_slot_free(s, idx))
       rmem_problem(&problems, "front: block at offset %zu is free in the engine too (F1)", (size_t)off);
     if (rmem_is_live(r, off)) rmem_problem(&problems, "front: block at offset %zu is on a stack and live (F1)", (size_t)off);
-    /* distinct: an open-addressed set of what this stack holds (capmax <= 256 entries) */
+    /* distinct: an open-addressed set of what this stack holds */
     uint32_t h = ((uint32_t)(off >> RMEM_LIVE_SHIFT) * 0x9E3779B1u >> 16) & mask;
     while (seen[h] && seen[h] != off + 1) h = (h + 1) & mask;
     if (seen[h]) rmem_problem(&problems, "front: block at offset %zu is on a stack twice (F1)", (size_t)off);

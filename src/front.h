@@ -1,6 +1,6 @@
 /*
  * front.h - the front over the slab engine: free stacks checked by the live
- * bitmap (the design and invariants F1-F4 are in types.h).
+ * bitmap (the design and invariants F1-F6 are in types.h).
  *
  * The three owners of slabs use it: the heap (one stack per size class,
  * indexed by the page tag), slab caches and the classes of intermediate
@@ -77,7 +77,7 @@ RMEM_INLINE uint32_t rmem_tag_at(const rmem_t *r, uintptr_t off) {
 RMEM_INLINE bool rmem_heap_alloc_as(rmem_local_t *h, uint32_t key, size_t size, void **out) {
   if (RMEM_LIKELY(size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == key)) {
     rmem_front_t *f = &h->front;
-    uintptr_t t = f->tag_of[(size + 7) >> 3], n = f->n[t];
+    uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
       uint32_t off = f->top[t];
       f->n[t] = (uint8_t)(n - 1);

@@ -208,6 +208,12 @@ struct rmem_slab_list {
  *       on the stack, so a pop reads one word the last push wrote -- one
  *       store-to-load hop on the path of a free followed by an allocation
  *       instead of two (the count, then the entry it indexes).
+ *   F6  a heap class's depot (rmem_heap_t dn / dcap / depot) holds blocks as its
+ *       stack does (F1; F3 counts them with the stack's), dn <= dcap <=
+ *       RMEM_DEPOT_CAP. A full stack moves its older half there, an empty one
+ *       takes its newest back, both by copying offsets (a burst longer than the
+ *       stack does not send every block through the engine and back); only
+ *       what the depot cannot hold goes to the engine. An orphan's is empty.
  * ------------------------------------------------------------------------ */
 
 #define RMEM_LIVE_SHIFT 3 /* one live bit per 8 bytes: every slot is 8-aligned and at least 8 long */
@@ -245,6 +251,7 @@ typedef struct rmem_lfront {
 #define RMEM_HEAP_TAGS (RMEM_HEAP_CLASSES + 1) /* tag = class + 1; tag 0 is no class */
 #define RMEM_HEAP_TABLE_MAX 4096               /* sizes up to this find their tag by one table load */
 #define RMEM_FRONT_CAP 256u                    /* a heap class's stack row: it holds up to 255 blocks (F4) */
+#define RMEM_DEPOT_CAP 2048u                   /* a heap class's depot row (F6) */
 
 /* The heap's front: one stack per class, indexed by the page tag (class + 1). */
 typedef struct rmem_front {
@@ -307,6 +314,9 @@ typedef struct rmem_heap {
   uint16_t *ptag;
   uint32_t nclasses;
   uint32_t id;                /* 0 for a private instance's heap, 1 .. RMEM_MAX_HEAPS for thread heaps */
+  uint16_t dn[RMEM_HEAP_TAGS];   /* blocks in each tag's depot (F6) */
+  uint16_t dcap[RMEM_HEAP_TAGS]; /* its capacity; 0 for tag 0, and for all if the depot could not be mapped */
+  uint32_t *depot;            /* a row of offsets per tag, as long as its dcap, mapped apart (out of band), or NULL */
   size_t borrowed;            /* blocks a class took from the next class up instead of making a slab */
   size_t allocs, frees;       /* operations of the slow paths (page runs, aligned, refills) */
   size_t remote_frees;        /* blocks other threads freed into it, drained */

@@ -476,6 +476,87 @@ static void test_validator_finds_damage(void) {
 #else
 #define STRESS_OPS 1000000
 #endif
+/*
+ * A burst of frees longer than a class's stack (F4: at most 255) waits in its depot (F6) and comes
+ * back, newest first, to the allocations that follow: the same blocks, none through the slab engine,
+ * the validator clean after every step; a trim or a defrag empties the depot into the slabs; damage
+ * to a depot's count or to an offset in it is found.
+ */
+static void test_depot(void) {
+  rmem_t *r = rmem_create(NULL);
+  enum { N = 2000 };
+  static void *ps[N];
+  for (int i = 0; i < N; i++) {
+    ps[i] = rmem_alloc(r, 32);
+    CHECK(ps[i] != NULL);
+  }
+  rmem_heap_t *h = &r->heap;
+  uint32_t t = r->heap.front.tag_of[32 / 8];
+  rmem_heap_stats_t hs;
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  size_t spare = hs.cached; /* the last refill's blocks not handed out */
+  CHECK_EQ(spare, h->front.n[t]);
+  CHECK(h->dcap[t] >= 1024);
+  size_t problems = 0;
+  for (int i = 0; i < N; i++) {
+    CHECK_EQ(rmem_free(r, ps[i]), RMEM_OK);
+    problems += rmem_validate(r);
+  }
+  CHECK_EQ(problems, 0);
+  CHECK(h->dn[t] > 0);
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  CHECK_EQ(hs.live_blocks, 0);
+  CHECK_EQ((size_t)h->front.n[t] + h->dn[t], spare + N); /* every block freed waits on the stack or in the depot */
+  CHECK_EQ(hs.cached, spare + N);
+  /* the same blocks come back: a double free of any is still refused (its live bit is clear) */
+  CHECK_EQ(rmem_free(r, ps[7]), RMEM_EDOUBLEFREE);
+  static void *qs[N];
+  size_t same = 0;
+  for (int i = 0; i < N; i++) {
+    qs[i] = rmem_alloc(r, 32);
+    CHECK(qs[i] != NULL);
+    problems += rmem_validate(r);
+  }
+  CHECK_EQ(problems, 0);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < N; j++)
+      if (qs[i] == ps[j]) {
+        same++;
+        break;
+      }
+  CHECK_EQ(same, N);
+  CHECK_EQ(h->dn[t], 0);
+  /* free them again, damage the depot, and the validator says so */
+  for (int i = 0; i < N; i++) rmem_free(r, qs[i]);
+  CHECK(h->dn[t] > 2);
+  uint16_t dn = h->dn[t];
+  h->dn[t] = (uint16_t)(h->dcap[t] + 1);
+  CHECK(rmem_validate(r) > 0);
+  h->dn[t] = dn;
+  CHECK_EQ(rmem_validate(r), 0);
+  /* the oldest block freed went to the depot first: find its offset there (the rows of the three
+     smallest classes are 2,048 long), then make it name a live block */
+  uint32_t old = (uint32_t)((uintptr_t)qs[0] - r->base), *slot = NULL;
+  for (uint32_t k = 0; k < 3 * RMEM_DEPOT_CAP && !slot; k++)
+    if (h->depot[k] == old) slot = &h->depot[k];
+  CHECK(slot != NULL);
+  if (slot) {
+    void *x = rmem_alloc(r, 32);
+    *slot = (uint32_t)((uintptr_t)x - r->base);
+    CHECK(rmem_validate(r) > 0);
+    *slot = old;
+    CHECK_EQ(rmem_validate(r), 0);
+    rmem_free(r, x);
+  }
+  CHECK_EQ(rmem_heap_trim(r, 0), RMEM_OK);
+  CHECK_EQ(h->dn[t], 0);
+  CHECK_EQ(h->front.n[t], 0);
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  CHECK_EQ(hs.cached, 0);
+  check_intact(r);
+  rmem_destroy(r);
+}
+
 static void test_stress(void) {
   rmem_options_t o = {.capacity = (size_t)16 << 20};
   rmem_t *r = rmem_create(&o);
@@ -558,6 +639,7 @@ int main(void) {
   rmem_t *r = rmem_create(&big);
   TIMED(test_sizes_and_alignment(r));
   TIMED(test_bad_input(r));
+  TIMED(test_depot());
   TIMED(test_realloc_and_aligned(r));
   rmem_destroy(r);
   TIMED(test_stats_walk_defrag());
