@@ -36,6 +36,9 @@ const USAGE = `usage: node bench/malloc/run.js [options]
   --scale S          multiplies the work of the wl_* workloads (default 1)
   --only a,b         only these workloads
   --allocators a,b   only these allocators: glibc,jemalloc,mimalloc,tcmalloc,rmem
+  --with NAME=LIB    one more allocator, the shared library LIB preloaded as NAME
+                     (repeatable; say, another commit's librmem-malloc.so, to
+                     compare two builds in the same interleaved run)
   --json FILE        where the results go (default bench/results/malloc.json,
                      or $RMEM_BENCH_RESULTS/malloc.json; "none": nowhere)
   --help             this text
@@ -45,7 +48,7 @@ if (args.includes('--help') || args.includes('-h')) {
   console.log(USAGE);
   process.exit(0);
 }
-const known = ['bin', 'runs', 'scale', 'only', 'allocators', 'json'];
+const known = ['bin', 'runs', 'scale', 'only', 'allocators', 'with', 'json'];
 for (let i = 0; i < args.length; i++) {
   const m = /^--([a-z]+)(=.*)?$/.exec(args[i]);
   if (!m || !known.includes(m[1])) {
@@ -116,7 +119,19 @@ const programs = {
   }),
 };
 
-const allocNames = opt('allocators', Object.keys(allAllocators).join(',')).split(',');
+const extraNames = [];
+args.forEach((a, i) => {
+  const spec = a === '--with' ? args[i + 1] : a.startsWith('--with=') ? a.slice(7) : null;
+  if (spec === null) return;
+  const eq = spec ? spec.indexOf('=') : -1;
+  if (eq <= 0 || eq === spec.length - 1) {
+    console.error(`--with wants NAME=LIB, got ${spec}`);
+    process.exit(2);
+  }
+  allAllocators[spec.slice(0, eq)] = path.resolve(spec.slice(eq + 1));
+  extraNames.push(spec.slice(0, eq));
+});
+const allocNames = [...opt('allocators', 'glibc,jemalloc,mimalloc,tcmalloc,rmem').split(','), ...extraNames];
 const allocators = allocNames.filter((a) => {
   if (!(a in allAllocators)) {
     console.error(`unknown allocator ${a}; the allocators are: ${Object.keys(allAllocators).join(' ')}`);
