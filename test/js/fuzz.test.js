@@ -68,7 +68,10 @@ for (; ops < OPS; ops++) {
     else if (k < 9 && arenas.length) { const a = pickOut(arenas); a.destroy(); dead.push(a); if (dead.length > 20) dead.shift(); }
     else if (dead.length) { const a = dead[ri(dead.length)]; bad(() => [() => a.alloc(8), () => a.reset(), () => a.destroy(), () => a.stats()][ri(4)]()); }
   } else if (op < 72) {                            // forged handles straight at the native layer
-    const h = [ri(2 ** 20), ri(65536) + 65536 * ri(100), -1, 2 ** 50, NaN, 0.5][ri(6)];
+    let h = [ri(2 ** 20), ri(65536) + 65536 * ri(100), -1, 2 ** 50, NaN, 0.5][ri(6)];
+    // a forged number can name a live arena or the cache (index + generation is guessable): that is a
+    // real handle, not a forged one, and its calls would rightly work on it
+    if (h === cache.handle || arenas.some((a) => a.handle === h)) h = -1;
     bad(() => [() => n.arenaAlloc(h, 8, rnd() < 0.5), () => n.arenaReset(h), () => n.cacheAlloc(h), () => n.cacheFree(h, 4096), () => n.arenaDestroy(h)][ri(5)]());
   } else if (op < 80) {                            // slab cache
     if (rnd() < 0.55 && objs.length < 3000) objs.push(cache.alloc());
