@@ -40,6 +40,8 @@ static inline void rmem_lock(rmem_lock_t *l) { AcquireSRWLockExclusive(l); }
 static inline void rmem_unlock(rmem_lock_t *l) { ReleaseSRWLockExclusive(l); }
 static inline void rmem_lock_init(rmem_lock_t *l) { InitializeSRWLock(l); }
 static inline int rmem_trylock(rmem_lock_t *l) { return TryAcquireSRWLockExclusive(l) ? 0 : -1; }
+/* Lets another thread run (a wait of a few microseconds, on a rare path). */
+static inline void rmem_yield(void) { SwitchToThread(); }
 
 /* A thread-exit hook: fn(value) runs when a thread that set a value ends (fiber-local storage). */
 typedef DWORD rmem_key_t;
@@ -58,6 +60,7 @@ static inline int rmem_atfork(void (*prepare)(void), void (*parent)(void), void 
 #else
 
 #include <pthread.h>
+#include <sched.h>
 
 typedef pthread_mutex_t rmem_lock_t;
 #define RMEM_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
@@ -65,6 +68,7 @@ static inline void rmem_lock(rmem_lock_t *l) { pthread_mutex_lock(l); }
 static inline void rmem_unlock(rmem_lock_t *l) { pthread_mutex_unlock(l); }
 static inline void rmem_lock_init(rmem_lock_t *l) { pthread_mutex_init(l, NULL); }
 static inline int rmem_trylock(rmem_lock_t *l) { return pthread_mutex_trylock(l); }
+static inline void rmem_yield(void) { sched_yield(); }
 
 /* A thread-exit hook: fn(value) runs when a thread that set a value ends. */
 typedef pthread_key_t rmem_key_t;

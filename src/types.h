@@ -290,6 +290,14 @@ typedef struct rmem_front {
  *       the block was handed out again first, the bit frees the new block.)
  *   R2  a heap's slabs carry its tag base; heaps[id] has id; an ORPHAN heap
  *       (its thread exited) has an empty front.
+ *   R3  a thread that frees another heap's block of two pages or more, when
+ *       the owner strands more than 2 MiB of them (it has not drained since),
+ *       gives the pages wholly inside the block back to the OS (they read as
+ *       zero) -- only while counted in the owner's purgers and the owner is
+ *       not draining: a drain raises draining, waits for purgers to be 0,
+ *       and only then reads remote bits. So no block is taken back (and
+ *       handed out) while its pages are being given back; the metadata is out
+ *       of band, so the pages carry nothing the heap needs.
  */
 #define RMEM_MAX_HEAPS 255u
 
@@ -324,6 +332,9 @@ typedef struct rmem_heap {
   rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
   /* thread heaps of a shared instance */
   _Atomic uint32_t pending;   /* remote frees wait in its summaries (sum3 has bits) */
+  _Atomic size_t stranded;    /* bytes of blocks of 8 KiB and more freed into it since its last drain (R3) */
+  _Atomic uint32_t purgers;   /* threads giving a freed block's pages back to the OS now (R3) */
+  _Atomic uint32_t draining;  /* its drain is waiting for them or running (R3) */
   _Atomic uint32_t state;     /* enum rmem_heap_state */
   _Atomic uint64_t *sum1;     /* bit w: remote word w holds frees of its blocks */
   _Atomic uint64_t *sum2;     /* bit k: sum1 word k is not zero */

@@ -700,12 +700,105 @@ static void test_fork(void) {
 static void test_fork(void) {}
 #endif
 
+/* ---- R3: big blocks freed into a heap whose owner does not drain give their pages back ---- */
+
+enum { STR_N = 400, STR_SIZE = 16 << 10, STR_ITEMS = 6000 };
+static unsigned char *str_blk[STR_N];
+static _Atomic(unsigned char *) str_slot[2];
+static _Atomic int str_done, str_bad;
+
+static void str_free_all(void *arg) {
+  (void)arg;
+  for (int i = 0; i < STR_N; i++)
+    if (rmem_free(R, str_blk[i]) != RMEM_OK) atomic_store(&str_bad, 1);
+}
+
+/* The owner hands out blocks of 16 to 32 KiB and takes back (drains) what the two others free, while
+   they free them: a block's pages must never be given back after it was taken back and handed out. */
+static void str_pipe(void *arg) {
+  int k = *(int *)arg;
+  if (k == 0) {
+    for (unsigned n = 0; n < STR_ITEMS && !atomic_load(&str_bad); n++) {
+      int c = (int)(n % 2);
+      while (atomic_load(&str_slot[c]) && !atomic_load(&str_bad)) check_yield();
+      size_t len = (16u << 10) + (n * 4099u) % (16u << 10);
+      unsigned char *p = rmem_alloc(R, len);
+      if (!p) {
+        atomic_store(&str_bad, 2);
+        break;
+      }
+      fill(p, len, n);
+      memcpy(p, &n, sizeof n);
+      atomic_store(&str_slot[c], p);
+      if (n % 1024 == 0 && rmem_validate(R) != 0) atomic_store(&str_bad, 3);
+    }
+    for (int c = 0; c < 2; c++)
+      while (atomic_load(&str_slot[c]) && !atomic_load(&str_bad)) check_yield();
+    atomic_store(&str_done, 1);
+    return;
+  }
+  for (;;) {
+    unsigned char *p = atomic_exchange(&str_slot[k - 1], NULL);
+    if (!p) {
+      if (atomic_load(&str_done) || atomic_load(&str_bad)) return;
+      check_yield();
+      continue;
+    }
+    unsigned n;
+    memcpy(&n, p, sizeof n);
+    size_t len = (16u << 10) + (n * 4099u) % (16u << 10);
+    for (size_t i = sizeof n; i < len; i++) /* the pattern past the first bytes, which hold n */
+      if (p[i] != (unsigned char)(n * 31 + i)) {
+        atomic_store(&str_bad, 4);
+        break;
+      }
+    if (rmem_free(R, p) != RMEM_OK) atomic_store(&str_bad, 5);
+  }
+}
+
+static void test_stranded(void) {
+  R = shared_instance(256 << 20);
+  /* an owner that only waits: past 2 MiB, the blocks another thread frees give their pages back */
+  for (int i = 0; i < STR_N; i++) {
+    str_blk[i] = rmem_alloc(R, STR_SIZE);
+    CHECK(str_blk[i] != NULL);
+    if (str_blk[i]) memset(str_blk[i], 0x5a, STR_SIZE);
+  }
+  rmem_stats_t before, after;
+  CHECK_EQ(rmem_stats(R, &before), RMEM_OK);
+  CHECK_EQ(check_threads_run(1, str_free_all, NULL, 0), 0);
+  CHECK_EQ(atomic_load(&str_bad), 0);
+  CHECK_EQ(rmem_stats(R, &after), RMEM_OK);
+  size_t freed = (size_t)STR_N * STR_SIZE;
+  CHECK(before.resident >= after.resident + freed - (3u << 20)); /* all but about STRANDED_MAX went back */
+  CHECK_EQ(rmem_validate(R), 0);
+  /* the owner takes them back at its next refills: usable as any block */
+  size_t bad = 0;
+  for (int i = 0; i < STR_N; i++) {
+    str_blk[i] = rmem_alloc(R, STR_SIZE);
+    CHECK(str_blk[i] != NULL);
+    if (str_blk[i]) fill(str_blk[i], STR_SIZE, (unsigned)i);
+  }
+  for (int i = 0; i < STR_N; i++)
+    if (str_blk[i] && !intact(str_blk[i], STR_SIZE, (unsigned)i)) bad++;
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(rmem_validate(R), 0);
+  for (int i = 0; i < STR_N; i++) CHECK_EQ(rmem_free(R, str_blk[i]), RMEM_OK);
+  /* and while the owner drains */
+  int args[3] = {0, 1, 2};
+  CHECK_EQ(check_threads_run(3, str_pipe, args, sizeof args[0]), 0);
+  CHECK_EQ(atomic_load(&str_bad), 0);
+  CHECK_EQ(rmem_validate(R), 0);
+  rmem_destroy(R);
+}
+
 int main(void) {
   test_basics();
   test_try_calls();
   test_create_in();
   test_hand_off();
   test_pipeline();
+  test_stranded();
   test_racing_double_frees();
   test_double_frees();
   test_remote_bit_lifecycle();
