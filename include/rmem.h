@@ -352,7 +352,7 @@ typedef struct rmem_heap_stats {
   size_t slabs;          /**< slabs owned by the heap */
   size_t large_blocks;   /**< live page-run blocks */
   size_t largest_free;   /**< the largest block that can be allocated without merging, in bytes */
-  size_t cached;         /**< freed blocks waiting on the front's stacks (counted in free_slots) */
+  size_t cached;         /**< freed blocks waiting on the front's stacks and depots (counted in free_slots) */
   double fragmentation;  /**< 1 - largest_free / free, in [0, 1]; 0 when nothing is free */
   size_t allocs, frees;  /**< operation counters since creation */
   /* shared instances (RMEM_OPT_SHARED); 0 for a private one */
@@ -951,7 +951,8 @@ RMEM_API rmem_status_t mems_finish(void);
  * metadata only, never user memory; O(runs + live-bitmap words of slabs).
  *
  * Slot occupancy: a slot is live iff its live bit is set (the block is in the
- * user's hands); a slot the owner keeps on its front stack is free for the
+ * user's hands); a slot the owner keeps on its front (a class's stack, or its
+ * depot for small classes) is free for the
  * user and counted in `cached`, not in `live` (as is, on a shared instance, a
  * block another thread freed that its heap has not taken back yet).
  *
@@ -992,7 +993,7 @@ typedef struct rmem_run {
   uint32_t slot_size;     /**< bytes per slot */
   uint32_t slots;         /**< slots carved from the slab */
   uint32_t live;          /**< slots in the user's hands (live bit set) */
-  uint32_t cached;        /**< slots freed onto the owner's front stack: free for the user, not yet back in the slab */
+  uint32_t cached;        /**< slots freed onto the owner's front (stack or depot): free for the user, not yet back in the slab */
   uint32_t class_index;   /**< HEAP_SLAB: the heap size class; ARENA_SLAB: the arena's size class */
   /* the owning arena (ARENA_*) or slab cache (CACHE_SLAB): the pair of rmem_arena_index / rmem_slab_cache_index;
      HEAP_SLAB: the heap (0 for a private instance's, a thread heap's id, 1 .., on a shared instance) */

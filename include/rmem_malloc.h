@@ -69,7 +69,7 @@ typedef struct rmem_malloc_stats {
   size_t huge_reused;    /**< huge allocations and growths served from that cache */
   size_t pages_used;     /**< bytes of pages held by the heaps (slabs and page runs) */
   size_t pages_dirty;    /**< bytes of free pages that may still be resident */
-  size_t cached;         /**< freed blocks waiting on the instances' front stacks */
+  size_t cached;         /**< freed blocks waiting on the instances' fronts (stacks and depots) */
   size_t bad_frees;      /**< invalid or double frees reported */
 } rmem_malloc_stats_t;
 

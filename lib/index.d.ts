@@ -223,7 +223,7 @@ export interface FreeRun extends RunBase {
   /** true for the pages above the high-water mark, never handed out */
   untouched: boolean;
 }
-/** Slots of a slab: live ones are in the user's hands, cached ones wait on the owner's front stack (free for the user). */
+/** Slots of a slab: live ones are in the user's hands, cached ones wait on the owner's front, its stack or depot (free for the user). */
 interface SlabFields {
   kind: 'slab';
   classIndex: number;

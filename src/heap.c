@@ -22,9 +22,9 @@
  *     engine in batches of whole bitmap words and spilled back half at a
  *     time; a small class's spilled halves wait in its depot (F6), up to
  *     64 KiB of blocks with the stack, before they go back to their slabs,
- *     and come back first. A pointer whose live bit is clear is refused at once, with the
- *     reason found by the slow path (double free, interior pointer, another
- *     allocator's memory), and the heap is unchanged.
+ *     and come back first. A pointer whose live bit is clear is refused at
+ *     once, with the reason found by the slow path (double free, interior
+ *     pointer, another allocator's memory), and the heap is unchanged.
  *   - When a class's stack is empty and its slabs (it has some) have no free
  *     slot, it borrows one block of the next class or two up (<= 25% bigger)
  *     before it makes a new slab. Each class's live count wanders up and
