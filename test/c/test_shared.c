@@ -713,6 +713,14 @@ static void str_free_all(void *arg) {
     if (rmem_free(R, str_blk[i]) != RMEM_OK) atomic_store(&str_bad, 1);
 }
 
+/* A second free of a block whose pages went back (past 2 MiB): refused, and it leaves no purger counted
+   (the owner's next drain, which waits for purgers, would hang). */
+static void str_free_again(void *arg) {
+  (void)arg;
+  if (rmem_free(R, str_blk[STR_N - 1]) != RMEM_EDOUBLEFREE) atomic_store(&str_bad, 6);
+  if (rmem_last_error() != RMEM_EDOUBLEFREE) atomic_store(&str_bad, 7);
+}
+
 /* The owner hands out blocks of 16 to 32 KiB and takes back (drains) what the two others free, while
    they free them: a block's pages must never be given back after it was taken back and handed out. */
 static void str_pipe(void *arg) {
@@ -771,6 +779,10 @@ static void test_stranded(void) {
   CHECK_EQ(rmem_stats(R, &after), RMEM_OK);
   size_t freed = (size_t)STR_N * STR_SIZE;
   CHECK(before.resident >= after.resident + freed - (3u << 20)); /* all but about STRANDED_MAX went back */
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(check_threads_run(1, str_free_again, NULL, 0), 0);
+  CHECK_EQ(atomic_load(&str_bad), 0);
+  CHECK_EQ(atomic_load(&((rmem_heap_t *)rmem_thread_get(R))->purgers), 0);
   CHECK_EQ(rmem_validate(R), 0);
   /* the owner takes them back at its next refills: usable as any block */
   size_t bad = 0;
