@@ -159,8 +159,7 @@ function makeCacheFront(n, h, st, tag, fast) {
   }
   const { live, tags } = f;
   const MAX = st.length - 3; // entries the stack can hold (a power of two)
-  let allocs = 0;
-  let frees = 0;
+  let frees = 0; // C reports allocs as frees + live objects (cache.c C2): JS counts its frees alone
 
   function alloc() {
     const c = st[0];
@@ -169,7 +168,6 @@ function makeCacheFront(n, h, st, tag, fast) {
       st[0] = c - 1;
       st[2] = st[3 + ((c - 2) & (MAX - 1))]; // the new top (a stale word when c was 1)
       live[off >>> 8] |= 1 << ((off >>> 3) & 31);
-      allocs++;
       return off;
     }
     return n.cacheAlloc(h);
@@ -195,7 +193,7 @@ function makeCacheFront(n, h, st, tag, fast) {
     n.cacheFree(h, ptr);
   }
 
-  return { alloc, free, counts: () => [allocs, frees] };
+  return { alloc, free, counts: () => [frees, frees] }; // each frees here adds one to C's allocs too (C2)
 }
 
 module.exports = { makeHeapFront, makeCacheFront };

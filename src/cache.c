@@ -23,8 +23,9 @@
  *       RMEM_SO_CACHE, owner_id == the cache's index, page_tag == its tag,
  *       bsize == obj_size rounded up to its alignment; its front keeps F1, F3, F4.
  *   C2  its live objects are list.used minus the objects on its stack (S6,
- *       F3); allocs and frees count the calls C served (the Node addon's JS
- *       front serves others and counts them itself).
+ *       F3); frees counts the frees C served (the Node addon's JS front
+ *       serves others and counts them itself), and every live object came
+ *       from an alloc, so the allocs reported are frees + live objects.
  *   C3  every slab with owner_kind RMEM_SO_CACHE belongs to the list of a
  *       live cache, and each cache's list counts exactly the slabs that point
  *       at it.
@@ -53,7 +54,7 @@ struct slab_cache {
   size_t grains;             /* capacity / 8: an offset rotated right by 3 is below it iff in range and aligned */
   uint64_t *live;
   uint16_t *ptag;
-  size_t allocs, frees;
+  size_t frees;              /* frees C served; its allocs are frees + live objects (C2): no count on the alloc path */
   rmem_lfront_t front;
   rmem_slab_list_t list;
   size_t vslabs;             /* validator scratch */
@@ -139,7 +140,6 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
   rmem_t *r = c->slot.r;
   void *p = c->front.n ? rmem_lfront_pop(r, &c->front) : rmem_lfront_refill(r, &c->front, &c->list);
   if (p) {
-    c->allocs++;
     if (RMEM_UNLIKELY(c->debug)) {
       if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, p, 0xAB, c->list.bsize);
       if (r->flags & RMEM_OPT_VALIDATE) rmem_validate_after(r);
@@ -156,10 +156,10 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
 void *rmem_slab_alloc(slab_cache_t *c) {
   if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && c->front.n != 0)) {
     rmem_lfront_t *f = &c->front;
-    uint32_t n = f->n - 1, off = f->top;
-    f->n = n;
-    f->top = f->w[2 + n]; /* the new top (F5); a stale word when n is 0 */
-    c->allocs++;
+    uintptr_t n = f->n; /* not 0, and as wide as an address: w[1 + n] folds into one load */
+    uint32_t off = f->top;
+    f->n = (uint32_t)(n - 1);
+    f->top = f->w[1 + n]; /* the new top (F5): w[2 + (n - 1)]; a stale word when n was 1 */
     c->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off);
     return rmem_track_alloc(c->slot.r, (void *)(c->base + off), c->obj_size, c->list.bsize);
   }
@@ -250,7 +250,7 @@ rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out) {
   out->slabs = l->slabs;
   out->slab_bytes = l->slabs * ((size_t)l->slab_pages << RMEM_PAGE_SHIFT);
   out->utilisation = out->slab_bytes ? (double)(live_of(c) * l->bsize) / (double)out->slab_bytes : 0.0;
-  out->allocs = c->allocs;
+  out->allocs = c->frees + live_of(c); /* C2 */
   out->frees = c->frees;
   cache_leave(c);
   return RMEM_OK;
