@@ -22,7 +22,9 @@
  *     engine in batches of whole bitmap words and spilled back half at a
  *     time; a small class's spilled halves wait in its depot (F6), up to
  *     64 KiB of blocks with the stack, before they go back to their slabs,
- *     and come back first. A pointer whose live bit is clear is refused at
+ *     and come back first. A class that goes unused while others refill
+ *     and spill gives back its stack, its depot and its emptied slabs
+ *     (IDLE_EVERY). A pointer whose live bit is clear is refused at
  *     once, with the reason found by the slow path (double free, interior
  *     pointer, another allocator's memory), and the heap is unchanged.
  *   - When a class's stack is empty and its slabs (it has some) have no free
@@ -106,6 +108,17 @@ static uint32_t depot_at[RMEM_HEAP_TAGS + 1];
  * refills carve at most 64 half-stacks (about 512 KiB) of new blocks.
  */
 #define DRAIN_EVERY 64u
+/*
+ * A class that is not used keeps what its front holds (up to FRONT_BYTES of blocks, and the slabs they lie
+ * in) for as long as the heap lives: malloc-simple's classes of 8..512 bytes, each used in turn, held
+ * 1 MiB of slabs with no live block in them while the 1 KiB class grew to its peak. So every IDLE_EVERY-th
+ * refill or spill of any class looks at the next class in turn; if its stack, depot and slab count are as
+ * they were at its last look, nothing took a block from it or gave one back through its slabs since, and
+ * its front and empty slabs go back (a class in a steady alloc/free loop looks the same: it loses its
+ * blocks once a round, and its next refill takes a batch back). A heap that never refills or spills
+ * (a steady loop) never looks: there is nothing new to give back.
+ */
+#define IDLE_EVERY 16u
 
 /* The stack capacity (F4) and the depot capacity (F6) of a class of bsize-byte blocks. */
 static uint32_t stack_cap(uint32_t bsize) {
@@ -234,11 +247,35 @@ static void front_flush_all(rmem_heap_t *h) {
   for (uint32_t t = 1; t <= h->nclasses; t++) front_flush(h, t);
 }
 
+/* Tag t's front and slabs as seen by idle_step: a change of any means the class was used. */
+static uint64_t idle_sig(const rmem_heap_t *h, uint32_t t) {
+  const rmem_front_t *f = &h->front;
+  return (uint64_t)f->top[t] ^ ((uint64_t)f->n[t] << 32) ^ ((uint64_t)h->dn[t] << 40) ^ ((uint64_t)h->cls[t - 1].used << 52) ^
+         ((uint64_t)h->cls[t - 1].slabs << 20);
+}
+
+/* At every IDLE_EVERY-th call (a refill or spill of tag t): one more class looked at, given back if idle. */
+static void idle_step(rmem_heap_t *h, uint32_t t) {
+  if (++h->idle_clock < IDLE_EVERY) return;
+  h->idle_clock = 0;
+  uint32_t u = h->idle_next + 1 > h->nclasses ? 1 : h->idle_next + 1;
+  h->idle_next = u;
+  if (u == t) return;
+  uint64_t sig = idle_sig(h, u);
+  if (sig == h->idle_sig[u] && (h->front.n[u] || h->dn[u] || h->cls[u - 1].spare)) {
+    front_flush(h, u);
+    rmem_slab_list_drop_empty(&h->cls[u - 1]); /* slabs the flush emptied went back, or are the spare */
+    sig = idle_sig(h, u);
+  }
+  h->idle_sig[u] = sig;
+}
+
 /* The block at off (live bit just cleared, tag t) goes on its stack; a full stack spills its older half first. */
 static void front_push_slow(rmem_heap_t *h, uint32_t t, uint32_t off) {
   rmem_front_t *f = &h->front;
   uint32_t n = f->n[t];
   if (n >= f->cap[t]) {
+    idle_step(h, t);
     uint32_t half = n / 2u, dn = h->dn[t];
     if (dn + half <= h->dcap[t]) { /* the older half waits in the depot (F6), else goes back to its slabs */
       memcpy(depot_row(h, t) + dn, f->st[t], half * sizeof f->st[t][0]);
@@ -285,6 +322,7 @@ static void drain(rmem_heap_t *h);
 
 /* Tag t's stack is empty: refill half of it from the engine (borrowing before a new slab) and pop one. */
 static RMEM_NOINLINE void *front_refill(rmem_heap_t *h, uint32_t t) {
+  idle_step(h, t);
   /* blocks other threads freed may fill this stack without the engine: taken back at every
      DRAIN_EVERY-th refill that finds them waiting (see DRAIN_EVERY) */
   if (heap_shared(h) && atomic_load_explicit(&h->pending, memory_order_relaxed) && ++h->refills_waiting >= DRAIN_EVERY) {

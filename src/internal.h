@@ -233,6 +233,8 @@ RMEM_HIDDEN rmem_status_t rmem_slab_put(rmem_slab_t *s, uintptr_t p);
 RMEM_HIDDEN void rmem_slab_put_batch(rmem_slab_t *s, uintptr_t base, const uint32_t *offs, uint32_t k);
 /* Gives empty slabs (spare, an empty cur, empty partials) back to the page source; returns how many. */
 RMEM_HIDDEN size_t rmem_slab_list_shrink(rmem_slab_list_t *l);
+/* The same for the spare and an empty cur alone (the only empty slabs a list keeps, S-invariants): no walk. */
+RMEM_HIDDEN size_t rmem_slab_list_drop_empty(rmem_slab_list_t *l);
 /* Checks S1..S5 for every slab of the list; returns problems. */
 RMEM_HIDDEN size_t rmem_slab_list_check(rmem_slab_list_t *l);
 RMEM_HIDDEN size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s);

@@ -287,7 +287,7 @@ void rmem_slab_put_batch(rmem_slab_t *s, uintptr_t base, const uint32_t *offs, u
   after_free(l, s, was_full);
 }
 
-size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
+size_t rmem_slab_list_drop_empty(rmem_slab_list_t *l) {
   size_t n = 0;
   if (l->spare) {
     rmem_slab_t *s = l->spare;
@@ -301,6 +301,11 @@ size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
     release(l, s);
     n++;
   }
+  return n;
+}
+
+size_t rmem_slab_list_shrink(rmem_slab_list_t *l) {
+  size_t n = rmem_slab_list_drop_empty(l);
   for (rmem_slab_t *s = l->partial; s;) {
     rmem_slab_t *next = s->next;
     if (s->used == 0) {

@@ -329,6 +329,9 @@ typedef struct rmem_heap {
   size_t allocs, frees;       /* operations of the slow paths (page runs, aligned, refills) */
   size_t remote_frees;        /* blocks other threads freed into it, drained */
   uint32_t refills_waiting;   /* refills that found remote frees waiting since the last drain (heap.c DRAIN_EVERY) */
+  uint32_t idle_clock;        /* refills and spills since the last look at an idle class (heap.c IDLE_EVERY) */
+  uint32_t idle_next;         /* the tag looked at next */
+  uint64_t idle_sig[RMEM_HEAP_TAGS]; /* each tag's front and slab count when last looked at */
   rmem_slab_list_t cls[RMEM_HEAP_CLASSES];
   /* thread heaps of a shared instance */
   _Atomic uint32_t pending;   /* remote frees wait in its summaries (sum3 has bits) */

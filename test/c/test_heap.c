@@ -559,6 +559,51 @@ static void test_depot(void) {
   rmem_destroy(r);
 }
 
+/* A class nobody uses gives its front and its emptied slabs back (heap.c IDLE_EVERY) while another class
+   churns through refills and spills; the churning class keeps its own. */
+static void test_idle_class(void) {
+  rmem_t *r = rmem_create(NULL);
+  enum { N = 3000, M = 600 };
+  static void *ps[N], *qs[M];
+  for (int i = 0; i < N; i++) ps[i] = rmem_alloc(r, 64);
+  for (int i = 0; i < N; i++) CHECK_EQ(rmem_free(r, ps[i]), RMEM_OK);
+  rmem_heap_t *h = &r->heap;
+  uint32_t t = h->front.tag_of[64 / 8], u = h->front.tag_of[1024 / 8];
+  CHECK(h->front.n[t] + h->dn[t] > 500);
+  CHECK(h->cls[t - 1].slabs > 0);
+  rmem_heap_stats_t before, hs;
+  CHECK_EQ(rmem_heap_stats(r, &before), RMEM_OK);
+  size_t problems = 0;
+  /* every round of M 1 KiB blocks refills and spills the 1 KiB stack (63 blocks) about 20 times */
+  for (int round = 0; round < 200; round++) {
+    for (int i = 0; i < M; i++) {
+      qs[i] = rmem_alloc(r, 1024);
+      CHECK(qs[i] != NULL);
+    }
+    for (int i = 0; i < M; i++) CHECK_EQ(rmem_free(r, qs[i]), RMEM_OK);
+    if ((round & 15) == 0) problems += rmem_validate(r);
+  }
+  CHECK_EQ(problems, 0);
+  CHECK_EQ(rmem_validate(r), 0);
+  /* the 64-byte class was idle: its blocks went back to their slabs, and its empty slabs to the page source */
+  CHECK_EQ(h->front.n[t], 0);
+  CHECK_EQ(h->dn[t], 0);
+  CHECK_EQ(h->cls[t - 1].slabs, 0);
+  CHECK(h->front.n[u] > 0); /* the churning class still has its stack */
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  CHECK_EQ(hs.live_blocks, 0);
+  CHECK(hs.cached < before.cached);
+  /* its blocks lie in free pages now: freeing one of them again is refused, and nothing changes */
+  CHECK_EQ(rmem_free(r, ps[5]), RMEM_EBADPTR);
+  CHECK_EQ(rmem_validate(r), 0);
+  /* and the class works as before */
+  void *p = rmem_alloc(r, 64);
+  CHECK(p != NULL);
+  CHECK_EQ(rmem_free(r, p), RMEM_OK);
+  check_intact(r);
+  rmem_destroy(r);
+}
+
 static void test_stress(void) {
   rmem_options_t o = {.capacity = (size_t)16 << 20};
   rmem_t *r = rmem_create(&o);
@@ -642,6 +687,7 @@ int main(void) {
   TIMED(test_sizes_and_alignment(r));
   TIMED(test_bad_input(r));
   TIMED(test_depot());
+  TIMED(test_idle_class());
   TIMED(test_realloc_and_aligned(r));
   rmem_destroy(r);
   TIMED(test_stats_walk_defrag());
