@@ -80,6 +80,8 @@ typedef struct rm_inst {
 /* What a thread allocates from: its heap in its current instance. */
 typedef struct rm_tl {
   rmem_local_t *l;   /* NULL until the thread's first allocation */
+  rmem_local_t *fast; /* the heap the standard names' fast paths use (override.c): l once the trace is known
+                         to be off, else NULL, so a traced process takes the traced paths for every call */
   uintptr_t base;    /* the current instance's base; RM_NO_BASE while there is none */
   rm_inst_t *cur;
 } rm_tl_t;

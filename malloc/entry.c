@@ -14,7 +14,9 @@
  * and every bad pointer (rmem_local_free decides and reports it).
  *
  * Every block is at least RM_MIN (16) bytes, so every block is 16-byte
- * aligned as glibc's are (rmem's 8-byte class is never used here).
+ * aligned as glibc's are: the instances are made with RMEM_OPT_ALIGN16, whose
+ * size table sends sizes 1..8 to the 16-byte class (the 8-byte class is never
+ * used here), and the slow paths round up to RM_MIN themselves.
  *
  * Bad frees: every pointer handed to free/realloc is checked exactly, at that
  * call, from any thread (rmem's live and remote bitmaps and pagemap, or the
@@ -53,7 +55,7 @@ static RM_NOINLINE void *rm_malloc_miss(size_t size) {
 
 /* The fast path: a small request from the front of the thread's heap. */
 void *rmem_malloc(size_t size) {
-  void *p = rmem_local_try_alloc(rm_tl.l, size < RM_MIN ? RM_MIN : size);
+  void *p = rmem_local_try_alloc(rm_tl.l, size); /* RMEM_OPT_ALIGN16: sizes below RM_MIN get RM_MIN */
   if (RMEM_LIKELY(p != NULL)) return p;
   return rm_malloc_miss(size);
 }

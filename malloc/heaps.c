@@ -56,7 +56,7 @@ rm_inst_t rm_insts[RM_MAX_INSTANCES];
 _Atomic uint32_t rm_ninst;
 static pthread_mutex_t rm_global = PTHREAD_MUTEX_INITIALIZER;
 
-_Thread_local rm_tl_t rm_tl RM_TLS = {NULL, RM_NO_BASE, NULL};
+_Thread_local rm_tl_t rm_tl RM_TLS = {NULL, NULL, RM_NO_BASE, NULL};
 
 static pthread_once_t rm_once = PTHREAD_ONCE_INIT;
 static bool rm_continue_on_error;
@@ -168,7 +168,7 @@ void rm_init(void) { pthread_once(&rm_once, rm_init_once); }
 
 /* A new shared instance, registered (NULL if the OS refuses or the table is full). */
 static rm_inst_t *rm_instance_new(void) {
-  rmem_options_t o = {RM_INSTANCE, RMEM_OPT_SHARED};
+  rmem_options_t o = {RM_INSTANCE, RMEM_OPT_SHARED | RMEM_OPT_ALIGN16}; /* 16-byte blocks at least (RM_MIN) */
   rmem_t *r = rmem_create(&o); /* outside rm_global: rmem takes its own locks */
   if (!r) {
     rmem_clear_error();
@@ -200,7 +200,7 @@ static rmem_local_t *rm_use(rm_inst_t *i) {
     rmem_clear_error(); /* RMEM_SHARED_MAX_THREADS threads use it: try another */
     return NULL;
   }
-  rm_tl = (rm_tl_t){l, i->base, i};
+  rm_tl = (rm_tl_t){l, rm_trace_state == 0 ? l : NULL, i->base, i};
   return l;
 }
 
@@ -236,5 +236,5 @@ void *rm_heap_alloc(size_t size, size_t align) {
 void rmem_malloc_thread_done(void) {
   uint32_t n = atomic_load_explicit(&rm_ninst, memory_order_acquire);
   for (uint32_t k = 0; k < n; k++) rmem_local_release(rm_insts[k].r);
-  rm_tl = (rm_tl_t){NULL, RM_NO_BASE, NULL};
+  rm_tl = (rm_tl_t){NULL, NULL, RM_NO_BASE, NULL};
 }

@@ -14,30 +14,39 @@
 
 static inline unsigned log2_of(size_t a) { return a ? 63u - (unsigned)__builtin_clzll((unsigned long long)a) : 0; }
 
-/* malloc and free test the trace first, so that untraced they are the entry points themselves (a tail
-   call: no frame kept around the allocator for a branch after it) */
+/*
+ * malloc and free: the fast paths of rmem_malloc / rmem_malloc_free on rm_tl.fast, which is the thread's
+ * heap only once the trace is known to be off (heaps.c rm_use), so they need no test of the trace: a
+ * process that traces, or has not decided yet (its first call), finds it NULL and takes the miss, which
+ * tests it. Off, the miss is rmem_malloc's own slow path, and it sets rm_tl.fast for the calls after.
+ */
 static RM_NOINLINE void *traced_malloc_on(size_t n) {
   void *p = rmem_malloc(n);
   RM_TRACE(RM_EV_MALLOC, p, n, 0);
   return p;
 }
 
-static inline void *traced_malloc(size_t n) {
-  if (RMEM_LIKELY(rm_trace_state == 0)) return rmem_malloc(n);
-  return traced_malloc_on(n); /* out of line: the untraced path keeps no register */
+static RM_NOINLINE void *malloc_miss(size_t n) {
+  if (RMEM_UNLIKELY(rm_trace_state != 0)) return traced_malloc_on(n);
+  void *p = rmem_malloc(n);
+  rm_tl.fast = rm_tl.l;
+  return p;
 }
 
-static RM_NOINLINE void traced_free_on(void *p) {
-  if (p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
+static inline void *traced_malloc(size_t n) {
+  void *p = rmem_local_try_alloc(rm_tl.fast, n); /* sizes below RM_MIN get RM_MIN (RMEM_OPT_ALIGN16) */
+  return RMEM_LIKELY(p != NULL) ? p : malloc_miss(n);
+}
+
+static RM_NOINLINE void free_miss(void *p) {
+  if (RMEM_UNLIKELY(rm_trace_state != 0) && p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
   rmem_malloc_free(p);
+  if (rm_trace_state == 0) rm_tl.fast = rm_tl.l;
 }
 
 static inline void traced_free(void *p) {
-  if (RMEM_LIKELY(rm_trace_state == 0)) {
-    rmem_malloc_free(p);
-    return;
-  }
-  traced_free_on(p);
+  if (RMEM_LIKELY(rmem_local_try_free(rm_tl.fast, p))) return;
+  free_miss(p);
 }
 
 static inline void *traced_calloc(size_t n, size_t s) {

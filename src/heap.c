@@ -162,6 +162,9 @@ static uint32_t class_search(size_t size) {
 static size_t heap_reclaim(rmem_t *r);
 
 /* Sets up heap h of instance r with id (0: a private instance's heap; 1..: a shared instance's). */
+/* The smallest block r's heap hands out: 8 bytes, or 16 with RMEM_OPT_ALIGN16. */
+static size_t min_size(const rmem_t *r) { return r->flags & RMEM_OPT_ALIGN16 ? 16 : 8; }
+
 static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
   build_classes();
   rmem_front_t *f = &h->front;
@@ -183,7 +186,8 @@ static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
     f->cap[c + 1] = (uint8_t)stack_cap(bsize);
     h->dcap[c + 1] = (uint16_t)(h->depot == NULL ? 0 : depot_cap(bsize));
   }
-  for (uint32_t g = 0; g <= RMEM_HEAP_TABLE_MAX / 8; g++) f->tag_of[g] = (uint8_t)(class_search(g ? g * 8 : 8) + 1);
+  for (uint32_t g = 0; g <= RMEM_HEAP_TABLE_MAX / 8; g++)
+    f->tag_of[g] = (uint8_t)(class_search(g * 8 > min_size(r) ? g * 8 : min_size(r)) + 1);
 }
 
 void rmem_heap_init(rmem_t *r) {
@@ -744,6 +748,7 @@ static void *alloc_large(rmem_t *r, size_t size, uint32_t align_pages) {
 static void *heap_alloc(rmem_heap_t *h, size_t size) {
   rmem_t *r = h->r;
   size = (size + 7) & ~(size_t)7; /* the seed's 8-byte padding */
+  if (size < min_size(r)) size = min_size(r);
   void *p;
   if (size <= RMEM_HEAP_TABLE_MAX) {
     p = class_alloc(h, h->front.tag_of[size >> 3]);
@@ -1276,8 +1281,8 @@ static size_t check_heap(rmem_t *r, rmem_heap_t *h) {
     rmem_problem(&problems, "heap %u: header damaged (R2)", h->id);
   if (f->cap[0] != 0 || f->n[0] != 0) rmem_problem(&problems, "heap front: tag 0 has a stack (F4)");
   for (uint32_t g = 1; g <= RMEM_HEAP_TABLE_MAX / 8; g++) {
-    uint32_t t = f->tag_of[g];
-    if (t == 0 || t > h->nclasses || class_sizes[t - 1] < g * 8 || (t > 1 && class_sizes[t - 2] >= g * 8)) {
+    uint32_t t = f->tag_of[g], want = g * 8 > min_size(r) ? g * 8 : (uint32_t)min_size(r);
+    if (t == 0 || t > h->nclasses || class_sizes[t - 1] < want || (t > 1 && class_sizes[t - 2] >= want)) {
       rmem_problem(&problems, "heap front: size %u maps to tag %u, not its class", g * 8, t);
       break;
     }

@@ -149,7 +149,7 @@ static void header_put(rmem_t *r) {
 
 /* An instance over range (NULL: one rmem reserves) of cap bytes, cap already checked and rounded. */
 static rmem_t *create(void *range, size_t cap, unsigned flags) {
-  if (flags & ~(RMEM_OPT_JUNK | RMEM_OPT_VALIDATE | RMEM_OPT_SHARED | RMEM_OPT_NO_TRACK))
+  if (flags & ~(RMEM_OPT_JUNK | RMEM_OPT_VALIDATE | RMEM_OPT_SHARED | RMEM_OPT_NO_TRACK | RMEM_OPT_ALIGN16))
     return rmem_fail_null(RMEM_EINVAL, "unknown option flags %#x", flags);
   rmem_t *r = header_get();
   if (!r) return rmem_fail_null(RMEM_ENOMEM, "cannot map the instance header");

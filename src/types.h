@@ -378,8 +378,9 @@ typedef struct rmem_heap {
 #define RMEM_DECAY_NS 1000000000ull          /* the decay period (pages.c: free_pages_policy) */
 #define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
 #define RMEM_FAST 0x74736166u            /* "fast": 32 bits, one compare with an immediate */
-/* The option flags that keep the fast words off (P7, H2): every one but RMEM_OPT_NO_TRACK (track.h). */
-#define RMEM_FLAGS_SLOW(flags) ((flags) & ~RMEM_OPT_NO_TRACK)
+/* The option flags that keep the fast words off (P7, H2): every one but RMEM_OPT_NO_TRACK (track.h) and
+   RMEM_OPT_ALIGN16 (the size table says it: heap.c min_size). */
+#define RMEM_FLAGS_SLOW(flags) ((flags) & ~(RMEM_OPT_NO_TRACK | RMEM_OPT_ALIGN16))
 
 struct rmem_arena_table;   /* handle.h */
 struct rmem_mems;          /* mems.c */

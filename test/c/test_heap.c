@@ -559,6 +559,45 @@ static void test_depot(void) {
   rmem_destroy(r);
 }
 
+/* RMEM_OPT_ALIGN16: sizes 1..8 get 16-byte blocks, fast path and slow path alike; every block is 16-aligned. */
+static void test_align16(void) {
+  rmem_options_t o = {0, RMEM_OPT_ALIGN16};
+  rmem_t *r = rmem_create(&o), *plain = rmem_create(NULL);
+  CHECK(r != NULL && plain != NULL);
+  void *q = rmem_alloc(plain, 8);
+  CHECK_EQ(rmem_usable_size(plain, q), 8); /* without the option the 8-byte class serves */
+  CHECK_EQ(rmem_free(plain, q), RMEM_OK);
+  enum { N = 3000 };
+  static void *ps[N];
+  size_t problems = 0;
+  for (int i = 0; i < N; i++) {
+    size_t n = 1 + (size_t)(i % 300);
+    ps[i] = rmem_alloc(r, n); /* the first of each size takes the slow path (a refill), the rest the fast one */
+    CHECK(ps[i] != NULL);
+    CHECK_EQ((uintptr_t)ps[i] & 15, 0);
+    CHECK(rmem_usable_size(r, ps[i]) >= (n < 16 ? 16 : n));
+    if (i % 97 == 0) problems += rmem_validate(r);
+  }
+  for (int i = 0; i < N; i += 2) CHECK_EQ(rmem_free(r, ps[i]), RMEM_OK);
+  void *p = rmem_realloc(r, ps[1], 3); /* a shrink stays 16 long */
+  CHECK(p != NULL && rmem_usable_size(r, p) >= 16 && ((uintptr_t)p & 15) == 0);
+  ps[1] = p;
+  p = rmem_calloc(r, 1, 1);
+  CHECK(p != NULL && ((uintptr_t)p & 15) == 0 && rmem_usable_size(r, p) == 16);
+  CHECK_EQ(rmem_free(r, p), RMEM_OK);
+  for (int i = 1; i < N; i += 2) CHECK_EQ(rmem_free(r, ps[i]), RMEM_OK);
+  CHECK_EQ(problems + rmem_validate(r), 0);
+  CHECK_EQ(rmem_free(r, ps[4]), RMEM_EDOUBLEFREE);
+  rmem_heap_stats_t hs;
+  CHECK_EQ(rmem_heap_stats(r, &hs), RMEM_OK);
+  CHECK_EQ(hs.live_blocks, 0);
+  rmem_destroy(r);
+  rmem_destroy(plain);
+  /* an unknown flag is still refused */
+  rmem_options_t bad = {0, 0x100u};
+  CHECK(rmem_create(&bad) == NULL && rmem_last_error() == RMEM_EINVAL);
+}
+
 /* A class nobody uses gives its front and its emptied slabs back (heap.c IDLE_EVERY) while another class
    churns through refills and spills; the churning class keeps its own. */
 static void test_idle_class(void) {
@@ -688,6 +727,7 @@ int main(void) {
   TIMED(test_bad_input(r));
   TIMED(test_depot());
   TIMED(test_idle_class());
+  TIMED(test_align16());
   TIMED(test_realloc_and_aligned(r));
   rmem_destroy(r);
   TIMED(test_stats_walk_defrag());
