@@ -97,7 +97,7 @@ RMEM_INLINE bool rmem_heap_alloc_as(rmem_local_t *h, uint32_t key, size_t size, 
     uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
       uint32_t off = f->top[t];
-      f->n[t] = (uint8_t)(n - 1);
+      f->n[t]--;
       f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2];
       f->allocs++;
       rmem_live_or(&h->live[off >> (RMEM_LIVE_SHIFT + 6)], rmem_live_bit(off));
@@ -135,7 +135,7 @@ RMEM_INLINE bool rmem_heap_free_as(rmem_local_t *h, uint32_t key, void *ptr) {
           __atomic_store_n(w, m ^ bit, __ATOMIC_RELAXED); /* the bit is set: m ^ bit clears it */
           f->st[t][n] = (uint32_t)off;
           f->top[t] = (uint32_t)off;
-          f->n[t] = (uint8_t)(n + 1);
+          f->n[t]++;
           f->frees++;
           rmem_track_free(h->r, ptr, h->cls[t - 1].bsize);
           return true;

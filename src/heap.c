@@ -787,7 +787,7 @@ void *rmem_alloc(rmem_t *r, size_t size) {
     uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
       uint32_t off = f->top[t];
-      f->n[t] = (uint8_t)(n - 1);
+      f->n[t]--;
       f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2]; /* F5; a stale word when n is 1 */
       f->allocs++;
       r->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off); /* private: no other thread reads it */
@@ -949,7 +949,7 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
           *w = m ^ bit; /* a private instance: no other thread reads its live words */
           f->st[t][n] = (uint32_t)off;
           f->top[t] = (uint32_t)off;
-          f->n[t] = (uint8_t)(n + 1);
+          f->n[t]++;
           f->frees++;
           rmem_track_free(r, ptr, r->heap.cls[t - 1].bsize);
           return RMEM_OK;
