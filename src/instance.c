@@ -171,7 +171,9 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
   r->meta_base = rmem_os_reserve(r->meta_size);
   r->foreign = range != NULL;
   if (r->meta_base && !range) range = rmem_os_reserve(cap);
-  if (!r->meta_base || !range || rmem_pool_init(&r->slabs, sizeof(rmem_slab_t), r->npages / 2 + 16) != 0) {
+  if (!r->meta_base || !range || rmem_pool_init(&r->slabs, sizeof(rmem_slab_t), r->npages / 2 + 16) != 0 ||
+      rmem_pool_init(&r->slab_bits, RMEM_SLAB_WORDS * sizeof(uint64_t), r->npages / 2 + 16) != 0) {
+    if (r->slabs.base) rmem_pool_fini(&r->slabs);
     if (range && !r->foreign) rmem_os_release(range, cap);
     if (r->meta_base) rmem_os_release(r->meta_base, r->meta_size);
     header_put(r);
@@ -226,6 +228,7 @@ rmem_status_t rmem_destroy(rmem_t *r) {
   r->magic = 0;
   r->fast = 0;
   rmem_pool_fini(&r->slabs);
+  rmem_pool_fini(&r->slab_bits);
   rmem_pool_fini(&r->arenas);
   rmem_pool_fini(&r->caches);
   rmem_meta_fini(r);
@@ -282,7 +285,7 @@ rmem_status_t rmem_stats(rmem_t *r, rmem_stats_t *out) {
   out->largest_free = (size_t)rmem_pages_largest_free(r) << RMEM_PAGE_SHIFT;
   /* below the high-water mark: pagemap entries, page tags and the live bitmap's share */
   size_t meta = (size_t)r->top * (sizeof(rmem_pme_t) + sizeof(uint16_t) + (RMEM_PAGE_SIZE >> (RMEM_LIVE_SHIFT + 3))) +
-                (size_t)r->slabs.bump * r->slabs.size +
+                (size_t)r->slabs.bump * r->slabs.size + (size_t)r->slab_bits.bump * r->slab_bits.size +
                 (size_t)r->arenas.bump * r->arenas.size + (size_t)r->caches.bump * r->caches.size;
   meta += rmem_meta_bytes(r);
   out->metadata = meta;

@@ -5,7 +5,11 @@
  * caches (cache.c) and the size classes of intermediate arenas (arena.c). A
  * slab is a run of pages from the page source, carved into nslots slots of
  * bsize bytes. Its descriptor lives out of band in the instance's slab pool
- * and holds a two-level bitmap of free slots:
+ * (144 bytes) and holds a two-level bitmap of free slots -- in the descriptor
+ * for up to 256 slots, in a 512-byte record of the bitmap pool for more (the
+ * slabs of blocks below 256 bytes): a fixed 4,096-slot bitmap in every
+ * descriptor made them 608 bytes, 3 MB of the 25 MB overhead of 100,000 live
+ * blocks of 8..4096 bytes:
  *
  *     bits[w] bit b == 1   iff slot 64w + b is free
  *     summary bit w == 1   iff bits[w] != 0
@@ -41,7 +45,7 @@
 #include "track.h"
 
 /* cur points here when a list has nothing to allocate from: summary 0 sends the fast path to the slow one. */
-rmem_slab_t rmem_slab_sentinel;
+rmem_slab_t rmem_slab_sentinel = {.bits = rmem_slab_sentinel.inline_bits};
 
 #define SLAB_TARGET_BYTES ((size_t)64 << 10)
 
@@ -133,15 +137,28 @@ static void release(rmem_slab_list_t *l, rmem_slab_t *s) {
   rmem_pages_free(r, s->first_page);
   rmem_shared_lock(r);
   s->magic = 0;
+  if (s->bits_index) rmem_pool_put(&r->slab_bits, s->bits);
+  s->bits_index = 0;
+  s->bits = s->inline_bits;
   rmem_pool_put(&r->slabs, s);
   rmem_shared_unlock(r);
 }
 
 static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   rmem_t *r = l->r;
+  bool big = l->nslots > RMEM_SLAB_INLINE_WORDS * 64;
   rmem_shared_lock(r);
   rmem_slab_t *s = rmem_pool_get(&r->slabs);
-  if (s) s->magic = RMEM_SLAB_SETUP; /* its pages enter the pagemap before it is whole */
+  uint64_t *bits = s && big ? rmem_pool_get(&r->slab_bits) : NULL;
+  if (s && big && !bits) {
+    rmem_pool_put(&r->slabs, s);
+    s = NULL;
+  }
+  if (s) {
+    s->magic = RMEM_SLAB_SETUP; /* its pages enter the pagemap before it is whole */
+    s->bits_index = bits ? rmem_pool_index(&r->slab_bits, bits) : 0;
+    s->bits = bits ? bits : s->inline_bits;
+  }
   rmem_shared_unlock(r);
   if (!s) return rmem_fail_null(RMEM_ENOMEM, "out of slab descriptors");
   uint32_t idx = rmem_pool_index(&r->slabs, s);
@@ -149,6 +166,9 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   if (!first) {
     rmem_shared_lock(r);
     s->magic = 0;
+    if (s->bits_index) rmem_pool_put(&r->slab_bits, s->bits);
+    s->bits_index = 0;
+    s->bits = s->inline_bits;
     rmem_pool_put(&r->slabs, s);
     rmem_shared_unlock(r);
     return NULL; /* ENOMEM recorded by the page source */
@@ -165,9 +185,10 @@ static rmem_slab_t *new_slab(rmem_slab_list_t *l) {
   __atomic_store_n(&s->magic, RMEM_SLAB_MAGIC, __ATOMIC_RELEASE);
   if (l->page_tag) tag_pages(r, s, l->page_tag);
   uint32_t full_words = s->nslots / 64, rest = s->nslots % 64;
+  uint32_t words = full_words + (rest != 0), cap = s->bits_index ? RMEM_SLAB_WORDS : RMEM_SLAB_INLINE_WORDS;
   for (uint32_t w = 0; w < full_words; w++) s->bits[w] = ~(uint64_t)0;
   if (rest) s->bits[full_words] = ((uint64_t)1 << rest) - 1;
-  uint32_t words = full_words + (rest != 0);
+  for (uint32_t w = words; w < cap; w++) s->bits[w] = 0; /* a recycled record's words beyond (S1) */
   s->summary = words == 64 ? ~(uint64_t)0 : (((uint64_t)1 << words) - 1);
   s->anext = l->all;
   s->aprev = NULL;
@@ -366,8 +387,15 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
                  s->bsize, s->npages);
   if (s->div != UINT64_MAX / s->bsize + 1) rmem_problem(&problems, "slab %p: divisor does not match bsize", (const void *)s);
   uint32_t free_slots = 0;
-  uint32_t words = (s->nslots + 63) / 64;
-  if (words > RMEM_SLAB_WORDS) words = RMEM_SLAB_WORDS;
+  uint32_t words = (s->nslots + 63) / 64, cap = RMEM_SLAB_INLINE_WORDS;
+  if (s->bits_index == 0 ? s->bits != s->inline_bits || s->nslots > RMEM_SLAB_INLINE_WORDS * 64
+                         : s->bits_index >= r->slab_bits.bump || s->bits != rmem_pool_at(&r->slab_bits, s->bits_index) ||
+                               s->nslots <= RMEM_SLAB_INLINE_WORDS * 64) {
+    rmem_problem(&problems, "slab %p: its bitmap is not where its slot count puts it (S1)", (const void *)s);
+    return problems;
+  }
+  if (s->bits_index) cap = RMEM_SLAB_WORDS;
+  if (words > cap) words = cap;
   for (uint32_t w = 0; w < words; w++) {
     uint64_t m = s->bits[w];
     uint64_t valid = (w + 1) * 64 <= s->nslots ? ~(uint64_t)0 : ((uint64_t)1 << (s->nslots - w * 64)) - 1;
@@ -376,7 +404,7 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
     free_slots += popcount64(m & valid);
   }
   uint64_t beyond = 0;
-  for (uint32_t w = words; w < RMEM_SLAB_WORDS; w++) beyond |= s->bits[w];
+  for (uint32_t w = words; w < cap; w++) beyond |= s->bits[w];
   if (beyond || (words < 64 && (s->summary >> words) != 0))
     rmem_problem(&problems, "slab %p: bitmap words beyond slot %u are not empty (S1)", (const void *)s, s->nslots);
   if (s->used != s->nslots - free_slots)

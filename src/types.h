@@ -98,12 +98,17 @@ typedef struct rmem_pool {
  * Slabs (slab.c)
  *
  * A slab is a run of pages carved into nslots slots of bsize bytes. Its
- * descriptor lives in the instance's slab pool and holds a two-level bitmap:
+ * descriptor lives in the instance's slab pool and holds a two-level bitmap
+ * (in the descriptor for up to 256 slots -- every slab of blocks of 256 bytes
+ * and more -- else in a record of the instance's bitmap pool, so a descriptor
+ * is 144 bytes, not 608):
  * bits[w] bit b = 1 iff slot 64w+b is free in the engine, and summary bit w =
  * 1 iff bits[w] != 0. "Used" in the engine means handed to the slab's owner:
  * live in the user's hands, or waiting on the owner's front stack (F1).
  * Invariants (rmem_slab_check, rmem_slab_list_check):
- *   S1  nslots <= RMEM_SLAB_MAX_SLOTS; bits beyond nslots are 0.
+ *   S1  nslots <= RMEM_SLAB_MAX_SLOTS; bits beyond nslots are 0; bits is the
+ *       descriptor's own inline_bits (bits_index 0) iff nslots <= 256, else
+ *       record bits_index of the bitmap pool.
  *   S2  summary bit w == (bits[w] != 0).
  *   S3  used == nslots - popcount(bits).
  *   S4  the pagemap marks every page of the slab RMEM_PK_SLAB with owner = the
@@ -118,6 +123,7 @@ typedef struct rmem_pool {
 
 #define RMEM_SLAB_MAX_SLOTS 4096u
 #define RMEM_SLAB_WORDS (RMEM_SLAB_MAX_SLOTS / 64u)
+#define RMEM_SLAB_INLINE_WORDS 4u /* slabs of up to 256 slots keep their bitmap in the descriptor */
 #define RMEM_SLAB_MAGIC 0x51AB51ABu
 #define RMEM_SLAB_SETUP 0x5E7051ABu /* being made or released: its pages may be in the pagemap (shared instances) */
 
@@ -132,7 +138,7 @@ typedef struct rmem_slab_list rmem_slab_list_t;
 
 typedef struct rmem_slab {
   /* sizeof is a multiple of 8, so the slab pool's stride is exactly sizeof(rmem_slab_t) (rmem_slab_of).
-     The first 48 bytes hold everything the engine's fast paths touch, and the bitmap follows at once. */
+     The first 56 bytes hold everything the engine's fast paths touch, the bitmap's address last. */
   uint64_t summary;
   uintptr_t start;            /* address of slot 0 (== first page) */
   uint64_t div;               /* fast division by bsize: floor((2^64 - 1) / bsize) + 1 */
@@ -142,16 +148,20 @@ typedef struct rmem_slab {
   uint32_t used;              /* slots handed to the owner (S3) */
   uint8_t owner_kind;         /* copy of list->owner_kind */
   uint8_t pad_[3];
-  uint64_t bits[RMEM_SLAB_WORDS];
+  uint64_t *bits;             /* the bitmap, (nslots + 63) / 64 words: inline_bits or a bitmap pool record (S1) */
   /* cold: slow paths only */
   uint32_t first_page;        /* page index of the run */
   uint32_t npages;
   uint32_t magic;             /* RMEM_SLAB_MAGIC while alive, RMEM_SLAB_SETUP from before its pages are taken
                                  until it is whole (and from before they go back until released), else 0 */
   uint32_t vstack;            /* validator scratch: its slots seen on a front stack */
+  uint32_t bits_index;        /* its record in the bitmap pool (r->slab_bits), 0: inline_bits */
+  uint32_t pad2_;
   struct rmem_slab *next, *prev;   /* partial list */
   struct rmem_slab *anext, *aprev; /* every slab of the list */
+  uint64_t inline_bits[RMEM_SLAB_INLINE_WORDS];
 } rmem_slab_t;
+_Static_assert(sizeof(rmem_slab_t) == 144, "a slab descriptor is 144 bytes (types.h, slab pool)");
 
 /*
  * A list of slabs of one slot size: a heap size class, a slab cache, or an
@@ -439,6 +449,7 @@ struct rmem_s {
 
   /* pools */
   rmem_pool_t slabs;           /* rmem_slab_t */
+  rmem_pool_t slab_bits;       /* bitmaps of slabs of more than 256 slots (RMEM_SLAB_WORDS words each) */
   rmem_pool_t arenas;          /* arena.c's records */
   rmem_pool_t caches;          /* cache.c's records */
 

@@ -433,6 +433,22 @@ static void test_validator_finds_damage(void) {
   s->bits[0] = saved;
   CHECK_EQ(rmem_validate(r), 0);
 
+  /* S1: the bitmap of a slab of 1 KiB blocks (16 slots) is its descriptor's own; of the 64-byte class's
+     (1,024 slots), a record of the bitmap pool; a bitmap address that is neither is found */
+  CHECK(s->nslots > 256 && s->bits_index != 0 && s->bits == rmem_pool_at(&r->slab_bits, s->bits_index));
+  void *kb = rmem_alloc(r, 1024);
+  rmem_slab_t *ks = rmem_slab_of(r, rmem_pme_of(r, (uintptr_t)kb));
+  CHECK(ks->nslots <= 256 && ks->bits == ks->inline_bits && ks->bits_index == 0);
+  uint64_t *bits = ks->bits;
+  ks->bits = s->bits;
+  CHECK(rmem_validate(r) > 0);
+  ks->bits = bits;
+  s->bits_index++;
+  CHECK(rmem_validate(r) > 0);
+  s->bits_index--;
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK_EQ(rmem_free(r, kb), RMEM_OK);
+
   uint32_t used = s->used;
   s->used = 999;
   CHECK(rmem_validate(r) > 0);
