@@ -1084,10 +1084,14 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
       }
     }
   }
-  void *q = rmem_alloc(r, size);
+  /* a move: on a shared instance through the calling thread's heap's fast paths first (rmem_alloc and
+     rmem_free have none there: espresso's 71,000 moves paid about 310 instructions each besides the copy) */
+  rmem_heap_t *h = rmem_is_shared(r) ? rmem_thread_get(r) : NULL;
+  void *q = rmem_heap_alloc_fast(h, size);
+  if (!q) q = rmem_alloc(r, size);
   if (!q) return NULL; /* ptr stays valid */
   rmem_track_memcpy(r, q, ptr, b.size < size ? b.size : size);
-  rmem_free(r, ptr);
+  if (!rmem_heap_free_fast(h, ptr)) rmem_free(r, ptr);
   return q;
 }
 

@@ -270,6 +270,69 @@ static void test_hand_off(void) {
   rmem_destroy(R);
 }
 
+/* ---- realloc moves a block through the calling thread's heap; another thread's block moves too ---- */
+
+enum { MOVES = 4000 };
+static unsigned char *move_blk[MOVES];
+
+static void realloc_mover(void *arg) {
+  (void)arg;
+  /* every block is the main thread's: each move takes a block of this heap and frees the old one remotely */
+  for (int k = 0; k < MOVES; k++) {
+    size_t len = 16 + (size_t)(k % 200);
+    unsigned char *q = rmem_realloc(R, move_blk[k], len * 3);
+    if (!q || !intact(q, len, (unsigned)k)) {
+      atomic_fetch_add(&thread_errors, 1);
+      continue;
+    }
+    /* the old block was freed by the move: a second free of it is a double free, at this call */
+    if (q != move_blk[k] && rmem_free(R, move_blk[k]) != RMEM_EDOUBLEFREE) atomic_fetch_add(&thread_errors, 1);
+    fill(q, len * 3, (unsigned)k + 7);
+    move_blk[k] = q;
+  }
+}
+
+static void test_realloc_moves(void) {
+  R = shared_instance(64 << 20);
+  size_t base = live_blocks(R);
+  /* moves within this thread's heap: grow, shrink below half, grow again */
+  for (int k = 0; k < MOVES; k++) {
+    size_t len = 16 + (size_t)(k % 200);
+    unsigned char *p = rmem_alloc(R, len);
+    CHECK(p != NULL);
+    fill(p, len, (unsigned)k);
+    unsigned char *q = rmem_realloc(R, p, len * 4);
+    CHECK(q != NULL && intact(q, len, (unsigned)k));
+    if (q != p) CHECK_ERR(rmem_free(R, p), RMEM_EDOUBLEFREE);
+    unsigned char *s = rmem_realloc(R, q, 8);
+    CHECK(s != NULL && intact(s, 8, (unsigned)k));
+    CHECK_EQ(rmem_free(R, s), RMEM_OK);
+    if (k % 512 == 0) CHECK_EQ(rmem_validate(R), 0);
+  }
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), base);
+  /* moves of this thread's blocks by another thread */
+  for (int k = 0; k < MOVES; k++) {
+    size_t len = 16 + (size_t)(k % 200);
+    move_blk[k] = rmem_alloc(R, len);
+    CHECK(move_blk[k] != NULL);
+    fill(move_blk[k], len, (unsigned)k);
+  }
+  atomic_store(&thread_errors, 0);
+  int one = 0;
+  CHECK_EQ(check_threads_run(1, realloc_mover, &one, sizeof one), 0);
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  CHECK_EQ(rmem_validate(R), 0);
+  for (int k = 0; k < MOVES; k++) {
+    size_t len = 16 + (size_t)(k % 200);
+    CHECK(intact(move_blk[k], len * 3, (unsigned)k + 7));
+    CHECK_EQ(rmem_free(R, move_blk[k]), RMEM_OK); /* now the ended thread's blocks: remote frees again */
+  }
+  CHECK_EQ(rmem_validate(R), 0);
+  CHECK_EQ(live_blocks(R), base);
+  rmem_destroy(R);
+}
+
 /* ---- one owner allocates, three threads free: a pipeline of remote frees, validated as it runs ---- */
 
 enum { PIPE_CONSUMERS = 3, PIPE_ITEMS = 60000 };
@@ -810,6 +873,7 @@ int main(void) {
   test_create_in();
   test_hand_off();
   test_pipeline();
+  test_realloc_moves();
   test_stranded();
   test_racing_double_frees();
   test_double_frees();
