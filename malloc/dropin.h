@@ -105,6 +105,10 @@ RM_HIDDEN rm_inst_t *rm_lookup(uintptr_t p);
  * and a heap can be had, else a new instance. NULL if the OS refuses.
  */
 RM_HIDDEN RM_NOINLINE void *rm_heap_alloc(size_t size, size_t align);
+/* malloc and free past their fast paths (entry.c): what rmem_malloc / rmem_malloc_free call when the
+   thread's heap did not serve them; override.c's misses call them directly, not the fast path again */
+RM_HIDDEN RM_NOINLINE void *rm_malloc_miss(size_t size);
+RM_HIDDEN RM_NOINLINE void rm_free_miss(void *p);
 RM_HIDDEN extern bool rm_print_at_exit;
 /*
  * An invalid or double free (or realloc of a bad pointer): the program's own

@@ -43,7 +43,7 @@ static RM_NOINLINE void *rm_alloc_slow(size_t size, size_t align) {
 }
 
 /* malloc past its fast path: the thread's heap once more (its refills, its bigger sizes), else the rest. */
-static RM_NOINLINE void *rm_malloc_miss(size_t size) {
+RM_NOINLINE void *rm_malloc_miss(size_t size) {
   rmem_local_t *l = rm_tl.l;
   if (l != NULL && size < RM_HUGE) {
     void *p = rmem_local_alloc(l, size < RM_MIN ? RM_MIN : size);
@@ -74,7 +74,7 @@ static RM_NOINLINE void rm_free_slow(void *p, const char *fn) {
 }
 
 /* free past its fast path: a block of the current instance goes to rmem_local_free, which checks it exactly. */
-static RM_NOINLINE void rm_free_miss(void *p) {
+RM_NOINLINE void rm_free_miss(void *p) {
   if ((uintptr_t)p - rm_tl.base < RM_INSTANCE) {
     rmem_status_t st = rmem_local_free(rm_tl.l, p);
     if (RMEM_UNLIKELY(st != RMEM_OK)) rm_bad("free", p, st, NULL);

@@ -28,7 +28,8 @@ static RM_NOINLINE void *traced_malloc_on(size_t n) {
 
 static RM_NOINLINE void *malloc_miss(size_t n) {
   if (RMEM_UNLIKELY(rm_trace_state != 0)) return traced_malloc_on(n);
-  void *p = rmem_malloc(n);
+  /* rm_tl.fast is rm_tl.l (or NULL only until this sets it): rmem_malloc's fast path failed already */
+  void *p = rm_tl.fast == rm_tl.l ? rm_malloc_miss(n) : rmem_malloc(n);
   rm_tl.fast = rm_tl.l;
   return p;
 }
@@ -39,9 +40,15 @@ static inline void *traced_malloc(size_t n) {
 }
 
 static RM_NOINLINE void free_miss(void *p) {
-  if (RMEM_UNLIKELY(rm_trace_state != 0) && p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
-  rmem_malloc_free(p);
-  if (rm_trace_state == 0) rm_tl.fast = rm_tl.l;
+  if (RMEM_UNLIKELY(rm_trace_state != 0)) {
+    if (p) RM_TRACE(RM_EV_FREE, p, 0, 0); /* before: the block may be handed out again at once */
+    rmem_malloc_free(p);
+    return;
+  }
+  /* as in malloc_miss: with rm_tl.fast == rm_tl.l, rmem_malloc_free's fast path failed already */
+  if (rm_tl.fast == rm_tl.l) rm_free_miss(p);
+  else rmem_malloc_free(p);
+  rm_tl.fast = rm_tl.l;
 }
 
 static inline void traced_free(void *p) {
