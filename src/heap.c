@@ -1169,6 +1169,9 @@ static void stats_one(rmem_heap_t *h, stats_acc_t *a) {
       fs += s->nslots - s->used;
     }
     size_t cached = (size_t)f->n[c + 1] + h->dn[c + 1]; /* used in the engine, free for the user */
+    /* another thread's heap read while it runs (it may be giving its stack back: slots already free in
+       the engine, its count not yet 0) is a summary: never more cached than used */
+    if (cached > used) cached = used;
     out->cached += cached;
     used -= cached;
     fs += cached;
