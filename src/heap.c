@@ -161,10 +161,10 @@ static uint32_t class_search(size_t size) {
 
 static size_t heap_reclaim(rmem_t *r);
 
-/* Sets up heap h of instance r with id (0: a private instance's heap; 1..: a shared instance's). */
 /* The smallest block r's heap hands out: 8 bytes, or 16 with RMEM_OPT_ALIGN16. */
 static size_t min_size(const rmem_t *r) { return r->flags & RMEM_OPT_ALIGN16 ? 16 : 8; }
 
+/* Sets up heap h of instance r with id (0: a private instance's heap; 1..: a shared instance's). */
 static void heap_init(rmem_heap_t *h, rmem_t *r, uint32_t id) {
   build_classes();
   rmem_front_t *f = &h->front;
@@ -774,10 +774,16 @@ static bool size_ok(size_t size) {
   return true;
 }
 
+/* Everything rmem_alloc's fast path does not serve, the block marked for the tools (track.h). A shared
+   instance has no fast path there: the calling thread's heap's own comes first (rmem_realloc's moves of
+   espresso paid about 310 instructions each besides the copy without it). */
 static RMEM_NOINLINE void *alloc_slow(rmem_t *r, size_t size) {
   if (!rmem_check_instance(r) || !size_ok(size)) return NULL;
   rmem_heap_t *h = heap_for(r);
-  return h ? heap_alloc(h, size) : NULL;
+  if (!h) return NULL;
+  void *p;
+  if (rmem_is_shared(r) && rmem_heap_alloc_as(h, rmem_tkey, size, &p)) return p; /* marked by it */
+  return rmem_track_block(r, heap_alloc(h, size), size);
 }
 
 /* The fast path: a live instance without debug options, a size with a table entry, a block on its stack. */
@@ -794,7 +800,7 @@ void *rmem_alloc(rmem_t *r, size_t size) {
       return rmem_track_alloc(r, (void *)(r->base + off), size, r->heap.cls[t - 1].bsize);
     }
   }
-  return rmem_track_block(r, alloc_slow(r, size), size);
+  return alloc_slow(r, size);
 }
 
 /* Is l a thread heap of a live shared instance? Records the error if not. */
@@ -932,6 +938,7 @@ static RMEM_NOINLINE rmem_status_t free_slow(rmem_t *r, void *ptr) {
   if (!rmem_check_instance(r)) return rmem_last_error();
   /* a thread of a shared instance that only frees needs no heap: every block is another's to it */
   rmem_heap_t *h = rmem_is_shared(r) ? rmem_thread_get(r) : &r->heap;
+  if (rmem_is_shared(r) && rmem_heap_free_fast(h, ptr)) return RMEM_OK; /* its heap's fast path (alloc_slow) */
   return heap_free(r, h, ptr);
 }
 
@@ -1084,14 +1091,10 @@ void *rmem_realloc(rmem_t *r, void *ptr, size_t size) {
       }
     }
   }
-  /* a move: on a shared instance through the calling thread's heap's fast paths first (rmem_alloc and
-     rmem_free have none there: espresso's 71,000 moves paid about 310 instructions each besides the copy) */
-  rmem_heap_t *h = rmem_is_shared(r) ? rmem_thread_get(r) : NULL;
-  void *q = rmem_heap_alloc_fast(h, size);
-  if (!q) q = rmem_alloc(r, size);
+  void *q = rmem_alloc(r, size);
   if (!q) return NULL; /* ptr stays valid */
   rmem_track_memcpy(r, q, ptr, b.size < size ? b.size : size);
-  if (!rmem_heap_free_fast(h, ptr)) rmem_free(r, ptr);
+  rmem_free(r, ptr);
   return q;
 }
 
