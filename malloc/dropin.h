@@ -147,7 +147,8 @@ RM_HIDDEN size_t huge_validate(void);
 /* ------------------------------------------------------------------------
  * trace.c: the allocation trace. The standard names (override.c) call
  * RM_TRACE once per call, so a calloc or realloc is one event however it is
- * served inside; off, it costs one load and one predictable branch.
+ * served inside; off, it costs one load and one predictable branch (none on
+ * malloc's and free's fast paths: override.c).
  * ------------------------------------------------------------------------ */
 
 enum { RM_EV_MALLOC = 1, RM_EV_FREE = 2, RM_EV_CALLOC = 3, RM_EV_REALLOC = 4, RM_EV_REALLOC_FREE = 5, RM_EV_MEMALIGN = 6,

@@ -1,9 +1,11 @@
 /*
  * override.c - the standard names (librmem-malloc.so only): malloc, free, ...
  * and glibc's __libc_* names, over the rmem_malloc_* functions, each with the
- * allocation trace's hook (trace.c: one predictable branch when
- * RMEM_MALLOC_TRACE is not set). The hooks sit here, at the program's own
- * calls, so a calloc or realloc is one event however entry.c serves it.
+ * allocation trace's hook (trace.c): malloc and free test the trace only past
+ * their fast paths (rm_tl.fast, below), the others with one predictable
+ * branch when RMEM_MALLOC_TRACE is not set. The hooks sit here, at the
+ * program's own calls, so a calloc or realloc is one event however entry.c
+ * serves it.
  *
  * The shared library is built with link-time optimisation, which turns each
  * of these into the function it wraps.
@@ -34,7 +36,7 @@ static RM_NOINLINE void *malloc_miss(size_t n) {
   return p;
 }
 
-static inline void *traced_malloc(size_t n) {
+static inline void *entry_malloc(size_t n) {
   void *p = rmem_local_try_alloc(rm_tl.fast, n); /* sizes below RM_MIN get RM_MIN (RMEM_OPT_ALIGN16) */
   return RMEM_LIKELY(p != NULL) ? p : malloc_miss(n);
 }
@@ -51,7 +53,7 @@ static RM_NOINLINE void free_miss(void *p) {
   rm_tl.fast = rm_tl.l;
 }
 
-static inline void traced_free(void *p) {
+static inline void entry_free(void *p) {
   if (RMEM_LIKELY(rmem_local_try_free(rm_tl.fast, p))) return;
   free_miss(p);
 }
@@ -81,9 +83,9 @@ static inline void *traced_memalign(void *p, size_t a, size_t n) {
   return p;
 }
 
-RM_EXPORT void *malloc(size_t n) { return traced_malloc(n); }
-RM_EXPORT void free(void *p) { traced_free(p); }
-RM_EXPORT void cfree(void *p) { traced_free(p); }
+RM_EXPORT void *malloc(size_t n) { return entry_malloc(n); }
+RM_EXPORT void free(void *p) { entry_free(p); }
+RM_EXPORT void cfree(void *p) { entry_free(p); }
 RM_EXPORT void *calloc(size_t n, size_t s) { return traced_calloc(n, s); }
 RM_EXPORT void *realloc(void *p, size_t n) { return traced_realloc(p, n); }
 RM_EXPORT void *reallocarray(void *p, size_t n, size_t s) { return traced_reallocarray(p, n, s); }
@@ -97,8 +99,8 @@ RM_EXPORT void *memalign(size_t a, size_t n) { return traced_memalign(rmem_mallo
 RM_EXPORT void *valloc(size_t n) { return traced_memalign(rmem_malloc_valloc(n), 4096, n); }
 RM_EXPORT void *pvalloc(size_t n) { return traced_memalign(rmem_malloc_pvalloc(n), 4096, n); }
 RM_EXPORT size_t malloc_usable_size(void *p) { return rmem_malloc_usable_size(p); }
-RM_EXPORT void *__libc_malloc(size_t n) { return traced_malloc(n); }
-RM_EXPORT void __libc_free(void *p) { traced_free(p); }
+RM_EXPORT void *__libc_malloc(size_t n) { return entry_malloc(n); }
+RM_EXPORT void __libc_free(void *p) { entry_free(p); }
 RM_EXPORT void *__libc_calloc(size_t n, size_t s) { return traced_calloc(n, s); }
 RM_EXPORT void *__libc_realloc(void *p, size_t n) { return traced_realloc(p, n); }
 RM_EXPORT void *__libc_memalign(size_t a, size_t n) { return traced_memalign(rmem_malloc_memalign(a, n), a, n); }
