@@ -123,6 +123,7 @@ static void test_stats_walk_shrink(void) {
   CHECK_EQ(rmem_slab_cache_stats(c, &st), RMEM_OK);
   CHECK_EQ(st.objects_in_use, N);
   CHECK_EQ(st.allocs, N);
+  CHECK_EQ(st.frees, 0);
   CHECK(st.slabs >= 2);
   size_t full_slabs = st.slabs;
   CHECK_EQ(st.slots, st.slabs * (st.slab_bytes / st.slabs / 64));
@@ -140,6 +141,11 @@ static void test_stats_walk_shrink(void) {
   for (int i = 0; i < N; i++) CHECK_EQ(rmem_slab_free(c, ps[i]), RMEM_OK);
   CHECK_EQ(rmem_slab_cache_stats(c, &st), RMEM_OK);
   CHECK_EQ(st.objects_in_use, 0);
+  CHECK_EQ(st.frees, N);
+  CHECK_EQ(st.allocs, N); /* frees + live objects (C2): a refused free counts in neither */
+  CHECK_ERR(rmem_slab_free(c, ps[0]), RMEM_EDOUBLEFREE);
+  CHECK_EQ(rmem_slab_cache_stats(c, &st), RMEM_OK);
+  CHECK_EQ(st.allocs, N);
   CHECK_EQ(st.frees, N);
   CHECK(st.slabs < full_slabs); /* empty slabs went back (a few stay: the spare, slots parked by the engine) */
   CHECK_EQ(rmem_slab_cache_shrink(c), RMEM_OK);
