@@ -674,7 +674,8 @@ typedef struct rmem_slab_stats {
   size_t slabs;
   size_t slab_bytes;      /**< bytes of pages held */
   double utilisation;     /**< objects_in_use * obj_size / slab_bytes */
-  size_t allocs, frees;
+  size_t allocs, frees;   /**< successful frees since creation, and allocs = frees + objects_in_use (exact: every
+                               live object came from an alloc; a refused free counts in neither) */
 } rmem_slab_stats_t;
 
 RMEM_API rmem_status_t rmem_slab_cache_stats(slab_cache_t *c, rmem_slab_stats_t *out);

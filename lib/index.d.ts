@@ -184,7 +184,9 @@ export interface SlabCacheStats {
   slabBytes: number;
   /** objectsInUse * objSize / slabBytes */
   utilisation: number;
+  /** allocations since creation: frees + objectsInUse (exact, whether JS or C served each call) */
   allocs: number;
+  /** successful frees since creation (a refused free counts in neither figure) */
   frees: number;
 }
 
