@@ -742,6 +742,24 @@ RMEM_API void *rmem_local_try_alloc(rmem_local_t *l, size_t size) RMEM_MALLOC_AT
  * rmem_local_free decides (and reports), exactly as ever.
  */
 RMEM_API int rmem_local_try_free(rmem_local_t *l, void *p);
+/**
+ * For a caller that keeps the calling thread's heap in a variable of its own
+ * (a thread-local one: the drop-in malloc's) and wants the try calls without
+ * their test of the thread: binds *slot to l. If l is the calling thread's
+ * heap with its fast paths on (no debugging option), stores l in *slot and
+ * returns 1; rmem then stores NULL in *slot, from this thread, before l stops
+ * being the thread's (the thread ends, rmem_local_release, rmem_destroy from
+ * this thread) and when another slot is bound to l. Else (NULL, a stale or
+ * another thread's heap) stores NULL in *slot and returns 0. So *slot, while
+ * not NULL, is the thread's own heap, for rmem_local_owned_try_alloc / _free.
+ * slot must stay valid while bound and be this thread's alone; a NULL slot
+ * just tells whether l is the thread's to use fast.
+ */
+RMEM_API int rmem_local_bind(rmem_local_t *l, rmem_local_t **slot);
+/** rmem_local_try_alloc on *slot of rmem_local_bind (NULL declines), without the test of the thread. */
+RMEM_API void *rmem_local_owned_try_alloc(rmem_local_t *l, size_t size) RMEM_MALLOC_ATTR;
+/** rmem_local_try_free on *slot of rmem_local_bind (NULL declines), without the test of the thread. */
+RMEM_API int rmem_local_owned_try_free(rmem_local_t *l, void *p);
 /** rmem_usable_size, from the calling thread's heap. */
 RMEM_API size_t rmem_local_usable_size(rmem_local_t *l, const void *p);
 /**
@@ -765,14 +783,12 @@ RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
  *   live word  live[off >> 6] (64-bit words; 32-bit word off >> 8), bit (off >> 3) & 63
  *   page tag   tags[off >> 12]; the heap's tags are 1 .. nclasses, a cache's is its own
  *   heap alloc of size (1 .. table_max): t = tag_of[(size + 7) >> 3]; if n[t] > 0:
- *              off = top[t], n[t]--, top[t] = stacks[t * stride + ((n[t] - 1) & (stride - 1))],
- *              set off's live bit
+ *              n[t]--, off = stacks[t * stride + n[t]], set off's live bit
  *   heap free  off's live bit set, 1 <= tags[off >> 12] = t <= nclasses, n[t] < cap[t]:
- *              clear the bit, stacks[t * stride + n[t]] = off, top[t] = off, n[t]++
+ *              clear the bit, stacks[t * stride + n[t]] = off, n[t]++
  *   cache      the same with the cache's single stack (n, cap, top, entries), and
- *              tags[off >> 12] == tag
- * (top[t] is the newest entry, kept apart so that a pop reads what the last
- * push wrote: one memory hop instead of two.)
+ *              tags[off >> 12] == tag; its top is the newest entry, kept apart:
+ *              a pop takes top and sets top to the entry below (F5 in types.h)
  *
  * Anything else goes to C, which refills, spills and refuses exactly. Only
  * for a private instance whose fast word is on (no debugging options), and
@@ -780,7 +796,7 @@ RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
  * a binding checks version == RMEM_FRONT_LAYOUT_VERSION.
  * ------------------------------------------------------------------------ */
 
-#define RMEM_FRONT_LAYOUT_VERSION 2u
+#define RMEM_FRONT_LAYOUT_VERSION 3u /* 3: the heap's stacks have no top word */
 
 typedef struct rmem_front_layout {
   uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
@@ -793,8 +809,7 @@ typedef struct rmem_front_layout {
   uint8_t *n;            /**< blocks on each tag's stack */
   uint8_t *cap;          /**< each tag's capacity */
   uint8_t *tag_of;       /**< (size + 7) >> 3 -> tag, for 1 <= size <= table_max */
-  uint32_t *stacks;      /**< stacks[t * stride + i]: block offsets */
-  uint32_t *top;         /**< top[t] == stacks[t * stride + n[t] - 1] while n[t] > 0 */
+  uint32_t *stacks;      /**< stacks[t * stride + i]: block offsets, the newest at i = n[t] - 1 */
   uint32_t stride;       /**< entries per tag */
   uint32_t nclasses;     /**< tags 1 .. nclasses */
   uint32_t table_max;    /**< largest size tag_of maps */

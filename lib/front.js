@@ -45,7 +45,7 @@ function makeHeapFront(n) {
     // debugging options (junk, validate): every call goes to C, which runs them
     return { alloc: (size) => n.alloc(size), free: (ptr) => { n.free(ptr); }, counts: () => [0, 0] };
   }
-  const { live, tags, n: count, cap, tagOf, stacks, top } = f;
+  const { live, tags, n: count, cap, tagOf, stacks } = f;
   const STRIDE = f.stride;
   const NCLASSES = f.nclasses;
   const TABLE_MAX = f.tableMax;
@@ -58,9 +58,8 @@ function makeHeapFront(n) {
       const t = tagOf[(size + 7) >>> 3];
       const c = count[t];
       if (c > 0) {
-        const off = top[t];
+        const off = stacks[t * STRIDE + c - 1];
         count[t] = c - 1;
-        top[t] = stacks[t * STRIDE + ((c - 2) & (STRIDE - 1))]; // the new top (a stale word when c was 1)
         live[off >>> 8] |= 1 << ((off >>> 3) & 31);
         allocs++;
         return off;
@@ -81,7 +80,6 @@ function makeHeapFront(n) {
           if (c < cap[t]) {
             live[w] = m & ~bit;
             stacks[t * STRIDE + c] = ptr;
-            top[t] = ptr;
             count[t] = c + 1;
             frees++;
             return;
@@ -97,7 +95,7 @@ function makeHeapFront(n) {
 
 /** The same fast paths on this thread's heap of a shared instance (see the top of this file). */
 function makeThreadFront(n, f) {
-  const { live, tags, n: count, cap, tagOf, stacks, top, remote, fastWord } = f;
+  const { live, tags, n: count, cap, tagOf, stacks, remote, fastWord } = f;
   const STRIDE = f.stride;
   const NCLASSES = f.nclasses;
   const TABLE_MAX = f.tableMax;
@@ -111,9 +109,8 @@ function makeThreadFront(n, f) {
       const t = tagOf[(size + 7) >>> 3];
       const c = count[t];
       if (c > 0) {
-        const off = top[t];
+        const off = stacks[t * STRIDE + c - 1];
         count[t] = c - 1;
-        top[t] = stacks[t * STRIDE + ((c - 2) & (STRIDE - 1))];
         live[off >>> 8] |= 1 << ((off >>> 3) & 31); // this heap's words: only this thread writes them
         allocs++;
         return off;
@@ -134,7 +131,6 @@ function makeThreadFront(n, f) {
           if (c < cap[t]) {
             live[w] = m & ~bit;
             stacks[t * STRIDE + c] = ptr;
-            top[t] = ptr;
             count[t] = c + 1;
             frees++;
             return;

@@ -29,7 +29,8 @@
  *       slot its range overlaps, in field a or b, and in no other slot.
  *   R2  a thread's current instance (rm_tl) is registered, and rm_tl.l is
  *       that thread's heap in it (or is stale: its thread gave it back, and
- *       rmem then treats it as no heap).
+ *       rmem then treats it as no heap); rm_tl.fast is rm_tl.l or NULL (rmem
+ *       clears it, R4 of src/types.h: never a heap that is not the thread's).
  *   R3  a block is live, free in its instance, or freed by a thread that
  *       does not own it and waiting for its owner (its remote bit is set).
  *   R4  a huge block's address is in the huge table iff it is mapped.
@@ -80,8 +81,10 @@ typedef struct rm_inst {
 /* What a thread allocates from: its heap in its current instance. */
 typedef struct rm_tl {
   rmem_local_t *l;   /* NULL until the thread's first allocation */
-  rmem_local_t *fast; /* the heap the standard names' fast paths use (override.c): l once the trace is known
-                         to be off, else NULL, so a traced process takes the traced paths for every call */
+  rmem_local_t *fast; /* the heap the standard names' fast paths use (override.c): a slot bound to l
+                         (rmem_local_bind) once the trace is known to be off, else NULL, so a traced process
+                         takes the traced paths for every call; rmem stores NULL in it when l stops being
+                         this thread's */
   uintptr_t base;    /* the current instance's base; RM_NO_BASE while there is none */
   rm_inst_t *cur;
 } rm_tl_t;

@@ -200,7 +200,8 @@ static rmem_local_t *rm_use(rm_inst_t *i) {
     rmem_clear_error(); /* RMEM_SHARED_MAX_THREADS threads use it: try another */
     return NULL;
   }
-  rm_tl = (rm_tl_t){l, rm_trace_state == 0 ? l : NULL, i->base, i};
+  rm_tl = (rm_tl_t){l, NULL, i->base, i};
+  if (rm_trace_state == 0) rmem_local_bind(l, &rm_tl.fast); /* rmem clears it when the heap stops being ours */
   return l;
 }
 

@@ -17,10 +17,13 @@
 static inline unsigned log2_of(size_t a) { return a ? 63u - (unsigned)__builtin_clzll((unsigned long long)a) : 0; }
 
 /*
- * malloc and free: the fast paths of rmem_malloc / rmem_malloc_free on rm_tl.fast, which is the thread's
- * heap only once the trace is known to be off (heaps.c rm_use), so they need no test of the trace: a
- * process that traces, or has not decided yet (its first call), finds it NULL and takes the miss, which
- * tests it. Off, the miss is rmem_malloc's own slow path, and it sets rm_tl.fast for the calls after.
+ * malloc and free: the fast paths of rmem_malloc / rmem_malloc_free on rm_tl.fast, a slot bound to the
+ * thread's heap (rmem_local_bind) only once the trace is known to be off (heaps.c rm_use), so they need no
+ * test of the trace, and rmem stores NULL there before the heap stops being the thread's, so they need no
+ * test of the thread either (rmem_local_owned_try_*). A process that traces, or has not decided yet (its
+ * first call), finds it NULL and takes the miss, which tests it. Off, the miss is rmem_malloc's own slow
+ * path, and it binds rm_tl.fast again for the calls after (a stale heap, after the thread's end, binds
+ * nothing: those calls keep taking the miss).
  */
 static RM_NOINLINE void *traced_malloc_on(size_t n) {
   void *p = rmem_malloc(n);
@@ -30,14 +33,14 @@ static RM_NOINLINE void *traced_malloc_on(size_t n) {
 
 static RM_NOINLINE void *malloc_miss(size_t n) {
   if (RMEM_UNLIKELY(rm_trace_state != 0)) return traced_malloc_on(n);
-  /* rm_tl.fast is rm_tl.l (or NULL only until this sets it): rmem_malloc's fast path failed already */
-  void *p = rm_tl.fast == rm_tl.l ? rm_malloc_miss(n) : rmem_malloc(n);
-  rm_tl.fast = rm_tl.l;
+  /* rm_tl.fast set (rm_tl.l): rmem_malloc's fast path failed already */
+  void *p = rm_tl.fast != NULL ? rm_malloc_miss(n) : rmem_malloc(n);
+  if (!rm_tl.fast) rmem_local_bind(rm_tl.l, &rm_tl.fast);
   return p;
 }
 
 static inline void *entry_malloc(size_t n) {
-  void *p = rmem_local_try_alloc(rm_tl.fast, n); /* sizes below RM_MIN get RM_MIN (RMEM_OPT_ALIGN16) */
+  void *p = rmem_local_owned_try_alloc(rm_tl.fast, n); /* sizes below RM_MIN get RM_MIN (RMEM_OPT_ALIGN16) */
   return RMEM_LIKELY(p != NULL) ? p : malloc_miss(n);
 }
 
@@ -47,14 +50,14 @@ static RM_NOINLINE void free_miss(void *p) {
     rmem_malloc_free(p);
     return;
   }
-  /* as in malloc_miss: with rm_tl.fast == rm_tl.l, rmem_malloc_free's fast path failed already */
-  if (rm_tl.fast == rm_tl.l) rm_free_miss(p);
+  /* as in malloc_miss: with rm_tl.fast set, rmem_malloc_free's fast path failed already */
+  if (rm_tl.fast) rm_free_miss(p);
   else rmem_malloc_free(p);
-  rm_tl.fast = rm_tl.l;
+  if (!rm_tl.fast) rmem_local_bind(rm_tl.l, &rm_tl.fast);
 }
 
 static inline void entry_free(void *p) {
-  if (RMEM_LIKELY(rmem_local_try_free(rm_tl.fast, p))) return;
+  if (RMEM_LIKELY(rmem_local_owned_try_free(rm_tl.fast, p))) return;
   free_miss(p);
 }
 

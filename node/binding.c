@@ -1396,7 +1396,6 @@ static napi_value make_front(call_t *c) {
     {"cap", napi_uint8_array, lay.cap, ntag_slots, 1},
     {"tagOf", napi_uint8_array, lay.tag_of, (size_t)lay.table_max / 8 + 1, 1},
     {"stacks", napi_uint32_array, lay.stacks, ntag_slots * lay.stride * 4, 4},
-    {"top", napi_uint32_array, lay.top, ntag_slots * 4, 4},
     /* shared instances: the remote bitmap and this thread's heap's fast word */
     {"remote", napi_uint32_array, lay.remote, lay.remote ? lay.live_bytes : 0, 4},
     {"fastWord", napi_uint32_array, lay.fast_word, lay.fast_word ? 4 : 0, 4},

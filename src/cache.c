@@ -379,7 +379,7 @@ static size_t caches_validate(rmem_t *r) {
         l->bsize % c->align != 0 || l->page_tag != c->tag || c->tag != RMEM_TAG_CACHE + i)
       rmem_problem(&problems, "slab cache %u: list header damaged (C1)", i);
     problems += rmem_slab_list_check(l);
-    problems += rmem_front_check_stack(r, l, c->front.st, c->front.n, c->front.top, c->front.cap, RMEM_LFRONT_CAP);
+    problems += rmem_front_check_stack(r, l, c->front.st, c->front.n, &c->front.top, c->front.cap, RMEM_LFRONT_CAP);
     problems += rmem_front_check_slabs(r, l);
     if (l->used < c->front.n)
       rmem_problem(&problems, "slab cache %u: %u objects stacked but only %zu used (C2)", i, c->front.n, l->used);

@@ -85,20 +85,19 @@ RMEM_INLINE uint32_t rmem_tag_at(const rmem_t *r, uintptr_t off) {
  * ------------------------------------------------------------------------ */
 
 /*
- * The fast path of a thread heap h (not NULL), for the thread whose key is `key` (rmem_tkey, or a copy of it
- * the caller keeps beside its heap pointer): as rmem_alloc's. Blocks other threads freed into it wait for a
- * refill that drains (front_refill, DRAIN_EVERY). The heap's live words are written by it alone: a plain read,
- * an atomic store. False, with nothing changed, when the heap is not this thread's to use fast or its front
- * has no block at hand; else the block is in *out.
+ * The fast path of a thread heap h (not NULL) that is the calling thread's with its fast paths on -- the
+ * caller knows it: a bound slot (R4), or the test of rmem_heap_alloc_as: as rmem_alloc's. Blocks other
+ * threads freed into it wait for a refill that drains (front_refill, DRAIN_EVERY). The heap's live words are
+ * written by it alone: a plain read, an atomic store. False, with nothing changed, when its front has no
+ * block at hand; else the block is in *out.
  */
-RMEM_INLINE bool rmem_heap_alloc_as(rmem_local_t *h, uint32_t key, size_t size, void **out) {
-  if (RMEM_LIKELY(size - 1 < RMEM_HEAP_TABLE_MAX && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == key)) {
+RMEM_INLINE bool rmem_heap_alloc_owned(rmem_local_t *h, size_t size, void **out) {
+  if (RMEM_LIKELY(size - 1 < RMEM_HEAP_TABLE_MAX)) {
     rmem_front_t *f = &h->front;
     uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
-      uint32_t off = f->top[t];
+      uint32_t off = f->st_flat[t * RMEM_FRONT_CAP + n - 1];
       f->n[t]--;
-      f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2];
       f->allocs++;
       rmem_live_or(&h->live[off >> (RMEM_LIVE_SHIFT + 6)], rmem_live_bit(off));
       *out = rmem_track_alloc(h->r, (void *)(h->base + off), size, h->cls[t - 1].bsize);
@@ -108,6 +107,14 @@ RMEM_INLINE bool rmem_heap_alloc_as(rmem_local_t *h, uint32_t key, size_t size, 
   return false;
 }
 
+/*
+ * The same for the thread whose key is `key` (rmem_tkey, or a copy of it the caller keeps beside its heap
+ * pointer): false, with nothing changed, also when the heap is not that thread's to use fast.
+ */
+RMEM_INLINE bool rmem_heap_alloc_as(rmem_local_t *h, uint32_t key, size_t size, void **out) {
+  return __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == key && rmem_heap_alloc_owned(h, size, out);
+}
+
 /* The same for the calling thread and any h (NULL declines): the block, or NULL with nothing changed. */
 RMEM_INLINE void *rmem_heap_alloc_fast(rmem_local_t *h, size_t size) {
   void *p;
@@ -115,35 +122,37 @@ RMEM_INLINE void *rmem_heap_alloc_fast(rmem_local_t *h, size_t size) {
 }
 
 /*
- * The fast path of a thread heap h (not NULL) for the thread whose key is `key`: a live block of this heap
- * (its live bit, its page's tag names this heap), no other thread freed it first (its remote bit), room on
- * its stack. False, with nothing changed, otherwise.
+ * The free fast path of a thread heap h (not NULL) that is the calling thread's with its fast paths on (as
+ * rmem_heap_alloc_owned): a live block of this heap (its live bit, its page's tag names this heap), no other
+ * thread freed it first (its remote bit), room on its stack. False, with nothing changed, otherwise.
  */
-RMEM_INLINE bool rmem_heap_free_as(rmem_local_t *h, uint32_t key, void *ptr) {
-  if (RMEM_LIKELY(__atomic_load_n(&h->fast, __ATOMIC_RELAXED) == key)) {
-    uintptr_t off = (uintptr_t)ptr - h->base, g = rmem_grain_of(off);
-    if (RMEM_LIKELY(g < h->grains)) { /* in range and 8-aligned */
-      /* the block may be another thread's: its live word and page tag are read as atomics (plain moves) */
-      uint64_t *w = &h->live[g >> 6], bit = (uint64_t)1 << (g & 63), m = __atomic_load_n(w, __ATOMIC_RELAXED);
-      uint64_t rm = __atomic_load_n(&h->remote[g >> 6], __ATOMIC_RELAXED);
-      uint32_t t = (uint32_t)__atomic_load_n(&h->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED) - h->tag_base;
-      rmem_front_t *f = &h->front;
-      /* live and not freed by another thread: two tests of the bit, one instruction less than m & ~rm */
-      if (RMEM_LIKELY((m & bit) != 0 && (rm & bit) == 0 && t - 1u < RMEM_HEAP_CLASSES)) {
-        uintptr_t n = f->n[t];
-        if (RMEM_LIKELY(n < f->cap[t])) {
-          __atomic_store_n(w, m ^ bit, __ATOMIC_RELAXED); /* the bit is set: m ^ bit clears it */
-          f->st[t][n] = (uint32_t)off;
-          f->top[t] = (uint32_t)off;
-          f->n[t]++;
-          f->frees++;
-          rmem_track_free(h->r, ptr, h->cls[t - 1].bsize);
-          return true;
-        }
+RMEM_INLINE bool rmem_heap_free_owned(rmem_local_t *h, void *ptr) {
+  uintptr_t off = (uintptr_t)ptr - h->base, g = rmem_grain_of(off);
+  if (RMEM_LIKELY(g < h->grains)) { /* in range and 8-aligned */
+    /* the block may be another thread's: its live word and page tag are read as atomics (plain moves) */
+    uint64_t *w = &h->live[g >> 6], bit = (uint64_t)1 << (g & 63), m = __atomic_load_n(w, __ATOMIC_RELAXED);
+    uint64_t rm = __atomic_load_n(&h->remote[g >> 6], __ATOMIC_RELAXED);
+    uint32_t t = (uint32_t)__atomic_load_n(&h->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED) - h->tag_base;
+    rmem_front_t *f = &h->front;
+    /* live and not freed by another thread: two tests of the bit, one instruction less than m & ~rm */
+    if (RMEM_LIKELY((m & bit) != 0 && (rm & bit) == 0 && t - 1u < RMEM_HEAP_CLASSES)) {
+      uintptr_t n = f->n[t];
+      if (RMEM_LIKELY(n < f->cap[t])) {
+        __atomic_store_n(w, m ^ bit, __ATOMIC_RELAXED); /* the bit is set: m ^ bit clears it */
+        f->st[t][n] = (uint32_t)off;
+        f->n[t]++;
+        f->frees++;
+        rmem_track_free(h->r, ptr, h->cls[t - 1].bsize);
+        return true;
       }
     }
   }
   return false;
+}
+
+/* The same for the thread whose key is `key`: false also when the heap is not that thread's to use fast. */
+RMEM_INLINE bool rmem_heap_free_as(rmem_local_t *h, uint32_t key, void *ptr) {
+  return __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == key && rmem_heap_free_owned(h, ptr);
 }
 
 /* The same for the calling thread and any h (NULL declines). */
@@ -191,10 +200,10 @@ RMEM_HIDDEN void rmem_front_release(rmem_t *r, const uint32_t *st, uint32_t n);
  * caller (else the message names its owner). Records the error.
  */
 RMEM_HIDDEN rmem_status_t rmem_front_refuse(rmem_t *r, uintptr_t off, const char *who);
-/* Checks F1, F4 and F5 for the stack st[0..n) with top (capacity cap, at most capmax) of list l; counts each
-   block on its slab. */
+/* Checks F1, F4 and F5 for the stack st[0..n) with its top word (NULL: a heap stack or depot, which have
+   none) of list l, capacity cap, at most capmax; counts each block on its slab. */
 RMEM_HIDDEN size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32_t *st, uint32_t n,
-                                          uint32_t top, uint32_t cap, uint32_t capmax);
+                                          const uint32_t *top, uint32_t cap, uint32_t capmax);
 /* Checks F3 for every slab of l (after rmem_front_check_stack of every stack that holds l's blocks). */
 RMEM_HIDDEN size_t rmem_front_check_slabs(rmem_t *r, const rmem_slab_list_t *l);
 /* Checks F2 over the whole range: live bits only at engine-used slot starts. */

@@ -195,6 +195,14 @@ void rmem_heap_init(rmem_t *r) {
   r->reclaim = heap_reclaim;
 }
 
+/* Stores NULL in the slot bound to h, if any (by h's owner: the slot is its variable). */
+static void heap_unbind(rmem_heap_t *h) {
+  if (h->slot) {
+    *h->slot = NULL;
+    h->slot = NULL;
+  }
+}
+
 void rmem_heap_fini(rmem_t *r) {
   /* Slab descriptors and pages die with the instance's pool and range; thread heaps are mapped apart. */
   uint32_t n = atomic_load(&r->nheaps);
@@ -202,6 +210,7 @@ void rmem_heap_fini(rmem_t *r) {
     rmem_heap_t *h = r->heaps[id];
     if (!h) continue;
     r->heaps[id] = NULL;
+    if (h->fast == rmem_tkey) heap_unbind(h); /* the destroying thread's own slot (others': a use after destroy) */
     h->fast = 0;
     if (h->depot) rmem_os_release(h->depot, DEPOT_MAP_BYTES);
     rmem_os_release(h->map, h->map_bytes);
@@ -227,9 +236,8 @@ RMEM_INLINE void live_put(rmem_t *r, uintptr_t off, bool on) {
 /* Pops the newest block of tag t's stack (n > 0) and marks it live. */
 RMEM_INLINE void *front_pop(rmem_heap_t *h, uint32_t t, uint32_t n) {
   rmem_front_t *f = &h->front;
-  uint32_t off = f->top[t];
+  uint32_t off = f->st[t][n - 1];
   f->n[t] = (uint8_t)(n - 1);
-  f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2]; /* the new top (F5); a stale word when n is 1 */
   f->allocs++;
   live_put(h->r, off, true);
   return (void *)(h->r->base + off);
@@ -254,7 +262,8 @@ static void front_flush_all(rmem_heap_t *h) {
 /* Tag t's front and slabs as seen by idle_step: a change of any means the class was used. */
 static uint64_t idle_sig(const rmem_heap_t *h, uint32_t t) {
   const rmem_front_t *f = &h->front;
-  return (uint64_t)f->top[t] ^ ((uint64_t)f->n[t] << 32) ^ ((uint64_t)h->dn[t] << 40) ^ ((uint64_t)h->cls[t - 1].used << 52) ^
+  uint32_t n = f->n[t];
+  return (uint64_t)(n ? f->st[t][n - 1] : 0) ^ ((uint64_t)n << 32) ^ ((uint64_t)h->dn[t] << 40) ^ ((uint64_t)h->cls[t - 1].used << 52) ^
          ((uint64_t)h->cls[t - 1].slabs << 20);
 }
 
@@ -291,7 +300,6 @@ static void front_push_slow(rmem_heap_t *h, uint32_t t, uint32_t off) {
     n -= half;
   }
   f->st[t][n] = off;
-  f->top[t] = off;
   f->n[t] = (uint8_t)(n + 1);
   f->frees++;
 }
@@ -342,7 +350,6 @@ static RMEM_NOINLINE void *front_refill(rmem_heap_t *h, uint32_t t) {
     uint32_t k = dn < want ? dn : want;
     memcpy(f->st[t], depot_row(h, t) + dn - k, k * sizeof f->st[t][0]);
     h->dn[t] = (uint16_t)(dn - k);
-    f->top[t] = f->st[t][k - 1];
     return front_pop(h, t, k);
   }
   uint32_t got = rmem_slab_list_alloc_batch(l, f->st[t], want, false);
@@ -360,7 +367,6 @@ static RMEM_NOINLINE void *front_refill(rmem_heap_t *h, uint32_t t) {
     f->st[t][a] = f->st[t][b];
     f->st[t][b] = x;
   }
-  f->top[t] = f->st[t][got - 1];
   return front_pop(h, t, got);
 }
 
@@ -429,7 +435,10 @@ static void orphan_settle(rmem_heap_t *h) {
 static void heap_thread_exit(rmem_t *r, void *value) {
   rmem_heap_t *h = value;
   (void)r;
-  __atomic_store_n(&h->fast, 0, __ATOMIC_RELAXED); /* a stale rmem_local_t of the thread takes the slow paths now, which see it is not its heap */
+  /* a stale rmem_local_t of the thread takes the slow paths now, which see it is not its heap; a bound slot
+     holds NULL (R4) */
+  heap_unbind(h);
+  __atomic_store_n(&h->fast, 0, __ATOMIC_RELAXED);
   drain(h);
   heap_trim(h);
   heap_orphan(h);
@@ -792,9 +801,8 @@ void *rmem_alloc(rmem_t *r, size_t size) {
     rmem_front_t *f = &r->heap.front;
     uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n = f->n[t];
     if (RMEM_LIKELY(n != 0)) {
-      uint32_t off = f->top[t];
+      uint32_t off = f->st_flat[t * RMEM_FRONT_CAP + n - 1];
       f->n[t]--;
-      f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 2]; /* F5; a stale word when n is 1 */
       f->allocs++;
       r->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off); /* private: no other thread reads it */
       return rmem_track_alloc(r, (void *)(r->base + off), size, r->heap.cls[t - 1].bsize);
@@ -828,6 +836,21 @@ void *rmem_local_alloc(rmem_local_t *h, size_t size) {
 
 _Static_assert(RMEM_LOCAL_TRY_MAX == RMEM_HEAP_TABLE_MAX, "rmem.h names the fast path's limit");
 void *rmem_local_try_alloc(rmem_local_t *h, size_t size) { return rmem_heap_alloc_fast(h, size); }
+
+void *rmem_local_owned_try_alloc(rmem_local_t *h, size_t size) {
+  void *p;
+  return h != NULL && rmem_heap_alloc_owned(h, size, &p) ? p : NULL; /* h came from a bound slot (R4) */
+}
+
+int rmem_local_bind(rmem_local_t *h, rmem_local_t **slot) {
+  /* h is any pointer the caller has: it is bound only if it is a heap whose fast word holds this thread's key
+     (the thread's heap, fast paths on), which no stale or foreign pointer of a live instance's heap does */
+  bool mine = h != NULL && __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == rmem_thread_key();
+  if (mine && h->slot != slot) heap_unbind(h);
+  if (slot) *slot = mine ? h : NULL;
+  if (mine) h->slot = slot;
+  return mine;
+}
 
 rmem_local_t *rmem_local(rmem_t *r) {
   if (!rmem_check_instance(r)) return NULL;
@@ -955,7 +978,6 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
         if (RMEM_LIKELY(n < f->cap[t])) {
           *w = m ^ bit; /* a private instance: no other thread reads its live words */
           f->st[t][n] = (uint32_t)off;
-          f->top[t] = (uint32_t)off;
           f->n[t]++;
           f->frees++;
           rmem_track_free(r, ptr, r->heap.cls[t - 1].bsize);
@@ -979,6 +1001,8 @@ rmem_status_t rmem_local_free(rmem_local_t *h, void *ptr) {
 }
 
 int rmem_local_try_free(rmem_local_t *h, void *ptr) { return rmem_heap_free_fast(h, ptr); }
+
+int rmem_local_owned_try_free(rmem_local_t *h, void *ptr) { return h != NULL && rmem_heap_free_owned(h, ptr); }
 
 /* ------------------------------------------------------------------------
  * Batches, usable size, realloc
@@ -1118,7 +1142,6 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   out->cap = f->cap;
   out->tag_of = f->tag_of;
   out->stacks = &f->st[0][0];
-  out->top = f->top;
   out->stride = RMEM_FRONT_CAP;
   out->nclasses = h->nclasses;
   out->table_max = RMEM_HEAP_TABLE_MAX;
@@ -1302,14 +1325,16 @@ static size_t check_heap(rmem_t *r, rmem_heap_t *h) {
     if (l->bsize != class_sizes[c] || l->owner_kind != RMEM_SO_HEAP || l->page_tag != h->tag_base + c + 1)
       rmem_problem(&problems, "heap %u class %u: list header damaged", h->id, c);
     problems += rmem_slab_list_check(l);
-    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], f->top[c + 1], f->cap[c + 1], RMEM_FRONT_CAP - 1);
+    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], NULL, f->cap[c + 1], RMEM_FRONT_CAP - 1);
     uint32_t dn = h->dn[c + 1];
     if (h->dcap[c + 1] != (h->depot ? depot_cap(class_sizes[c]) : 0) || dn > h->dcap[c + 1])
       rmem_problem(&problems, "heap %u class %u: depot holds %u of %u blocks (F6)", h->id, c, dn, h->dcap[c + 1]);
     else if (dn)
-      problems += rmem_front_check_stack(r, l, depot_row(h, c + 1), dn, depot_row(h, c + 1)[dn - 1], dn, RMEM_DEPOT_CAP);
+      problems += rmem_front_check_stack(r, l, depot_row(h, c + 1), dn, NULL, dn, RMEM_DEPOT_CAP);
     problems += rmem_front_check_slabs(r, l);
   }
+  if (h->slot && (h->id == 0 || __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == 0))
+    rmem_problem(&problems, "heap %u: a slot is bound to it while its fast paths are off (R4)", h->id);
   if (h->id && atomic_load(&h->state) == RMEM_HS_ORPHAN)
     for (uint32_t t = 1; t <= h->nclasses; t++)
       if (f->n[t] || h->dn[t]) {

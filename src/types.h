@@ -214,10 +214,11 @@ struct rmem_slab_list {
  *       its owner's front stack).
  *   F4  n <= cap <= RMEM_FRONT_CAP - 1 for the heap's stacks (a count is a byte),
  *       n <= cap <= RMEM_LFRONT_CAP for single-list fronts.
- *   F5  n > 0  =>  top == st[n - 1]. The newest block is kept apart as well as
- *       on the stack, so a pop reads one word the last push wrote -- one
- *       store-to-load hop on the path of a free followed by an allocation
- *       instead of two (the count, then the entry it indexes).
+ *   F5  single-list fronts: n > 0  =>  top == st[n - 1]. The newest block is
+ *       kept apart as well as on the stack, so a pop reads one word the last
+ *       push wrote. The heap's stacks have no such word: a pop reads
+ *       st[t][n - 1] (the copy, one more store and load on every operation,
+ *       made malloc-simple's batches 7% slower and LIFO pairs 10%).
  *   F6  a heap class's depot (rmem_heap_t dn / dcap / depot) holds blocks as its
  *       stack does (F1; F3 counts them with the stack's), dn <= dcap <=
  *       RMEM_DEPOT_CAP. A full stack moves its older half there, an empty one
@@ -270,13 +271,9 @@ typedef struct rmem_front {
   uint8_t tag_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) >> 3 -> tag, for 1 <= size <= RMEM_HEAP_TABLE_MAX */
   uint8_t pad_[5];
   uint64_t allocs, frees;        /* operations served by the front */
-  uint32_t top[RMEM_HEAP_TAGS];  /* st[t][n[t] - 1] while n[t] > 0 (F5) */
   union {
-    _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP];
-    /* the same rows as one array: a pop of tag t (>= 1) that leaves n - 1 blocks reads the new top (F5) as
-       st_flat[t * RMEM_FRONT_CAP + n - 2], with no mask: when n is 1 that is the last word of the row before,
-       a stale word */
-    uint32_t st_flat[RMEM_HEAP_TAGS * RMEM_FRONT_CAP];
+    _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP]; /* the newest block of tag t is st[t][n[t] - 1] */
+    uint32_t st_flat[RMEM_HEAP_TAGS * RMEM_FRONT_CAP];         /* the same rows as one array */
   };
 } rmem_front_t;
 
@@ -308,6 +305,11 @@ typedef struct rmem_front {
  *       and only then reads remote bits. So no block is taken back (and
  *       handed out) while its pages are being given back; the metadata is out
  *       of band, so the pages carry nothing the heap needs.
+ *   R4  a bound slot (rmem_local_bind) holds its heap only while the heap is
+ *       its owner's with the fast paths on: slot != NULL => fast is the owner's
+ *       key. The owner stores NULL in *slot before the heap stops being its
+ *       (thread exit, rmem_local_release) and when it binds another slot, so
+ *       the fast paths through a bound slot need no test of the thread.
  */
 #define RMEM_MAX_HEAPS 255u
 
@@ -323,6 +325,7 @@ typedef struct rmem_heap {
                                  orphaned, quarantined, or a debugging option is on) */
   uint32_t tag_base;          /* its slabs' page tags are tag_base + class + 1 */
   rmem_t *r;
+  struct rmem_heap **slot;    /* thread heaps: the owner's variable bound to it (rmem_local_bind, R4), or NULL */
   /* the instance's constants, copied: the thread heaps' fast paths read them without going through r */
   uintptr_t base;
   size_t capacity;

@@ -211,6 +211,95 @@ static void test_try_calls(void) {
   R = NULL;
 }
 
+/* ---- bound slots: the owned try calls, and rmem clearing the slot before the heap stops being the thread's ---- */
+
+static _Thread_local rmem_local_t *bound_slot;
+static rmem_local_t *bind_main_heap;
+static int bind_foreign_result = -1;
+static rmem_local_t *bind_after_release = (rmem_local_t *)1;
+
+static void bind_in_thread(void *arg) {
+  (void)arg;
+  /* another thread's heap binds nothing: the slot gets NULL */
+  rmem_local_t *slot = (rmem_local_t *)1;
+  bind_foreign_result = rmem_local_bind(bind_main_heap, &slot);
+  CHECK(slot == NULL);
+  /* its own heap binds; when the thread ends, rmem clears the slot from the thread itself (R4) */
+  rmem_local_t *l = rmem_local(R);
+  CHECK_EQ(rmem_local_bind(l, &bound_slot), 1);
+  CHECK(bound_slot == l);
+  void *p = rmem_local_alloc(l, 48);
+  CHECK_EQ(rmem_local_owned_try_free(bound_slot, p), 1);
+  CHECK(rmem_local_owned_try_alloc(bound_slot, 48) == p);
+  CHECK_EQ(rmem_local_free(l, p), RMEM_OK);
+  /* rmem_local_release clears it too */
+  CHECK_EQ(rmem_local_release(R), RMEM_OK);
+  bind_after_release = bound_slot;
+  l = rmem_local(R);
+  CHECK_EQ(rmem_local_bind(l, &bound_slot), 1); /* bound again, left bound for the thread's end */
+}
+
+static void test_bound_slots(void) {
+  R = shared_instance(8 << 20);
+  rmem_local_t *l = bind_main_heap = rmem_local(R), *slot = (rmem_local_t *)1, *second = NULL;
+  rmem_clear_error();
+  CHECK_EQ(rmem_local_bind(NULL, &slot), 0);
+  CHECK(slot == NULL);
+  CHECK_EQ(rmem_local_bind(l, NULL), 1); /* only asks */
+  CHECK(rmem_local_owned_try_alloc(NULL, 64) == NULL);
+  CHECK_EQ(rmem_local_owned_try_free(NULL, l), 0);
+  CHECK_EQ(rmem_local_bind(l, &slot), 1);
+  CHECK(slot == l);
+  CHECK_EQ(rmem_validate(R), 0);
+  /* the owned calls: the try calls' answers, with every refusal declined and nothing recorded */
+  CHECK(rmem_local_owned_try_alloc(slot, 64) == NULL); /* empty front */
+  void *a = rmem_local_alloc(l, 64);
+  CHECK(a != NULL);
+  void *b = rmem_local_owned_try_alloc(slot, 64);
+  CHECK(b != NULL && b != a);
+  CHECK(rmem_local_owned_try_alloc(slot, 0) == NULL);
+  CHECK(rmem_local_owned_try_alloc(slot, RMEM_LOCAL_TRY_MAX + 1) == NULL);
+  CHECK_EQ(rmem_local_owned_try_free(slot, b), 1);
+  CHECK_EQ(rmem_local_owned_try_free(slot, b), 0); /* double free: declined */
+  CHECK_EQ(rmem_local_owned_try_free(slot, (char *)a + 8), 0);
+  CHECK_EQ(rmem_local_owned_try_free(slot, (char *)a + 1), 0);
+  int on_stack;
+  CHECK_EQ(rmem_local_owned_try_free(slot, &on_stack), 0);
+  CHECK_EQ(rmem_last_error(), RMEM_OK);
+  CHECK_ERR(rmem_local_free(l, b), RMEM_EDOUBLEFREE); /* the slow path still reports it */
+  rmem_clear_error();
+  CHECK_EQ(rmem_validate(R), 0);
+  /* a second slot bound to the heap clears the first */
+  CHECK_EQ(rmem_local_bind(l, &second), 1);
+  CHECK(slot == NULL && second == l);
+  CHECK(check_thread_run(bind_in_thread, NULL) == 0);
+  CHECK_EQ(bind_foreign_result, 0);
+  CHECK(bind_after_release == NULL);
+  CHECK_EQ(rmem_validate(R), 0);
+  /* releasing our heap clears our slot; a stale heap then binds nothing */
+  CHECK_EQ(rmem_local_free(l, a), RMEM_OK);
+  CHECK_EQ(rmem_local_release(R), RMEM_OK);
+  CHECK(second == NULL);
+  CHECK_EQ(rmem_local_bind(l, &second), 0);
+  CHECK(second == NULL);
+  /* a debugging option: the fast paths are off, so nothing binds */
+  rmem_options_t o = {.capacity = 8 << 20, .flags = RMEM_OPT_SHARED | RMEM_OPT_JUNK};
+  rmem_t *dbg = rmem_create(&o);
+  CHECK(dbg != NULL);
+  rmem_local_t *dl = rmem_local(dbg), *dslot = (rmem_local_t *)1;
+  CHECK(dl != NULL);
+  CHECK_EQ(rmem_local_bind(dl, &dslot), 0);
+  CHECK(dslot == NULL);
+  CHECK_EQ(rmem_destroy(dbg), RMEM_OK);
+  /* rmem_destroy from the owner clears its bound slot */
+  l = rmem_local(R);
+  CHECK_EQ(rmem_local_bind(l, &second), 1);
+  CHECK_EQ(live_blocks(R), 0);
+  CHECK_EQ(rmem_destroy(R), RMEM_OK);
+  CHECK(second == NULL);
+  R = NULL;
+}
+
 static unsigned char *_Atomic box[NT][PER];
 static _Atomic size_t thread_errors;
 
@@ -870,6 +959,7 @@ static void test_stranded(void) {
 int main(void) {
   test_basics();
   test_try_calls();
+  test_bound_slots();
   test_create_in();
   test_hand_off();
   test_pipeline();
