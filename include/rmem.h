@@ -786,9 +786,8 @@ RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
  *              n[t]--, off = stacks[t * stride + n[t]], set off's live bit
  *   heap free  off's live bit set, 1 <= tags[off >> 12] = t <= nclasses, n[t] < cap[t]:
  *              clear the bit, stacks[t * stride + n[t]] = off, n[t]++
- *   cache      the same with the cache's single stack (n, cap, top, entries), and
- *              tags[off >> 12] == tag; its top is the newest entry, kept apart:
- *              a pop takes top and sets top to the entry below (F5 in types.h)
+ *   cache      the same with the cache's single stack (n, cap, entries), and
+ *              tags[off >> 12] == tag
  *
  * Anything else goes to C, which refills, spills and refuses exactly. Only
  * for a private instance whose fast word is on (no debugging options), and
@@ -796,7 +795,7 @@ RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
  * a binding checks version == RMEM_FRONT_LAYOUT_VERSION.
  * ------------------------------------------------------------------------ */
 
-#define RMEM_FRONT_LAYOUT_VERSION 3u /* 3: the heap's stacks have no top word */
+#define RMEM_FRONT_LAYOUT_VERSION 3u /* 3: no stack has a top word */
 
 typedef struct rmem_front_layout {
   uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
@@ -833,8 +832,8 @@ RMEM_API rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out);
 typedef struct rmem_cache_layout {
   uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
   uint32_t tag;          /**< its pages' tag */
-  uint32_t *stack;       /**< stack[0] = n, stack[1] = cap, stack[2] = top (the newest entry while n > 0),
-                              stack[3 .. 3 + cap) = block offsets */
+  uint32_t *stack;       /**< stack[0] = n, stack[1] = cap, stack[2 .. 2 + cap) = block offsets, the newest
+                              at stack[1 + n] */
   uint32_t max;          /**< most entries cap can be */
   uint32_t fast;         /**< 1 if a binding may run the fast paths on it (a private instance with no
                               debugging option); else every call must go to C */

@@ -145,7 +145,7 @@ function makeThreadFront(n, f) {
 }
 
 /**
- * A slab cache's fast paths: st is its stack ([n, cap, top, offsets...]) over
+ * A slab cache's fast paths: st is its stack ([n, cap, offsets...]) over
  * C's memory, tag its pages' tag. Returns { alloc, free, counts }.
  */
 function makeCacheFront(n, h, st, tag, fast) {
@@ -154,15 +154,13 @@ function makeCacheFront(n, h, st, tag, fast) {
     return { alloc: () => n.cacheAlloc(h), free: (ptr) => { n.cacheFree(h, ptr); }, counts: () => [0, 0] };
   }
   const { live, tags } = f;
-  const MAX = st.length - 3; // entries the stack can hold (a power of two)
   let frees = 0; // C reports allocs as frees + live objects (cache.c C2): JS counts its frees alone
 
   function alloc() {
     const c = st[0];
     if (c > 0) {
-      const off = st[2];
+      const off = st[1 + c]; // the newest entry: st[2 + (c - 1)]
       st[0] = c - 1;
-      st[2] = st[3 + ((c - 2) & (MAX - 1))]; // the new top (a stale word when c was 1)
       live[off >>> 8] |= 1 << ((off >>> 3) & 31);
       return off;
     }
@@ -178,8 +176,7 @@ function makeCacheFront(n, h, st, tag, fast) {
         const c = st[0];
         if (c < st[1]) {
           live[w] = m & ~bit;
-          st[c + 3] = ptr;
-          st[2] = ptr;
+          st[c + 2] = ptr;
           st[0] = c + 1;
           frees++;
           return;

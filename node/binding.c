@@ -946,7 +946,7 @@ static napi_value js_cache_create(napi_env env, napi_callback_info info) {
   return num(env, handle_of(index, gen));
 }
 
-/* cacheFront(h) -> Uint32Array over the cache's stack ([n, cap, top, entries...]); scratch[0] = its page tag. */
+/* cacheFront(h) -> Uint32Array over the cache's stack ([n, cap, entries...]); scratch[0] = its page tag. */
 static napi_value js_cache_front(napi_env env, napi_callback_info info) {
   CALL(true);
   slab_cache_t *sc = arg_cache(&c, 0);
@@ -967,7 +967,7 @@ static napi_value js_cache_front(napi_env env, napi_callback_info info) {
     c.inst->ncache_views = n;
   }
   detach_ref(env, &c.inst->cache_views[index]); /* a view of a cache that lived in this slot before */
-  size_t bytes = (3 + (size_t)lay.max) * sizeof(uint32_t);
+  size_t bytes = (2 + (size_t)lay.max) * sizeof(uint32_t);
   napi_value ab = external_view(&c, lay.stack, bytes, &c.inst->cache_views[index]), ta;
   if (!ab) return NULL;
   NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, bytes / 4, ab, 0, &ta));

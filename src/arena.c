@@ -688,7 +688,7 @@ static size_t check_arena(rmem_t *r, arena_t *a) {
       if (l->bsize != class_size[c] || l->owner_kind != RMEM_SO_ARENA || l->owner_id != id || l->r != r || l->page_tag)
         rmem_problem(&problems, "arena %u: class %d list header damaged (A5)", id, c);
       problems += rmem_slab_list_check(l);
-      problems += rmem_front_check_stack(r, l, k->front.st, k->front.n, &k->front.top, k->front.cap, RMEM_LFRONT_CAP);
+      problems += rmem_front_check_stack(r, l, k->front.st, k->front.n, k->front.cap, RMEM_LFRONT_CAP);
       problems += rmem_front_check_slabs(r, l);
       if (l->used < k->front.n)
         rmem_problem(&problems, "arena %u: class %d has %u objects stacked but %zu used", id, c, k->front.n, l->used);

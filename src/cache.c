@@ -156,10 +156,9 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
 void *rmem_slab_alloc(slab_cache_t *c) {
   if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && c->front.n != 0)) {
     rmem_lfront_t *f = &c->front;
-    uintptr_t n = f->n; /* not 0, and as wide as an address: w[1 + n] folds into one load */
-    uint32_t off = f->top;
-    f->n = (uint32_t)(n - 1);
-    f->top = f->w[1 + n]; /* the new top (F5): w[2 + (n - 1)]; a stale word when n was 1 */
+    uintptr_t n = f->n - 1; /* not 0 before: as wide as an address, st[n] is one load */
+    uint32_t off = f->st[n];
+    f->n = (uint32_t)n;
     c->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off);
     return rmem_track_alloc(c->slot.r, (void *)(c->base + off), c->obj_size, c->list.bsize);
   }
@@ -379,7 +378,7 @@ static size_t caches_validate(rmem_t *r) {
         l->bsize % c->align != 0 || l->page_tag != c->tag || c->tag != RMEM_TAG_CACHE + i)
       rmem_problem(&problems, "slab cache %u: list header damaged (C1)", i);
     problems += rmem_slab_list_check(l);
-    problems += rmem_front_check_stack(r, l, c->front.st, c->front.n, &c->front.top, c->front.cap, RMEM_LFRONT_CAP);
+    problems += rmem_front_check_stack(r, l, c->front.st, c->front.n, c->front.cap, RMEM_LFRONT_CAP);
     problems += rmem_front_check_slabs(r, l);
     if (l->used < c->front.n)
       rmem_problem(&problems, "slab cache %u: %u objects stacked but only %zu used (C2)", i, c->front.n, l->used);

@@ -32,7 +32,6 @@ void *rmem_lfront_refill(rmem_t *r, rmem_lfront_t *f, rmem_slab_list_t *l) {
     f->st[b] = x;
   }
   f->n = got;
-  f->top = f->st[got - 1];
   return rmem_lfront_pop(r, f);
 }
 
@@ -95,12 +94,9 @@ uint32_t rmem_front_live_in(const rmem_t *r, const rmem_slab_t *s) {
   return n;
 }
 
-size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32_t *st, uint32_t n, const uint32_t *top,
-                              uint32_t cap, uint32_t capmax) {
+size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32_t *st, uint32_t n, uint32_t cap,
+                              uint32_t capmax) {
   size_t problems = 0;
-  if (top && n > 0 && n <= capmax && *top != st[n - 1])
-    rmem_problem(&problems, "front of list %u/%u: top %u is not its newest block %u (F5)", l->owner_kind, l->owner_id,
-                 *top, st[n - 1]);
   if (n > cap || cap > capmax || n > RMEM_DEPOT_CAP) {
     rmem_problem(&problems, "front of list %u/%u holds %u of %u blocks (at most %u) (F4)", l->owner_kind, l->owner_id,
                  n, cap, capmax);

@@ -166,9 +166,8 @@ RMEM_INLINE bool rmem_heap_free_fast(rmem_local_t *h, void *ptr) {
 
 /* Pops the newest block (f->n > 0), marks it live, returns its address. */
 RMEM_INLINE void *rmem_lfront_pop(rmem_t *r, rmem_lfront_t *f) {
-  uint32_t n = f->n - 1, off = f->top;
+  uint32_t n = f->n - 1, off = f->st[n];
   f->n = n;
-  f->top = f->w[2 + n]; /* the new top (F5); a stale word when n is 0 */
   rmem_set_live(r, off);
   return (void *)(r->base + off);
 }
@@ -176,7 +175,6 @@ RMEM_INLINE void *rmem_lfront_pop(rmem_t *r, rmem_lfront_t *f) {
 /* Pushes the block at off whose live bit the caller has just cleared (f->n < f->cap). */
 RMEM_INLINE void rmem_lfront_push(rmem_lfront_t *f, uint32_t off) {
   f->st[f->n++] = off;
-  f->top = off;
 }
 
 /* The stack is empty: takes up to half its capacity from the engine (a new slab if must) and pops one; NULL + ENOMEM. */
@@ -200,10 +198,10 @@ RMEM_HIDDEN void rmem_front_release(rmem_t *r, const uint32_t *st, uint32_t n);
  * caller (else the message names its owner). Records the error.
  */
 RMEM_HIDDEN rmem_status_t rmem_front_refuse(rmem_t *r, uintptr_t off, const char *who);
-/* Checks F1, F4 and F5 for the stack st[0..n) with its top word (NULL: a heap stack or depot, which have
-   none) of list l, capacity cap, at most capmax; counts each block on its slab. */
+/* Checks F1 and F4 for the stack st[0..n) of list l, capacity cap, at most capmax; counts each block on its
+   slab. */
 RMEM_HIDDEN size_t rmem_front_check_stack(rmem_t *r, const rmem_slab_list_t *l, const uint32_t *st, uint32_t n,
-                                          const uint32_t *top, uint32_t cap, uint32_t capmax);
+                                          uint32_t cap, uint32_t capmax);
 /* Checks F3 for every slab of l (after rmem_front_check_stack of every stack that holds l's blocks). */
 RMEM_HIDDEN size_t rmem_front_check_slabs(rmem_t *r, const rmem_slab_list_t *l);
 /* Checks F2 over the whole range: live bits only at engine-used slot starts. */

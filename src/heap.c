@@ -1325,12 +1325,12 @@ static size_t check_heap(rmem_t *r, rmem_heap_t *h) {
     if (l->bsize != class_sizes[c] || l->owner_kind != RMEM_SO_HEAP || l->page_tag != h->tag_base + c + 1)
       rmem_problem(&problems, "heap %u class %u: list header damaged", h->id, c);
     problems += rmem_slab_list_check(l);
-    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], NULL, f->cap[c + 1], RMEM_FRONT_CAP - 1);
+    problems += rmem_front_check_stack(r, l, f->st[c + 1], f->n[c + 1], f->cap[c + 1], RMEM_FRONT_CAP - 1);
     uint32_t dn = h->dn[c + 1];
     if (h->dcap[c + 1] != (h->depot ? depot_cap(class_sizes[c]) : 0) || dn > h->dcap[c + 1])
       rmem_problem(&problems, "heap %u class %u: depot holds %u of %u blocks (F6)", h->id, c, dn, h->dcap[c + 1]);
     else if (dn)
-      problems += rmem_front_check_stack(r, l, depot_row(h, c + 1), dn, NULL, dn, RMEM_DEPOT_CAP);
+      problems += rmem_front_check_stack(r, l, depot_row(h, c + 1), dn, dn, RMEM_DEPOT_CAP);
     problems += rmem_front_check_slabs(r, l);
   }
   if (h->slot && (h->id == 0 || __atomic_load_n(&h->fast, __ATOMIC_RELAXED) == 0))

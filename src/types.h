@@ -214,11 +214,11 @@ struct rmem_slab_list {
  *       its owner's front stack).
  *   F4  n <= cap <= RMEM_FRONT_CAP - 1 for the heap's stacks (a count is a byte),
  *       n <= cap <= RMEM_LFRONT_CAP for single-list fronts.
- *   F5  single-list fronts: n > 0  =>  top == st[n - 1]. The newest block is
- *       kept apart as well as on the stack, so a pop reads one word the last
- *       push wrote. The heap's stacks have no such word: a pop reads
- *       st[t][n - 1] (the copy, one more store and load on every operation,
- *       made malloc-simple's batches 7% slower and LIFO pairs 10%).
+ *   F5  (retired) fronts kept their newest block apart as well as on the
+ *       stack, so a pop read one word the last push wrote; a pop now reads
+ *       st[n - 1]. The copy cost a store on every free and a load and a store
+ *       on every allocation: without it malloc-simple ran about 3% faster and
+ *       a LIFO pair took 3 instructions fewer.
  *   F6  a heap class's depot (rmem_heap_t dn / dcap / depot) holds blocks as its
  *       stack does (F1; F3 counts them with the stack's), dn <= dcap <=
  *       RMEM_DEPOT_CAP. A full stack moves its older half there, an empty one
@@ -243,15 +243,8 @@ struct rmem_slab_list {
 #define RMEM_LFRONT_CAP 32u
 
 typedef struct rmem_lfront {
-  union {
-    struct {
-      uint32_t n, cap, top;    /* (rmem_cache_layout_t shows these words to bindings in this order) */
-      uint32_t st[RMEM_LFRONT_CAP];
-    };
-    /* the same words in one array: w[3 + k] is st[k], so a pop that leaves n blocks reads the new top (F5) as
-       w[2 + n], with no mask: when n is 0 that is top itself, a stale word */
-    uint32_t w[3 + RMEM_LFRONT_CAP];
-  };
+  uint32_t n, cap;               /* (rmem_cache_layout_t shows these words to bindings in this order) */
+  uint32_t st[RMEM_LFRONT_CAP];  /* the newest block is st[n - 1] */
 } rmem_lfront_t;
 
 /* ------------------------------------------------------------------------
