@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -276,6 +277,7 @@ static void *pingpong_main(void *arg) {
   ring_t *out = &rings[me], *in = &rings[1 - me];
   unsigned sent = 0, got = 0;
   while (sent < PINGPONG || got < PINGPONG) {
+    unsigned moved = sent + got;
     if (sent < PINGPONG && atomic_load_explicit(&out->slot[sent % RING], memory_order_relaxed) == NULL) {
       size_t n = 16 + (sent * 37u) % 1500;
       unsigned char *p = rmem_malloc(n);
@@ -294,6 +296,9 @@ static void *pingpong_main(void *arg) {
       rmem_malloc_free(q); /* a remote free: the block is the other thread's */
       got++;
     }
+    /* a round that moved nothing waits on the other thread: let it run (under valgrind, which runs one thread
+       at a time, a spin would use up whole time slices) */
+    if (sent + got == moved) sched_yield();
   }
   return NULL;
 }
