@@ -36,10 +36,10 @@ static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
   if (slot >= 0) {
     rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
     atomic_store_explicit(&e->span, (uintptr_t)pool->max * pool->size, memory_order_relaxed);
-    atomic_store_explicit(&e->lim, (uintptr_t)pool->max * pool->size - RMEM_HSLOT_RECORD, memory_order_relaxed);
-    atomic_store_explicit(&e->recs, ((uintptr_t)pool->max * pool->size - RMEM_HSLOT_RECORD) >> RMEM_HSLOT_SHIFT,
-                          memory_order_relaxed);
+    __atomic_store_n(&e->recs, ((uintptr_t)pool->max * pool->size - RMEM_HSLOT_RECORD) >> RMEM_HSLOT_SHIFT,
+                     __ATOMIC_RELAXED);
     atomic_store_explicit(&e->r, r, memory_order_relaxed);
+    __atomic_store_n(&e->first, (uintptr_t)pool->base + RMEM_HSLOT_RECORD, __ATOMIC_RELEASE); /* the fast test's */
     atomic_store_explicit(&e->base, (uintptr_t)pool->base, memory_order_release);
     if ((uint32_t)slot == hwm) atomic_store_explicit(&rmem_hreg_hwm[kind], hwm + 1, memory_order_release);
   }
@@ -50,8 +50,8 @@ static int hreg_add(unsigned kind, rmem_pool_t *pool, rmem_t *r) {
 static void hreg_remove(unsigned kind, uint32_t slot) {
   rmem_lock(&hreg_lock);
   rmem_hreg_entry_t *e = &rmem_hreg[kind][slot];
-  atomic_store_explicit(&e->lim, 0, memory_order_release);
-  atomic_store_explicit(&e->recs, 0, memory_order_release);
+  __atomic_store_n(&e->recs, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&e->first, 0, __ATOMIC_RELEASE);
   atomic_store_explicit(&e->base, 0, memory_order_release);
   atomic_store_explicit(&e->r, NULL, memory_order_relaxed);
   rmem_unlock(&hreg_lock);

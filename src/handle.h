@@ -100,10 +100,12 @@ RMEM_HIDDEN RMEM_NOINLINE void *rmem_handle_refused(unsigned kind, const void *h
 typedef struct rmem_hreg_entry {
   _Atomic uintptr_t base; /* 0 = unused entry */
   _Atomic uintptr_t span; /* max * RMEM_HSLOT_RECORD */
-  _Atomic uintptr_t lim;  /* span - RMEM_HSLOT_RECORD while registered, 0 when unused: one compare tells
-                             "inside the pool, past the unused record 0" */
-  _Atomic uintptr_t recs; /* lim / RMEM_HSLOT_RECORD: the same compare on a record number, which a rotation
-                             also makes fail for an address off a record boundary */
+  /* the fast test's two words, plain so that it can compare with them in memory (rmem_hreg_word); written
+     with __atomic stores, under the registry's lock */
+  uintptr_t first;        /* base + RMEM_HSLOT_RECORD: the first usable record (record 0 is never used) */
+  uintptr_t recs;         /* (span - RMEM_HSLOT_RECORD) / RMEM_HSLOT_RECORD while registered, 0 when unused: one
+                             compare on a record number tells "inside the pool, past record 0", which a
+                             rotation also makes fail for an address off a record boundary */
   _Atomic(rmem_t *) r;
 } rmem_hreg_entry_t;
 
@@ -118,13 +120,25 @@ static inline rmem_hslot_t *rmem_hslot_of(void *rec, size_t off) { return (rmem_
  * (RMEM_EINVAL for NULL, RMEM_ESTALE for a destroyed object, RMEM_EBADPTR for
  * anything else). Never dereferences h unless it lies inside a registered pool.
  */
+/*
+ * A word of the fast test, as read by it. The handle it tests came to the caller from the registering thread,
+ * so the registration happened before: on x86-64 a plain load, which the compiler may fold into the subtract
+ * and the compare (an atomic load it keeps apart: two instructions more a call); ThreadSanitizer builds and
+ * other machines take the C atomic (acquire for first, which add publishes last: recs is then current).
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(RMEM_TSAN)
+#define rmem_hreg_word(w, order) (*(w))
+#else
+#define rmem_hreg_word(w, order) __atomic_load_n(w, order)
+#endif
+
 static inline bool rmem_hreg_in(const rmem_hreg_entry_t *e, uintptr_t p) {
-  uintptr_t rel = p - atomic_load_explicit(&e->base, memory_order_acquire) - RMEM_HSLOT_RECORD;
+  uintptr_t rel = p - rmem_hreg_word(&e->first, __ATOMIC_ACQUIRE);
   /* inside the pool and not the unused record 0 (recs is 0 for an unused entry), on a record boundary
      (the pool's base is page-aligned): rotated right by log2(RMEM_HSLOT_RECORD), an offset off a boundary
      has high bits set, so one compare answers both */
   uintptr_t rec = (rel >> RMEM_HSLOT_SHIFT) | (rel << (8 * sizeof rel - RMEM_HSLOT_SHIFT));
-  return rec < atomic_load_explicit(&e->recs, memory_order_relaxed);
+  return rec < rmem_hreg_word(&e->recs, __ATOMIC_RELAXED);
 }
 
 static inline bool rmem_hreg_accepts(const rmem_hreg_entry_t *e, uintptr_t p, size_t off) {

@@ -39,6 +39,16 @@
 #define RMEM_PRINTF(f, a)
 #endif
 
+/* ThreadSanitizer builds: the fast paths that read or write shared words as plain x86-64 moves take the C
+   atomics instead, which it can see (front.h's rmem_live_or, handle.h's registry reads). */
+#if defined(__SANITIZE_THREAD__)
+#define RMEM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RMEM_TSAN 1
+#endif
+#endif
+
 /* Internal invariants only; caller input is checked at run time in every build. */
 #ifdef RMEM_DEBUG
 #include <assert.h>
