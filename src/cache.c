@@ -154,9 +154,11 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
  * object on the stack. Everything else -- and every error -- goes through alloc_checked.
  */
 void *rmem_slab_alloc(slab_cache_t *c) {
-  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) && c->front.n != 0)) {
+  uintptr_t n; /* the stack's count less one, as wide as an address (st[n] is one load): the subtract's borrow
+                  says the stack was empty */
+  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) &&
+                  !__builtin_sub_overflow((uintptr_t)c->front.n, (uintptr_t)1, &n))) {
     rmem_lfront_t *f = &c->front;
-    uintptr_t n = f->n - 1; /* not 0 before: as wide as an address, st[n] is one load */
     uint32_t off = f->st[n];
     f->n = (uint32_t)n;
     c->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off);
@@ -194,10 +196,10 @@ rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
   if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF))) {
     uintptr_t off = (uintptr_t)ptr - c->base, g = rmem_grain_of(off);
     if (RMEM_LIKELY(g < c->grains)) { /* in range and 8-byte aligned in one compare */
-      uint64_t *w = &c->live[g >> 6], bit = (uint64_t)1 << (g & 63), m = *w;
+      uint64_t *w = &c->live[g >> 6], m = *w;
       uint32_t t = c->ptag[off >> RMEM_PAGE_SHIFT];
-      if (RMEM_LIKELY((m & bit) != 0 && t == c->tag && c->front.n < c->front.cap)) {
-        *w = m ^ bit;
+      if (RMEM_LIKELY(rmem_bit_test(m, g) && t == c->tag && c->front.n < c->front.cap)) {
+        *w = rmem_bit_clear(m, g);
         rmem_lfront_push(&c->front, (uint32_t)off);
         c->frees++;
         rmem_track_free(c->slot.r, ptr, c->list.bsize);

@@ -799,10 +799,10 @@ static RMEM_NOINLINE void *alloc_slow(rmem_t *r, size_t size) {
 void *rmem_alloc(rmem_t *r, size_t size) {
   if (RMEM_LIKELY(r != NULL && size - 1 < RMEM_HEAP_TABLE_MAX && r->fast == RMEM_FAST)) {
     rmem_front_t *f = &r->heap.front;
-    uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n = f->n[t];
-    if (RMEM_LIKELY(n != 0)) {
-      uint32_t off = f->st_flat[t * RMEM_FRONT_CAP + n - 1];
-      f->n[t]--;
+    uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n;
+    if (RMEM_LIKELY(!__builtin_sub_overflow((uintptr_t)f->n[t], (uintptr_t)1, &n))) { /* a borrow: empty */
+      uint32_t off = f->st_flat[t * RMEM_FRONT_CAP + n];
+      f->n[t] = (uint8_t)n;
       f->allocs++;
       r->live[off >> (RMEM_LIVE_SHIFT + 6)] |= rmem_live_bit(off); /* private: no other thread reads it */
       return rmem_track_alloc(r, (void *)(r->base + off), size, r->heap.cls[t - 1].bsize);
@@ -970,13 +970,13 @@ rmem_status_t rmem_free(rmem_t *r, void *ptr) {
   if (RMEM_LIKELY(r != NULL && r->fast == RMEM_FAST)) {
     uintptr_t off = (uintptr_t)ptr - r->base, g = rmem_grain_of(off);
     if (RMEM_LIKELY(g < r->grains)) { /* in range and 8-aligned (g is off / 8 then) */
-      uint64_t *w = &r->live[g >> 6], bit = (uint64_t)1 << (g & 63), m = *w;
+      uint64_t *w = &r->live[g >> 6], m = *w;
       uintptr_t t = rmem_tag_at(r, off);
       rmem_front_t *f = &r->heap.front;
-      if (RMEM_LIKELY((m & bit) != 0 && t - 1u < RMEM_HEAP_CLASSES)) {
+      if (RMEM_LIKELY(rmem_bit_test(m, g) && t - 1u < RMEM_HEAP_CLASSES)) {
         uintptr_t n = f->n[t];
         if (RMEM_LIKELY(n < f->cap[t])) {
-          *w = m ^ bit; /* a private instance: no other thread reads its live words */
+          *w = rmem_bit_clear(m, g); /* a private instance: no other thread reads its live words */
           f->st[t][n] = (uint32_t)off;
           f->n[t]++;
           f->frees++;
