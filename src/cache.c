@@ -30,6 +30,12 @@
  *       live cache, and each cache's list counts exactly the slabs that point
  *       at it.
  *   C4  a dead cache holds no slab and no stacked object.
+ *   C5  a cache whose fast paths are off (dead, or of an instance that is
+ *       shared or has a debugging option: its slot's fast word is not
+ *       RMEM_HSLOT_FAST) has a stack of capacity 0, so it holds none: the
+ *       fast paths test the handle's registry alone, and an empty stack of
+ *       no room sends every call of such a cache to the checked paths,
+ *       which take from and give back to the engine directly.
  *
  * Floor: above front.h and handle.c.
  */
@@ -120,7 +126,7 @@ slab_cache_t *rmem_slab_cache_create(rmem_t *r, const char *name, size_t obj_siz
   /* slabs start on page boundaries and bsize is a multiple of align, so every slot is aligned */
   rmem_slab_list_init(&c->list, r, (uint32_t)bsize, RMEM_SO_CACHE, c->slot.index, (uint16_t)c->tag, true);
   uint32_t cap = (uint32_t)((16u << 10) / bsize);
-  c->front.cap = cap < 4 ? 4 : cap > RMEM_LFRONT_CAP ? RMEM_LFRONT_CAP : cap;
+  c->front.cap = c->slot.fast != RMEM_HSLOT_FAST ? 0 : cap < 4 ? 4 : cap > RMEM_LFRONT_CAP ? RMEM_LFRONT_CAP : cap; /* C5 */
   if (name) {
     /* last, under the instance's lock: rmem_slab_cache_find matches names under it, so a cache it
        finds is whole */
@@ -138,7 +144,13 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
   c = cache_enter(c);
   if (!c) return NULL;
   rmem_t *r = c->slot.r;
-  void *p = c->front.n ? rmem_lfront_pop(r, &c->front) : rmem_lfront_refill(r, &c->front, &c->list);
+  void *p;
+  if (c->front.cap == 0) { /* fast paths off: no stack (C5), which other threads' fast paths would see */
+    p = rmem_slab_list_alloc(&c->list);
+    if (p) rmem_set_live(r, (uintptr_t)p - r->base);
+  } else {
+    p = c->front.n ? rmem_lfront_pop(r, &c->front) : rmem_lfront_refill(r, &c->front, &c->list);
+  }
   if (p) {
     if (RMEM_UNLIKELY(c->debug)) {
       if (r->flags & RMEM_OPT_JUNK) rmem_track_memset(r, p, 0xAB, c->list.bsize);
@@ -149,14 +161,18 @@ static RMEM_NOINLINE void *alloc_checked(slab_cache_t *c) {
   return rmem_track_alloc(r, p, c->obj_size, c->list.bsize); /* NULL: ENOMEM recorded by the engine */
 }
 
+/* c is a record of the first registered instance's cache table (live or not: C5 says what its stack holds). */
+static inline bool cache_in_registry(const slab_cache_t *c) { return rmem_hreg_in(&rmem_hreg[RMEM_HK_CACHE][0], (uintptr_t)c); }
+
 /*
- * The fast path: a live cache of the first registered instance, no debugging option, and an
- * object on the stack. Everything else -- and every error -- goes through alloc_checked.
+ * The fast path: a record of the first registered instance's caches, and an object on its stack
+ * (so a live cache with its fast paths on: C5). Everything else -- and every error -- goes through
+ * alloc_checked.
  */
 void *rmem_slab_alloc(slab_cache_t *c) {
   uintptr_t n; /* the stack's count less one, as wide as an address (st[n] is one load): the subtract's borrow
                   says the stack was empty */
-  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF) &&
+  if (RMEM_LIKELY(cache_in_registry(c) &&
                   !__builtin_sub_overflow((uintptr_t)c->front.n, (uintptr_t)1, &n))) {
     rmem_lfront_t *f = &c->front;
     uint32_t off = f->st[n];
@@ -176,8 +192,13 @@ static rmem_status_t free_locked(slab_cache_t *c, void *ptr) {
   if (RMEM_UNLIKELY(r->flags & RMEM_OPT_JUNK)) rmem_track_memset(r, ptr, 0xDF, c->list.bsize); /* checked first */
   rmem_track_free(r, ptr, c->list.bsize);
   rmem_clear_live(r, off);
-  if (c->front.n >= c->front.cap) rmem_lfront_spill(r, &c->front);
-  rmem_lfront_push(&c->front, (uint32_t)off);
+  uint32_t o = (uint32_t)off;
+  if (c->front.cap == 0) { /* fast paths off: no stack (C5) */
+    rmem_front_release(r, &o, 1);
+  } else {
+    if (c->front.n >= c->front.cap) rmem_lfront_spill(r, &c->front);
+    rmem_lfront_push(&c->front, o);
+  }
   c->frees++;
   if (RMEM_UNLIKELY(r->flags & RMEM_OPT_VALIDATE)) rmem_validate_after(r);
   return RMEM_OK;
@@ -191,13 +212,16 @@ static RMEM_NOINLINE rmem_status_t free_checked(slab_cache_t *c, void *ptr) {
   return st;
 }
 
-/* The fast path: a live object of this cache (its live bit, and its page's tag is the cache's), room on the stack. */
+/* The fast path: a live object of this cache (its live bit, and its page's tag is the cache's), room on the
+   stack (so a live cache with its fast paths on: C5). */
 rmem_status_t rmem_slab_free(slab_cache_t *c, void *ptr) {
-  if (RMEM_LIKELY(rmem_handle_fast(RMEM_HK_CACHE, c, CACHE_SLOT_OFF))) {
+  if (RMEM_LIKELY(cache_in_registry(c))) {
     uintptr_t off = (uintptr_t)ptr - c->base, g = rmem_grain_of(off);
     if (RMEM_LIKELY(g < c->grains)) { /* in range and 8-byte aligned in one compare */
-      uint64_t *w = &c->live[g >> 6], m = *w;
-      uint32_t t = c->ptag[off >> RMEM_PAGE_SHIFT];
+      /* read as atomics (plain moves): a shared instance's cache gets here too, while a thread holding its
+         lock writes them; its stack of no room then sends it to the checked path (C5) */
+      uint64_t *w = &c->live[g >> 6], m = __atomic_load_n(w, __ATOMIC_RELAXED);
+      uint32_t t = __atomic_load_n(&c->ptag[off >> RMEM_PAGE_SHIFT], __ATOMIC_RELAXED);
       if (RMEM_LIKELY(rmem_bit_test(m, g) && t == c->tag && c->front.n < c->front.cap)) {
         *w = rmem_bit_clear(m, g);
         rmem_lfront_push(&c->front, (uint32_t)off);
@@ -221,6 +245,7 @@ rmem_status_t rmem_slab_cache_destroy(slab_cache_t *c) {
   rmem_t *r = c->slot.r;
   rmem_front_forget(r, &c->list); /* live objects die with their slabs: their live bits go too (F2) */
   c->front.n = 0;
+  c->front.cap = 0; /* C5 */
   rmem_slab_list_fini(&c->list);
   rmem_hslot_kill(&r->arena_state->caches, c);
   cache_leave(c);
@@ -374,8 +399,11 @@ static size_t caches_validate(rmem_t *r) {
     rmem_slab_list_t *l = &c->list;
     if (c->slot.alive != RMEM_HSLOT_ALIVE) {
       if (l->all || l->slabs || c->front.n) rmem_problem(&problems, "slab cache %u: destroyed but holds slabs (C4)", i);
+      if (c->front.cap) rmem_problem(&problems, "slab cache %u: destroyed with a stack of capacity %u (C5)", i, c->front.cap);
       continue;
     }
+    if (c->slot.fast != RMEM_HSLOT_FAST && c->front.cap)
+      rmem_problem(&problems, "slab cache %u: fast paths off, a stack of capacity %u (C5)", i, c->front.cap);
     if (l->owner_kind != RMEM_SO_CACHE || l->owner_id != i || l->r != r || l->bsize < c->obj_size ||
         l->bsize % c->align != 0 || l->page_tag != c->tag || c->tag != RMEM_TAG_CACHE + i)
       rmem_problem(&problems, "slab cache %u: list header damaged (C1)", i);

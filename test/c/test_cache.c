@@ -371,6 +371,54 @@ static void test_options(void) {
   CHECK_EQ(rmem_destroy(r), RMEM_OK);
 }
 
+/*
+ * C5: a cache whose fast paths are off (an instance with a debugging option, a destroyed cache) keeps a
+ * stack of capacity 0, since the fast paths test the handle's registry alone: every call goes through the
+ * checked paths and the engine, frees and double frees stay exact, and nothing waits on a stack.
+ */
+static void test_no_stack_when_slow(void) {
+  rmem_options_t o = {.capacity = 4 << 20, .flags = RMEM_OPT_VALIDATE};
+  rmem_t *r = rmem_create(&o);
+  slab_cache_t *c = rmem_slab_cache_create(r, "slow", 48, 0, 0);
+  rmem_cache_layout_t lay;
+  CHECK_EQ(rmem_slab_cache_layout(c, &lay), RMEM_OK);
+  CHECK(!lay.fast);
+  CHECK_EQ(lay.stack[0], 0u);
+  CHECK_EQ(lay.stack[1], 0u); /* capacity */
+  void *p[40];
+  for (int i = 0; i < 40; i++) CHECK((p[i] = rmem_slab_alloc(c)) != NULL);
+  for (int i = 0; i < 40; i += 2) CHECK_EQ(rmem_slab_free(c, p[i]), RMEM_OK);
+  CHECK_EQ(lay.stack[0], 0u); /* nothing stacked: back in the engine */
+  CHECK_ERR(rmem_slab_free(c, p[0]), RMEM_EDOUBLEFREE);
+  rmem_slab_stats_t st;
+  CHECK_EQ(rmem_slab_cache_stats(c, &st), RMEM_OK);
+  CHECK_EQ(st.objects_in_use, 20u);
+  CHECK_EQ(st.allocs, 40u);
+  CHECK_EQ(st.frees, 20u);
+  void *q = rmem_slab_alloc(c); /* the lowest free slot again: the first freed */
+  CHECK(q == p[0]);
+  CHECK_EQ(rmem_slab_free(c, q), RMEM_OK);
+  for (int i = 1; i < 40; i += 2) CHECK_EQ(rmem_slab_free(c, p[i]), RMEM_OK);
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK_EQ(rmem_destroy(r), RMEM_OK);
+
+  /* a private, plain instance: the stack is there; destroyed, its calls see the stale handle */
+  r = rmem_create(NULL);
+  c = rmem_slab_cache_create(r, "fast", 48, 0, 0);
+  CHECK_EQ(rmem_slab_cache_layout(c, &lay), RMEM_OK);
+  CHECK(lay.fast && lay.stack[1] > 0);
+  void *a = rmem_slab_alloc(c), *b = rmem_slab_alloc(c);
+  uint32_t n = lay.stack[0]; /* what the first alloc's refill left */
+  CHECK_EQ(rmem_slab_free(c, b), RMEM_OK);
+  CHECK_EQ(lay.stack[0], n + 1);
+  CHECK_EQ(rmem_slab_cache_destroy(c), RMEM_OK);
+  CHECK_EQ(rmem_validate(r), 0); /* the dead cache's stack has no room (C5) */
+  CHECK_NULL_ERR(rmem_slab_alloc(c), RMEM_ESTALE);
+  CHECK_ERR(rmem_slab_free(c, a), RMEM_ESTALE);
+  CHECK_EQ(rmem_validate(r), 0);
+  CHECK_EQ(rmem_destroy(r), RMEM_OK);
+}
+
 /* A full table: ENOMEM, nothing changes; a destroyed slot is then reused at once. */
 static void test_table_full(void) {
   rmem_t *r = check_instance(4 << 20);
@@ -403,6 +451,7 @@ int main(void) {
   test_handles();
   test_stress();
   test_options();
+  test_no_stack_when_slow();
   test_table_full();
   return check_report("test_cache");
 }
