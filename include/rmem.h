@@ -836,7 +836,8 @@ typedef struct rmem_cache_layout {
                               at stack[1 + n] */
   uint32_t max;          /**< most entries cap can be */
   uint32_t fast;         /**< 1 if a binding may run the fast paths on it (a private instance with no
-                              debugging option); else every call must go to C */
+                              debugging option); else every call must go to C (its cap is then 0: such a
+                              cache keeps nothing on a stack) */
 } rmem_cache_layout_t;
 
 /** Where a slab cache's front lives (valid until the cache or its instance is destroyed). */
