@@ -17,13 +17,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "platform.h"
 #include "rmem_malloc.h"
 
 /* Pattern over the first and last 4 KiB of a block (all of a small one): enough to
@@ -298,7 +298,7 @@ static void *pingpong_main(void *arg) {
     }
     /* a round that moved nothing waits on the other thread: let it run (under valgrind, which runs one thread
        at a time, a spin would use up whole time slices) */
-    if (sent + got == moved) sched_yield();
+    if (sent + got == moved) check_yield();
   }
   return NULL;
 }
