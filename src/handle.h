@@ -115,14 +115,8 @@ RMEM_HIDDEN extern _Atomic uint32_t rmem_hreg_hwm[2];
 static inline rmem_hslot_t *rmem_hslot_of(void *rec, size_t off) { return (rmem_hslot_t *)((char *)rec + off); }
 
 /*
- * The checked path for every handle coming from a caller: returns the record
- * if h is a live object of this kind, else NULL with the error recorded
- * (RMEM_EINVAL for NULL, RMEM_ESTALE for a destroyed object, RMEM_EBADPTR for
- * anything else). Never dereferences h unless it lies inside a registered pool.
- */
-/*
- * A word of the fast test, as read by it. The handle it tests came to the caller from the registering thread,
- * so the registration happened before: on x86-64 a plain load, which the compiler may fold into the subtract
+ * A word of the fast test, as read by it. A real handle was made after its pool was registered, and the
+ * caller got it from the thread that made it (a forged one can only fail the test): on x86-64 a plain load, which the compiler may fold into the subtract
  * and the compare (an atomic load it keeps apart: two instructions more a call); ThreadSanitizer builds and
  * other machines take the C atomic (acquire for first, which add publishes last: recs is then current).
  */
@@ -132,6 +126,7 @@ static inline rmem_hslot_t *rmem_hslot_of(void *rec, size_t off) { return (rmem_
 #define rmem_hreg_word(w, order) __atomic_load_n(w, order)
 #endif
 
+/* p is a record of e's pool past record 0 (not dereferenced). */
 static inline bool rmem_hreg_in(const rmem_hreg_entry_t *e, uintptr_t p) {
   uintptr_t rel = p - rmem_hreg_word(&e->first, __ATOMIC_ACQUIRE);
   /* inside the pool and not the unused record 0 (recs is 0 for an unused entry), on a record boundary
@@ -161,6 +156,12 @@ static inline bool rmem_handle_fast(unsigned kind, const void *h, size_t off) {
 /* Every registry entry, then the error; out of line. */
 RMEM_HIDDEN RMEM_NOINLINE void *rmem_handle_resolve_slow(unsigned kind, const void *h, size_t off);
 
+/*
+ * The checked path for every handle coming from a caller: returns the record
+ * if h is a live object of this kind, else NULL with the error recorded
+ * (RMEM_EINVAL for NULL, RMEM_ESTALE for a destroyed object, RMEM_EBADPTR for
+ * anything else). Never dereferences h unless it lies inside a registered pool.
+ */
 static inline void *rmem_handle_resolve(unsigned kind, const void *h, size_t off) {
   if (RMEM_LIKELY(rmem_handle_ok(kind, h, off))) return (void *)h;
   return rmem_handle_resolve_slow(kind, h, off);
