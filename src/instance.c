@@ -160,14 +160,14 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
 
   /* out-of-band metadata in one mapping between two guard pages: the pagemap (16 bytes a page),
      the page-tag map (2 bytes a page), the live bitmap (one bit per 8 bytes of the range), the remote
-     bitmap of a shared instance (the same) and the freed-heads bitmap (one bit a page) */
+     bitmap of a shared instance (the same) and the freed-heads and dirty bitmaps (one bit a page each) */
   size_t ps = rmem_os_page_size();
   size_t pm_bytes = ((size_t)r->npages * sizeof(rmem_pme_t) + ps - 1) & ~(ps - 1);
   size_t tag_bytes = ((size_t)r->npages * sizeof(uint16_t) + ps - 1) & ~(ps - 1);
   size_t live_bytes = ((cap >> (RMEM_LIVE_SHIFT + 3)) + ps - 1) & ~(ps - 1);
   size_t remote_bytes = (flags & RMEM_OPT_SHARED) ? live_bytes : 0; /* the remote bitmap, the live one's twin */
   size_t freed_bytes = (((size_t)r->npages + 63) / 64 * 8 + ps - 1) & ~(ps - 1);   /* one bit a page (P8) */
-  r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + freed_bytes + 2 * ps;
+  r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + 2 * freed_bytes + 2 * ps; /* + the dirty map (P9) */
   r->meta_base = rmem_os_reserve(r->meta_size);
   r->foreign = range != NULL;
   if (r->meta_base && !range) range = rmem_os_reserve(cap);
@@ -186,6 +186,7 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
   r->live = (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes);
   r->remote = remote_bytes ? (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes + live_bytes) : NULL;
   r->freed = (uint64_t *)(void *)(r->meta_base + ps + pm_bytes + tag_bytes + live_bytes + remote_bytes);
+  r->dirty_map = (uint64_t *)(void *)((char *)r->freed + freed_bytes);
   r->epoch = atomic_fetch_add(&epochs, 1) + 1;
   rmem_lock_init(&r->lock);
   rmem_lock_init(&r->mems_lock);

@@ -382,8 +382,10 @@ typedef struct rmem_heap {
  *       first page) when the block was freed, since then not handed out again. A free of a pointer
  *       to such a page is a wild pointer into a freed block; at any other page start in free pages,
  *       a double free (of a large block, or of a slab block whose slab went back).
- *   P9  dirty_pages is the sum of the free runs' dirty counts (each at most the run's length; the
- *       DIRTY flag set iff it is > 0); a dirty run's head aux is the decay period (period, mod
+ *   P9  dirty_pages is the sum of the free runs' dirty counts; a run's count is the number of its
+ *       pages set in dirty_map (pages freed since they were last decommitted: they may be
+ *       resident), no page outside a free run is set there, and the DIRTY flag is set iff the
+ *       count is > 0; a dirty run's head aux is the decay period (period, mod
  *       2^16) of the last free that merged into it: this period or the last, since the end of a
  *       period releases the runs of the one before. A clean run's aux is 0.
  *       used_pages <= period_peak <= peak_pages.
@@ -435,6 +437,7 @@ struct rmem_s {
   size_t meta_size;
   rmem_pme_t *pm;              /* npages entries */
   uint64_t *freed;             /* one bit per page (P8) */
+  uint64_t *dirty_map;         /* one bit per page: a free page that may be resident (P9) */
   struct rmem_meta_state *meta;
 
   /* page source */
