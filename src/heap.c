@@ -384,6 +384,22 @@ static size_t heap_trim(rmem_heap_t *h) {
   return n;
 }
 
+/*
+ * heap_trim for an orphan that was trimmed when its thread ended and has just
+ * drained: only the classes the drain put blocks on hold anything, so only
+ * those are flushed and lose the slabs that emptied. A remote free into an
+ * orphan does this at every free (larson-sized: the successors of an ended
+ * thread free its blocks one by one), where a whole heap_trim looked at every
+ * class's front and slab list each time.
+ */
+static void orphan_tidy(rmem_heap_t *h) {
+  for (uint32_t t = 1; t <= h->nclasses; t++)
+    if (h->front.n[t] || h->dn[t]) {
+      front_flush(h, t);
+      rmem_slab_list_drop_empty(&h->cls[t - 1]);
+    }
+}
+
 /* ------------------------------------------------------------------------
  * Thread heaps of a shared instance
  * ------------------------------------------------------------------------ */
@@ -426,7 +442,7 @@ void rmem_heap_fork_child(rmem_t *r) {
 static void orphan_settle(rmem_heap_t *h) {
   while (atomic_load_explicit(&h->pending, memory_order_seq_cst) && heap_trylock(h)) {
     drain(h);
-    heap_trim(h);
+    orphan_tidy(h);
     heap_orphan(h);
   }
 }
@@ -562,7 +578,7 @@ static rmem_status_t remote_free(rmem_t *r, uintptr_t off, size_t size, uint32_t
   /* an orphan has no thread to drain it: whoever gets its lock for a moment does */
   if (atomic_load_explicit(&o->state, memory_order_seq_cst) == RMEM_HS_ORPHAN && heap_trylock(o)) {
     drain(o);
-    heap_trim(o);
+    orphan_tidy(o);
     heap_orphan(o);
     orphan_settle(o);
   }

@@ -648,13 +648,32 @@ static void free_left(void *arg) {
     if (rmem_free(R, left[k]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
 }
 
+/* Slabs held by orphan heaps, and blocks on their fronts and depots. */
+static size_t orphan_slabs(rmem_t *r, size_t *stacked) {
+  size_t slabs = 0;
+  *stacked = 0;
+  for (uint32_t id = 1; id <= atomic_load(&r->nheaps); id++) {
+    rmem_heap_t *h = r->heaps[id];
+    if (!h || atomic_load(&h->state) != RMEM_HS_ORPHAN) continue;
+    for (uint32_t c = 0; c < h->nclasses; c++) slabs += h->cls[c].slabs;
+    for (uint32_t t = 1; t <= h->nclasses; t++) *stacked += h->front.n[t] + h->dn[t];
+  }
+  return slabs;
+}
+
 static void test_orphans(void) {
   R = shared_instance(16 << 20);
   CHECK(check_thread_run(alloc_and_end, NULL) == 0); /* its heap is an orphan now, holding 200 blocks */
   CHECK_EQ(live_blocks(R), 200);
+  size_t stacked, slabs = orphan_slabs(R, &stacked);
+  CHECK(slabs > 0); /* the slabs of its live blocks */
+  CHECK_EQ(stacked, 0); /* trimmed when its thread ended (R2) */
   CHECK(check_thread_run(free_left, NULL) == 0); /* frees into an orphan */
   CHECK_EQ(atomic_load(&thread_errors), 0);
   CHECK_EQ(live_blocks(R), 0);
+  /* each free drained the orphan and flushed the classes it touched: every slab emptied went back */
+  CHECK_EQ(orphan_slabs(R, &stacked), 0);
+  CHECK_EQ(stacked, 0);
   CHECK_EQ(rmem_validate(R), 0);
   uint32_t heaps = atomic_load(&R->nheaps);
   for (int k = 0; k < 20; k++) CHECK(check_thread_run(alloc_and_end, NULL) == 0 && check_thread_run(free_left, NULL) == 0);
