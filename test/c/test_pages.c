@@ -139,14 +139,14 @@ static void test_dirty_is_exact(void) {
   }
   CHECK_EQ(rmem_validate(r), 0);
   /* a carve at an alignment (wherever the range's base puts it) splits the 16 by where they are */
-  uint32_t far = rmem_pages_alloc(r, 8, 1024, RMEM_PK_USER, 2);
-  CHECK(far >= big && far + 8 <= big + 4096);
-  uint32_t head = far - big < 16 ? far - big : 16, in = far + 8 - big < 16 ? far + 8 - big - head : 16 - head;
+  uint32_t aligned = rmem_pages_alloc(r, 8, 1024, RMEM_PK_USER, 2);
+  CHECK(aligned >= big && aligned + 8 <= big + 4096);
+  uint32_t head = aligned - big < 16 ? aligned - big : 16, in = aligned + 8 - big < 16 ? aligned + 8 - big - head : 16 - head;
   CHECK_EQ(r->dirty_pages, 16 - in);
   if (head) CHECK_EQ(run_dirty_count(r, big), head);
-  CHECK_EQ(run_dirty_count(r, far + 8), 16 - head - in);
+  CHECK_EQ(run_dirty_count(r, aligned + 8), 16 - head - in);
   CHECK_EQ(rmem_validate(r), 0); /* every run's count is its pages in the dirty map */
-  rmem_pages_free(r, far);
+  rmem_pages_free(r, aligned);
   CHECK_EQ(r->dirty_pages, 24);
   uint32_t d = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 2); /* the head again: 8 of the dirty ones */
   CHECK_EQ(d, big);
