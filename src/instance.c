@@ -167,7 +167,8 @@ static rmem_t *create(void *range, size_t cap, unsigned flags) {
   size_t live_bytes = ((cap >> (RMEM_LIVE_SHIFT + 3)) + ps - 1) & ~(ps - 1);
   size_t remote_bytes = (flags & RMEM_OPT_SHARED) ? live_bytes : 0; /* the remote bitmap, the live one's twin */
   size_t freed_bytes = (((size_t)r->npages + 63) / 64 * 8 + ps - 1) & ~(ps - 1);   /* one bit a page (P8) */
-  r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + 2 * freed_bytes + 2 * ps; /* + the dirty map (P9) */
+  size_t dirty_bytes = freed_bytes;                                               /* one bit a page (P9) */
+  r->meta_size = pm_bytes + tag_bytes + live_bytes + remote_bytes + freed_bytes + dirty_bytes + 2 * ps;
   r->meta_base = rmem_os_reserve(r->meta_size);
   r->foreign = range != NULL;
   if (r->meta_base && !range) range = rmem_os_reserve(cap);

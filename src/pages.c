@@ -14,12 +14,14 @@
  * head and tail entries of every run carry its length), so free runs are
  * never adjacent (P4). Pages above the high-water mark `top` were never
  * handed out; runs are carved from bins first, then from `top`. Every free
- * run counts its pages that may be resident ("dirty", kept in the run's tail
- * entry): freed pages stay resident for the next run until the dirty count
- * passes a budget (for large blocks' pages relative to the recent peak of
- * pages in use, for slabs' and the rest a quarter of the pages in use), or a
- * decay period (1 s) passes without a free touching them
- * (free_pages_policy), so a churn of runs costs no system call and no fault.
+ * run counts its pages that may be resident ("dirty": freed since they were
+ * last decommitted, one bit a page in the dirty map, the count kept in the
+ * run's tail entry): freed pages stay resident for the next run until the
+ * dirty count passes a budget (for large blocks' pages relative to the recent
+ * peak of pages in use, for slabs' and the rest a quarter of the pages in
+ * use; past it the longest runs go first), or a decay period (1 s) passes
+ * without a free touching them (free_pages_policy), so a churn of runs costs
+ * no system call and no fault.
  *
  * Floor: above os.c, error.c and meta.c. When no run is large enough it asks
  * the instance's reclaim hook (set by the owner of the instance's empty
@@ -386,11 +388,12 @@ static uint32_t free_and_merge(rmem_t *r, uint32_t first, uint32_t n, uint32_t d
  * again soon. On mstress (wl_mstress 1 8), whose threads exit and leave
  * their slabs to the next phase's threads: giving back every dirty run took
  * 46k page faults and 35 MB, down to a quarter 36k and 36.5 MB, down to
- * three quarters 29k and 40.5 MB (glibc's peak is 30 MB). And the decay: a dirty run that no free has
- * touched for a whole period (decay_ns, 1 s) goes back at the first free
- * after that period, and the peak forgets the period before. A program that
- * is done with a burst returns its memory within one to two periods of its
- * next free; one that stops freeing keeps it until rmem_trim or its next free.
+ * three quarters 29k and 40.5 MB (glibc's peak is 30 MB). And the decay: a
+ * dirty run that no free has touched for a whole period (decay_ns, 1 s) goes
+ * back at the first free after that period, and the peak forgets the period
+ * before. A program that is done with a burst returns its memory within one
+ * to two periods of its next free; one that stops freeing keeps it until
+ * rmem_trim or its next free.
  * rmem_pages_release gives every dirty run back at once.
  */
 static size_t pages_release(rmem_t *r);
@@ -500,18 +503,11 @@ static void pages_trim_dirty(rmem_t *r, uint32_t target) {
   }
 }
 
+/* Every dirty run goes back (every free run is binned, P5); returns the pages released. */
 static size_t pages_release(rmem_t *r) {
-  size_t released = 0;
-  for (uint32_t p = 1; p < r->top;) {
-    rmem_pme_t *h = &r->pm[p];
-    uint32_t len = h->len ? h->len : 1;
-    if (h->kind == RMEM_PK_FREE && (h->flags & RMEM_PF_DIRTY)) {
-      released += run_dirty(r, p);
-      decommit_run(r, p);
-    }
-    p += len;
-  }
-  return released;
+  uint32_t before = r->dirty_pages;
+  pages_trim_dirty(r, 0);
+  return before - r->dirty_pages;
 }
 
 /* A decay period ended: dirty runs freed before it began go back, and a new period begins (P9). */
