@@ -793,9 +793,29 @@ RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
  * for a private instance whose fast word is on (no debugging options), and
  * only from the one thread that uses the instance. The layout is versioned:
  * a binding checks version == RMEM_FRONT_LAYOUT_VERSION.
+ *
+ * A shared instance gives each thread its own layout (its heap: tag_base,
+ * fast_word, fast_key) and adds the remote bitmap: a free of this heap's
+ * block also needs its remote bit clear. A free of another thread's block
+ * (heap id = tag >> tag_class_bits != this heap's, tag < tag_cache, class
+ * t = tag & ((1 << tag_class_bits) - 1) with 1 <= t <= remote_classes) may
+ * run in the binding too, as rmem_free runs it, with atomic operations
+ * (32-bit ones on halves of the 64-bit words are enough), on the owner's
+ * rmem_remote_layout:
+ *
+ *   1. read off's remote word, then its live word, in that order (the
+ *      owner takes a block back by clearing the live bit, then the remote
+ *      bit): remote bit set or live bit clear, go to C (it refuses).
+ *   2. atomic OR of off's remote bit; if the bit was set already, that is a
+ *      double free: report it, nothing changed.
+ *   3. if the (32-bit) remote word was 0, mark the summaries bottom up:
+ *      sum1 bit w = off >> 9, then sum2 bit w >> 6, then sum3 bit w >> 12,
+ *      stopping at the first OR that finds its 32-bit word non-zero; past
+ *      sum3, store 1 in *pending.
+ *   4. then read *state: if it is orphan, call rmem_remote_settle(r, heap).
  * ------------------------------------------------------------------------ */
 
-#define RMEM_FRONT_LAYOUT_VERSION 3u /* 3: no stack has a top word */
+#define RMEM_FRONT_LAYOUT_VERSION 4u /* 4: the tag rules and remote classes of shared instances */
 
 typedef struct rmem_front_layout {
   uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
@@ -819,6 +839,10 @@ typedef struct rmem_front_layout {
                               (the heap is this thread's: not released, not taken over), else NULL. Blocks
                               other threads freed into the heap wait for a refill in C that drains. */
   uint32_t fast_key;     /**< shared instances: the calling thread's key */
+  uint32_t tag_class_bits; /**< a heap slab's tag: heap id << tag_class_bits | class tag */
+  uint32_t tag_cache;    /**< tags from this one up are slab caches', never a heap's */
+  uint32_t remote_classes; /**< shared instances: class tags 1 .. remote_classes a binding may free into
+                              another thread's heap itself (the larger ones go to C, R3); else 0 */
 } rmem_front_layout_t;
 
 /**
@@ -827,6 +851,32 @@ typedef struct rmem_front_layout {
  * RMEM_EINVAL for a NULL out.
  */
 RMEM_API rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out);
+
+/** Where another thread's heap of a shared instance keeps what its remote frees mark. */
+typedef struct rmem_remote_layout {
+  uint32_t version;      /**< RMEM_FRONT_LAYOUT_VERSION */
+  uint32_t orphan;       /**< *state of a heap whose thread has ended */
+  uint64_t *sum;         /**< its summaries, one array: sum1 from word 0, sum2 from sum_at[1], sum3 from sum_at[2] */
+  size_t sum_at[3];      /**< where each level starts (64-bit words; sum_at[0] = 0) */
+  size_t sum_words;      /**< the words of all three */
+  uint32_t *pending;     /**< set to 1 past sum3 */
+  uint32_t *state;       /**< the heap's state (orphan: the freer takes the block back, step 4) */
+} rmem_remote_layout_t;
+
+/**
+ * The remote layout of heap id `heap` (1 .. RMEM_SHARED_MAX_THREADS, the id in
+ * a slab's page tag) of shared instance r, valid until rmem_destroy.
+ * RMEM_EINVAL for a private instance, a heap that does not exist or a NULL out.
+ */
+RMEM_API rmem_status_t rmem_remote_layout(rmem_t *r, uint32_t heap, rmem_remote_layout_t *out);
+
+/**
+ * Step 4 above: a binding freed a block of heap `heap` of r and then found
+ * the heap orphaned; the blocks other threads freed into it are taken back
+ * now if no other thread holds it for the moment (whoever lets go of it
+ * last takes them). RMEM_EINVAL as rmem_remote_layout.
+ */
+RMEM_API rmem_status_t rmem_remote_settle(rmem_t *r, uint32_t heap);
 
 /** A slab cache's front for a binding: its one stack as 32-bit words, and its pages' tag. */
 typedef struct rmem_cache_layout {

@@ -551,6 +551,16 @@ static bool purge_enter(rmem_heap_t *o, size_t size) {
   return false;
 }
 
+/* After a remote free into o: an orphan has no thread to drain it, so whoever gets its lock for a moment does. */
+static void orphan_take_back(rmem_heap_t *o) {
+  if (atomic_load_explicit(&o->state, memory_order_seq_cst) == RMEM_HS_ORPHAN && heap_trylock(o)) {
+    drain(o);
+    orphan_tidy(o);
+    heap_orphan(o);
+    orphan_settle(o);
+  }
+}
+
 /*
  * The free of a live block at off of heap id (not the caller's): decided by
  * one atomic OR of its remote bit. RMEM_EDOUBLEFREE if another free of it
@@ -575,13 +585,7 @@ static rmem_status_t remote_free(rmem_t *r, uintptr_t off, size_t size, uint32_t
     rmem_os_decommit((void *)(r->base + off), size);
     atomic_fetch_sub_explicit(&o->purgers, 1, memory_order_release);
   }
-  /* an orphan has no thread to drain it: whoever gets its lock for a moment does */
-  if (atomic_load_explicit(&o->state, memory_order_seq_cst) == RMEM_HS_ORPHAN && heap_trylock(o)) {
-    drain(o);
-    orphan_tidy(o);
-    heap_orphan(o);
-    orphan_settle(o);
-  }
+  orphan_take_back(o);
   return RMEM_OK;
 }
 
@@ -1161,10 +1165,50 @@ rmem_status_t rmem_front_layout(rmem_t *r, rmem_front_layout_t *out) {
   out->stride = RMEM_FRONT_CAP;
   out->nclasses = h->nclasses;
   out->table_max = RMEM_HEAP_TABLE_MAX;
+  out->tag_class_bits = RMEM_TAG_CLASS_BITS;
+  out->tag_cache = RMEM_TAG_CACHE;
   if (rmem_is_shared(r)) {
     out->fast_word = &h->fast;
     out->fast_key = rmem_thread_key();
+    /* the classes under two pages: a remote free of a larger block may give its pages back (R3) */
+    while (out->remote_classes < h->nclasses && class_sizes[out->remote_classes] < 2 * RMEM_PAGE_SIZE)
+      out->remote_classes++;
   }
+  return RMEM_OK;
+}
+
+/* Thread heap id of shared instance r, or NULL + EINVAL. */
+static rmem_heap_t *heap_by_id(rmem_t *r, uint32_t id, const char *what) {
+  if (!rmem_is_shared(r)) return rmem_fail_null(RMEM_EINVAL, "%s: not a shared instance", what);
+  uint32_t n = atomic_load_explicit(&r->nheaps, memory_order_acquire);
+  if (id == 0 || id > n || !r->heaps[id]) return rmem_fail_null(RMEM_EINVAL, "%s: heap %u does not exist", what, id);
+  return r->heaps[id];
+}
+
+rmem_status_t rmem_remote_layout(rmem_t *r, uint32_t heap, rmem_remote_layout_t *out) {
+  if (!rmem_check_instance(r)) return rmem_last_error();
+  if (!out) return rmem_fail(RMEM_EINVAL, "remote_layout: NULL output");
+  rmem_heap_t *o = heap_by_id(r, heap, "remote_layout");
+  if (!o) return rmem_last_error();
+  memset(out, 0, sizeof *out);
+  out->version = RMEM_FRONT_LAYOUT_VERSION;
+  out->orphan = RMEM_HS_ORPHAN;
+  /* heap_map lays the three levels out one after the other */
+  rmem_assert(o->sum2 == o->sum1 + o->sum_words[0] && o->sum3 == o->sum2 + o->sum_words[1]);
+  out->sum = (uint64_t *)(void *)o->sum1;
+  out->sum_at[1] = o->sum_words[0];
+  out->sum_at[2] = o->sum_words[0] + o->sum_words[1];
+  out->sum_words = out->sum_at[2] + o->sum_words[2];
+  out->pending = (uint32_t *)(void *)&o->pending;
+  out->state = (uint32_t *)(void *)&o->state;
+  return RMEM_OK;
+}
+
+rmem_status_t rmem_remote_settle(rmem_t *r, uint32_t heap) {
+  if (!rmem_check_instance(r)) return rmem_last_error();
+  rmem_heap_t *o = heap_by_id(r, heap, "remote_settle");
+  if (!o) return rmem_last_error();
+  orphan_take_back(o);
   return RMEM_OK;
 }
 

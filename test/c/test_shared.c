@@ -683,6 +683,109 @@ static void test_orphans(void) {
   rmem_destroy(R);
 }
 
+/* ---- a binding's free of another thread's block (rmem.h "For language bindings", steps 1-4) ---- */
+
+/* The protocol run as the Node front runs it, with 32-bit atomics on halves of the 64-bit words:
+   RMEM_OK, RMEM_EDOUBLEFREE (step 2 found the bit set), or RMEM_EINVAL for "go to C". */
+static rmem_status_t binding_free(rmem_t *r, const rmem_front_layout_t *fl, void *p) {
+  uintptr_t off = (uintptr_t)p - (uintptr_t)rmem_base(r);
+  uint32_t w = (uint32_t)(off >> 8), bit = 1u << ((off >> 3) & 31);
+  uint32_t tag = fl->tags[off >> 12], id = tag >> fl->tag_class_bits, t = tag & ((1u << fl->tag_class_bits) - 1);
+  if (tag >= fl->tag_cache || id == 0 || id == fl->tag_base >> fl->tag_class_bits || t - 1 >= fl->remote_classes)
+    return RMEM_EINVAL;
+  uint32_t *remote = (uint32_t *)(void *)fl->remote, *live = (uint32_t *)(void *)fl->live;
+  if (__atomic_load_n(&remote[w], __ATOMIC_SEQ_CST) & bit) return RMEM_EINVAL; /* step 1: remote, then live */
+  if (!(__atomic_load_n(&live[w], __ATOMIC_RELAXED) & bit)) return RMEM_EINVAL;
+  rmem_remote_layout_t rl;
+  CHECK_EQ(rmem_remote_layout(r, id, &rl), RMEM_OK);
+  CHECK_EQ(rl.version, RMEM_FRONT_LAYOUT_VERSION);
+  uint32_t old = __atomic_fetch_or(&remote[w], bit, __ATOMIC_SEQ_CST); /* step 2 */
+  if (old & bit) return RMEM_EDOUBLEFREE;
+  if (old == 0) { /* step 3 */
+    uint32_t *sum = (uint32_t *)(void *)rl.sum;
+    size_t wi = off >> 9, k1 = wi >> 6, k2 = k1 >> 6;
+    if (__atomic_fetch_or(&sum[wi >> 5], 1u << (wi & 31), __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_fetch_or(&sum[rl.sum_at[1] * 2 + (k1 >> 5)], 1u << (k1 & 31), __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_fetch_or(&sum[rl.sum_at[2] * 2 + (k2 >> 5)], 1u << (k2 & 31), __ATOMIC_SEQ_CST) == 0)
+      __atomic_store_n(rl.pending, 1, __ATOMIC_SEQ_CST);
+  }
+  if (__atomic_load_n(rl.state, __ATOMIC_SEQ_CST) == rl.orphan) CHECK_EQ(rmem_remote_settle(r, id), RMEM_OK); /* 4 */
+  return RMEM_OK;
+}
+
+static void *bound[600];
+
+static void binding_frees(void *arg) {
+  rmem_front_layout_t fl;
+  CHECK_EQ(rmem_front_layout(R, &fl), RMEM_OK);
+  CHECK(fl.remote != NULL && fl.remote_classes > 0 && fl.tag_class_bits == 7);
+  for (int k = 0; k < 600; k++) {
+    if (!bound[k]) continue;
+    rmem_status_t st = binding_free(R, &fl, bound[k]);
+    /* blocks of two pages and more go to C (R3): so does every refusal */
+    if (st == RMEM_EINVAL) st = rmem_free(R, bound[k]);
+    if (st != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+  }
+  /* every second free of them is refused, by the protocol or by C */
+  for (int k = 0; k < 600; k += 7) {
+    if (!bound[k]) continue;
+    rmem_status_t st = binding_free(R, &fl, bound[k]);
+    if (st == RMEM_EINVAL) st = rmem_free(R, bound[k]);
+    if (st != RMEM_EDOUBLEFREE && st != RMEM_EBADPTR) atomic_fetch_add(&thread_errors, 1);
+  }
+  (void)arg;
+}
+
+static void alloc_bound_and_end(void *arg) {
+  (void)arg;
+  for (int k = 0; k < 600; k++) bound[k] = rmem_alloc(R, 8 + (size_t)(k * 37) % 3000);
+}
+
+static void test_binding_remote_free(void) {
+  rmem_remote_layout_t rl;
+  rmem_t *priv = rmem_create(&(rmem_options_t){.capacity = 1 << 20});
+  CHECK(priv != NULL);
+  CHECK_ERR(rmem_remote_layout(priv, 1, &rl), RMEM_EINVAL); /* a private instance has no thread heaps */
+  CHECK_ERR(rmem_remote_settle(priv, 1), RMEM_EINVAL);
+  rmem_front_layout_t fl;
+  CHECK_EQ(rmem_front_layout(priv, &fl), RMEM_OK);
+  CHECK(fl.remote == NULL && fl.remote_classes == 0 && fl.tag_cache == 0x8000u);
+  rmem_destroy(priv);
+
+  R = shared_instance(16 << 20);
+  CHECK_ERR(rmem_remote_layout(R, 0, &rl), RMEM_EINVAL);
+  CHECK_ERR(rmem_remote_layout(R, 1, &rl), RMEM_EINVAL); /* no thread has a heap yet */
+  CHECK(rmem_alloc(R, 8) != NULL);                       /* now this one has: heap 1 */
+  CHECK_EQ(rmem_remote_layout(R, 1, &rl), RMEM_OK);
+  CHECK_ERR(rmem_remote_layout(R, 1, NULL), RMEM_EINVAL);
+  CHECK_ERR(rmem_remote_layout(R, 2, &rl), RMEM_EINVAL);
+  CHECK_ERR(rmem_remote_settle(R, 300), RMEM_EINVAL);
+  CHECK(rl.sum_words == rl.sum_at[2] + (rl.sum_at[2] - rl.sum_at[1] + 63) / 64);
+  CHECK_EQ(*rl.state, 1u); /* active */
+  size_t base = live_blocks(R);
+
+  /* this thread's blocks, freed by another thread through the protocol: taken back at this thread's next
+     drain (heap stats drain the caller's heap) */
+  for (int k = 0; k < 600; k++) bound[k] = rmem_alloc(R, 8 + (size_t)(k * 37) % 3000);
+  CHECK(check_thread_run(binding_frees, NULL) == 0);
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  CHECK_EQ(rmem_validate(R), 0); /* R1: every remote bit's word is marked in this heap's summaries */
+  CHECK_EQ(live_blocks(R), base);
+  CHECK_EQ(rmem_validate(R), 0);
+
+  /* an ended thread's blocks: the freer finds the heap orphaned and takes them back (step 4) */
+  CHECK(check_thread_run(alloc_bound_and_end, NULL) == 0);
+  CHECK_EQ(live_blocks(R), base + 600);
+  binding_frees(NULL);
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  size_t stacked;
+  CHECK_EQ(orphan_slabs(R, &stacked), 0);
+  CHECK_EQ(stacked, 0);
+  CHECK_EQ(live_blocks(R), base);
+  CHECK_EQ(rmem_validate(R), 0);
+  rmem_destroy(R);
+}
+
 /* ---- arenas belong to their thread; caches and MeMS from many threads at once ---- */
 
 static arena_t *A;
@@ -988,6 +1091,7 @@ int main(void) {
   test_double_frees();
   test_remote_bit_lifecycle();
   test_orphans();
+  test_binding_remote_free();
   test_arenas_caches_mems();
   test_seed_names();
   test_fork();
