@@ -34,6 +34,19 @@
 // the heap's tag base is one of its classes) with its remote bit clear (no
 // other thread freed it first). Slab caches of a shared instance take a lock
 // in C: their calls always go there.
+//
+// The free of another thread's block (a record a producer allocated and a
+// consumer frees) runs here too, as rmem_free runs it (rmem.h, "For language
+// bindings", steps 1-4; heap.c remote_free): remote bit clear, then live bit
+// set (read in that order), then one Atomics.or of the remote bit -- which decides the free: an OR
+// that finds the bit set is a double free, thrown at this call with nothing
+// changed -- and the owner's summaries marked so that it finds the block when
+// it drains. Invariant R1 (src/types.h) is the one kept; rmem_validate checks
+// it. The owner's summaries are 64-bit words in C; an Atomics.or on the
+// 32-bit half that holds the bit is the same single atomic step, and marking
+// on a 32-bit half that was zero marks at least what C marks.
+
+const { rmemError } = require('./errors');
 
 /**
  * The heap's fast paths for one instance. n: the native functions of the
@@ -101,8 +114,38 @@ function makeThreadFront(n, f) {
   const TABLE_MAX = f.tableMax;
   const KEY = f.fastKey;
   const TAG_BASE = f.tagBase;
+  const CLASS_BITS = f.classBits;
+  const CLASS_MASK = (1 << CLASS_BITS) - 1;
+  const TAG_CACHE = f.tagCache;
+  const REMOTE_CLASSES = f.remoteClasses;
+  const owners = []; // heap id -> its remote layout (rmem_remote_layout), asked for at the first free into it
   let allocs = 0;
   let frees = 0;
+
+  /*
+   * The free of block ptr of heap id, another thread's, whose remote bit free() read clear and then its
+   * live bit set, in that order (steps 2-4 of rmem.h): true if done here, false if C is to do it. w, bit:
+   * ptr's 32-bit word and bit in both bitmaps.
+   */
+  function remoteFree(ptr, w, bit, id) {
+    const o = owners[id] || (owners[id] = n.remoteLayout(id));
+    const old = Atomics.or(remote, w, bit); // the OR decides: another free of it came first
+    if ((old & bit) !== 0) {
+      throw rmemError('ERR_RMEM_DOUBLE_FREE', `double free of the block at offset ${ptr} (another free of it came first; its owner has not taken it back yet)`);
+    }
+    if (old === 0) {
+      const sum = o.sum, wi = ptr >>> 9; // the 64-bit remote word: sum1 bit wi, sum2 bit wi >> 6, sum3 bit wi >> 12
+      if (Atomics.or(sum, wi >>> 5, 1 << (wi & 31)) === 0) {
+        const k1 = wi >>> 6;
+        if (Atomics.or(sum, o.s2 + (k1 >>> 5), 1 << (k1 & 31)) === 0) {
+          const k2 = k1 >>> 6;
+          if (Atomics.or(sum, o.s3 + (k2 >>> 5), 1 << (k2 & 31)) === 0) Atomics.store(o.pending, 0, 1);
+        }
+      }
+    }
+    if (o.state[0] === o.orphan) n.remoteSettle(id); // 4. its thread ended: the freer takes the block back
+    return true;
+  }
 
   function alloc(size) {
     if (typeof size === 'number' && size >= 1 && size <= TABLE_MAX && fastWord[0] === KEY) {
@@ -123,9 +166,11 @@ function makeThreadFront(n, f) {
     if (typeof ptr === 'number' && (ptr & 7) === 0 && ptr === ptr >>> 0 && fastWord[0] === KEY) {
       const w = ptr >>> 8;
       const bit = 1 << ((ptr >>> 3) & 31);
+      const rm = remote[w]; // the remote bit before the live bit: the order another heap's take-back needs (R1)
       const m = live[w];
-      if ((m & ~remote[w] & bit) !== 0) {
-        const t = tags[ptr >>> 12] - TAG_BASE;
+      if ((m & ~rm & bit) !== 0) {
+        const tag = tags[ptr >>> 12];
+        const t = tag - TAG_BASE;
         if (t - 1 >>> 0 < NCLASSES) {
           const c = count[t];
           if (c < cap[t]) {
@@ -135,10 +180,12 @@ function makeThreadFront(n, f) {
             frees++;
             return;
           }
+        } else if (tag < TAG_CACHE && tag > CLASS_MASK && (tag & CLASS_MASK) - 1 >>> 0 < REMOTE_CLASSES && remoteFree(ptr, w, bit, tag >>> CLASS_BITS)) {
+          return;
         }
       }
     }
-    n.free(ptr); // another thread's block (C marks it for its owner), a spill, and every refusal
+    n.free(ptr); // a spill, a larger block of another thread, and every refusal
   }
 
   return { alloc, free, counts: () => [allocs, frees] };

@@ -185,6 +185,8 @@ typedef struct rmem_js_inst {
   uint32_t *scratch;
   napi_ref *cache_views;     /* weak: each slab cache's front, by cache index (detached with the cache) */
   uint32_t ncache_views;
+  napi_ref (*heap_views)[3]; /* weak, shared instances: other threads' heaps' remote layouts (sum, pending,
+                                state) by heap id, made when this thread first frees into one */
   int64_t reported;          /* bytes announced to V8 with napi_adjust_external_memory */
   size_t narenas, ncaches;   /* live arenas and slab caches made through this bridge */
   shared_rec_t *shared;      /* a shared instance: this is one attachment of it (r is the record's) */
@@ -223,6 +225,9 @@ static void inst_detach_all(napi_env env, rmem_js_inst_t *inst) {
   for (uint32_t i = 0; i < inst->nviews; i++) detach_ref(env, &inst->views[i]);
   inst->nviews = 0;
   for (uint32_t i = 0; i < inst->ncache_views; i++) detach_ref(env, &inst->cache_views[i]);
+  if (inst->heap_views)
+    for (uint32_t i = 0; i <= RMEM_SHARED_MAX_THREADS; i++)
+      for (int k = 0; k < 3; k++) detach_ref(env, &inst->heap_views[i][k]);
 }
 
 /* ------------------------------------------------------------------------
@@ -355,6 +360,7 @@ static void inst_release(napi_env env, rmem_js_inst_t *inst) {
   }
   inst_destroy_range(inst);
   free(inst->cache_views);
+  free(inst->heap_views);
   free(inst);
 }
 
@@ -976,6 +982,53 @@ static napi_value js_cache_front(napi_env env, napi_callback_info info) {
   return ta;
 }
 
+/*
+ * remoteLayout(id) -> { sum, s2, s3, pending, state, orphan }: where heap id of
+ * this shared instance keeps what remote frees mark (rmem_remote_layout), for
+ * the JS front's frees of other threads' blocks. sum: Uint32Array over the
+ * three summary levels; s2, s3: where sum2 and sum3 start in it (32-bit
+ * words); pending, state: Uint32Array(1) each; orphan: state's orphan value.
+ */
+static napi_value js_remote_layout(napi_env env, napi_callback_info info) {
+  CALL(true);
+  size_t id;
+  if (!arg_offset(&c, 0, "heap", &id)) return NULL;
+  rmem_remote_layout_t lay;
+  rmem_status_t st = rmem_remote_layout(c.r, (uint32_t)(id <= RMEM_SHARED_MAX_THREADS ? id : 0), &lay);
+  if (st != RMEM_OK) return throw_status(env, st);
+  if (lay.version != RMEM_FRONT_LAYOUT_VERSION) return throw_code(env, KIND_ERROR, "ERR_RMEM_UNKNOWN", "rmem: front layout");
+  if (!c.inst->heap_views) {
+    c.inst->heap_views = calloc(RMEM_SHARED_MAX_THREADS + 1, sizeof *c.inst->heap_views);
+    if (!c.inst->heap_views) return throw_code(env, KIND_ERROR, "ERR_RMEM_OUT_OF_MEMORY", "rmem: out of memory");
+  }
+  napi_ref *refs = c.inst->heap_views[id];
+  struct {
+    const char *name;
+    void *data;
+    size_t bytes;
+  } views[] = {{"sum", lay.sum, lay.sum_words * sizeof(uint64_t)}, {"pending", lay.pending, 4}, {"state", lay.state, 4}};
+  size_t nums[] = {lay.sum_at[1] * 2, lay.sum_at[2] * 2, lay.orphan};
+  static const field_t fields[] = {{"s2", 0, F_SIZE}, {"s3", sizeof(size_t), F_SIZE}, {"orphan", 2 * sizeof(size_t), F_SIZE}};
+  napi_value o = make_object(env, nums, fields, 3);
+  if (!o) return NULL;
+  for (int k = 0; k < 3; k++) {
+    detach_ref(env, &refs[k]); /* an earlier call's views (the JS front asks once per heap) */
+    napi_value ab = external_view(&c, views[k].data, views[k].bytes, &refs[k]), ta;
+    if (!ab) return NULL;
+    NODE_API_CALL(env, napi_create_typedarray(env, napi_uint32_array, views[k].bytes / 4, ab, 0, &ta));
+    NODE_API_CALL(env, napi_set_named_property(env, o, views[k].name, ta));
+  }
+  return o;
+}
+
+/* remoteSettle(id): the JS front freed into heap id and found it orphaned (rmem_remote_settle). */
+static napi_value js_remote_settle(napi_env env, napi_callback_info info) {
+  CALL(true);
+  size_t id;
+  if (!arg_offset(&c, 0, "heap", &id)) return NULL;
+  return done(&c, rmem_remote_settle(c.r, (uint32_t)(id <= RMEM_SHARED_MAX_THREADS ? id : 0)));
+}
+
 static napi_value js_cache_alloc(napi_env env, napi_callback_info info) {
   CALL(true);
   slab_cache_t *sc = arg_cache(&c, 0);
@@ -1335,6 +1388,8 @@ static const struct {
   {"cacheFind", js_cache_find},
   {"share", js_share},
   {"cacheFront", js_cache_front},
+  {"remoteLayout", js_remote_layout},
+  {"remoteSettle", js_remote_settle},
   {"cacheAlloc", js_cache_alloc},
   {"cacheFree", js_cache_free},
   {"cacheDestroy", js_cache_destroy},
@@ -1372,16 +1427,20 @@ static napi_value make_front(call_t *c) {
   if (lay.version != RMEM_FRONT_LAYOUT_VERSION) return throw_code(c->env, KIND_ERROR, "ERR_RMEM_UNKNOWN", "rmem: front layout");
   size_t ntag_slots = (size_t)lay.nclasses + 1;
   struct {
-    size_t stride, nclasses, table_max, fast, tag_base, fast_key, shared;
-  } nums = {lay.stride, lay.nclasses, lay.table_max, lay.fast, lay.tag_base, lay.fast_key, lay.fast_word != NULL};
+    size_t stride, nclasses, table_max, fast, tag_base, fast_key, shared, class_bits, tag_cache, remote_classes;
+  } nums = {lay.stride,   lay.nclasses,          lay.table_max,      lay.fast,         lay.tag_base,
+            lay.fast_key, lay.fast_word != NULL, lay.tag_class_bits, lay.tag_cache, lay.remote_classes};
   static const field_t fields[] = {{"stride", 0, F_SIZE},
                                    {"nclasses", sizeof(size_t), F_SIZE},
                                    {"tableMax", 2 * sizeof(size_t), F_SIZE},
                                    {"fast", 3 * sizeof(size_t), F_SIZE},
                                    {"tagBase", 4 * sizeof(size_t), F_SIZE},
                                    {"fastKey", 5 * sizeof(size_t), F_SIZE},
-                                   {"shared", 6 * sizeof(size_t), F_SIZE}};
-  napi_value o = make_object(c->env, &nums, fields, 7);
+                                   {"shared", 6 * sizeof(size_t), F_SIZE},
+                                   {"classBits", 7 * sizeof(size_t), F_SIZE},
+                                   {"tagCache", 8 * sizeof(size_t), F_SIZE},
+                                   {"remoteClasses", 9 * sizeof(size_t), F_SIZE}};
+  napi_value o = make_object(c->env, &nums, fields, 10);
   if (!o) return NULL;
   /* the heap front's arrays lie in the instance header; one buffer per array keeps each view exact */
   struct {

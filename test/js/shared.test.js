@@ -341,6 +341,30 @@ m.destroy();`, { tok });
   m.destroy();
 });
 
+test('blocks of a thread that has ended, freed by another: taken back at once, none left waiting', async () => {
+  const m = new Rmem({ shared: true, capacity: 16 << 20 });
+  const base = live(m);
+  // the worker's heap is an orphan once it has ended: no thread drains it, so the free that marks it
+  // takes the blocks back (rmem_remote_settle from the JS front, remote_free's tail in C)
+  const [res] = await run(`
+const m = Rmem.attach(workerData.tok);
+const ps = []; for (let i = 0; i < 3000; i++) ps.push(m.alloc(8 + (i % 97) * 16));
+parentPort.postMessage({ ps });
+m.destroy();`, { tok: m.share() });
+  assert.equal(live(m) - base, 3000);
+  for (const p of res.ps) m.free(p);
+  assert.equal(live(m), base);
+  assert.equal(m.validate(), 0);
+  // freed again: refused, the heap unchanged. The orphan gave its emptied slabs back, so a block inside
+  // a page that is free now is "not a live block"; one at a page start is "already freed"
+  for (const p of res.ps.slice(0, 50)) {
+    const want = p % 4096 === 0 ? 'ERR_RMEM_DOUBLE_FREE' : 'ERR_RMEM_INVALID_POINTER';
+    assert.throws(() => m.free(p), (e) => e.code === want || assert.fail(`${p}: ${e.code} ${e.message}`));
+  }
+  assert.equal(m.validate(), 0);
+  m.destroy();
+});
+
 test('the instance outlives whichever thread lets go first; the last one destroys it', async () => {
   // made in a worker, which lets go and ends; the main thread goes on with it
   let m = null;
