@@ -23,9 +23,9 @@
  *
  * 2 workers (one producer, one consumer) and 4 (two pairs); on 2 cores 4
  * workers can only share them, so both are reported. Sizes: uniform 64..1024
- * ("mixed") and 1024 ("1 KiB"). Every round runs the sides in alternating
- * order; figures are medians of records per second, ratios within one round
- * set, beside the load average.
+ * ("mixed") and 1024 ("1 KiB"). Every round runs every case and side, in
+ * alternating order; figures are medians over the rounds of records per
+ * second, and of ratios taken within one round, beside the load average.
  *
  *   node bench/js/shared-heap.js [--quick] [--records=N] [--rounds=N]
  * Writes bench/results/shared-heap.json. Targets: rmem >= 3 x thi.ng, >= 5 x
@@ -250,35 +250,44 @@ async function main() {
   const sides = SIDES.filter((s) => s !== 'thi.ng' || thing);
   const load0 = os.loadavg();
   console.log(`shared heap: ${RECORDS.toLocaleString('en-US')} records per producer, ${ROUNDS} rounds, ${os.cpus().length} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' / ')}`);
-  const results = [];
-  for (const shape of SHAPES) {
-    for (const workers of WORKERS) {
-      const label = `${shape.name} records (${shape.min}..${shape.max} B), ${workers} workers`;
-      const runs = Object.fromEntries(sides.map((s) => [s, []]));
-      const bar = H.progress(label);
-      let step = 0;
-      for (let r = 0; r < ROUNDS; r++) {
-        const order = r % 2 === 0 ? sides : [...sides].reverse();
-        for (const side of order) {
-          const t = await trial(side, workers, shape, rmem);
-          if (!t.check) throw new Error(`${side}: the shared instance did not validate, or blocks were left live`);
-          runs[side].push(t.records / (t.ms / 1000));
-          bar.update(++step / (ROUNDS * sides.length), side);
-        }
+  // Every round runs every case (shape x workers x side), in alternating order, so each ratio below is taken
+  // between trials of one round, a few seconds apart: the machine's noise (steal time on shared cores moves
+  // whole seconds of it by 2x) then moves both sides of a ratio alike. Figures are medians over the rounds of
+  // those per-round ratios, and of records per second.
+  const cases = [];
+  for (const shape of SHAPES) for (const workers of WORKERS) cases.push({ shape, workers, runs: Object.fromEntries(sides.map((s) => [s, []])) });
+  const bar = H.progress(`${cases.length} cases x ${sides.length} sides x ${ROUNDS} rounds`);
+  let step = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? sides : [...sides].reverse();
+    for (const c of r % 2 === 0 ? cases : [...cases].reverse()) {
+      for (const side of order) {
+        const t = await trial(side, c.workers, c.shape, rmem);
+        if (!t.check) throw new Error(`${side}: the shared instance did not validate, or blocks were left live`);
+        c.runs[side].push(t.records / (t.ms / 1000));
+        bar.update(++step / (ROUNDS * sides.length * cases.length), `${c.shape.name} ${c.workers}w ${side}`);
       }
-      bar.done();
-      const row = { shape: shape.name, min: shape.min, max: shape.max, workers, sides: {} };
-      for (const s of sides) row.sides[s] = H.summary(runs[s]);
-      results.push(row);
-      const rm = row.sides.rmem.median;
-      console.log(label);
-      H.table(sides.map((s) => ({
-        side: s,
-        'records/s': H.fmt(row.sides[s].median, 0),
-        'min..max': `${H.fmt(row.sides[s].min, 0)}..${H.fmt(row.sides[s].max, 0)}`,
-        'rmem x': s === 'rmem' ? '' : H.fmt(rm / row.sides[s].median, 2),
-      })));
     }
+  }
+  bar.done();
+  /** The median over rounds of a's throughput / b's, each pair from one round. */
+  const paired = (a, b) => H.median(a.map((x, i) => x / b[i]));
+  const results = [];
+  for (const c of cases) {
+    const { shape, workers, runs } = c;
+    const label = `${shape.name} records (${shape.min}..${shape.max} B), ${workers} workers`;
+    const row = { shape: shape.name, min: shape.min, max: shape.max, workers, sides: {}, rmemOver: {} };
+    for (const s of sides) row.sides[s] = H.summary(runs[s]);
+    for (const s of sides) if (s !== 'rmem') row.rmemOver[s] = paired(runs.rmem, runs[s]);
+    row.runs = runs;
+    results.push(row);
+    console.log(label);
+    H.table(sides.map((s) => ({
+      side: s,
+      'records/s': H.fmt(row.sides[s].median, 0),
+      'min..max': `${H.fmt(row.sides[s].min, 0)}..${H.fmt(row.sides[s].max, 0)}`,
+      'rmem x (paired)': s === 'rmem' ? '' : H.fmt(row.rmemOver[s], 2),
+    })));
   }
   const find = (shape, workers) => results.find((r) => r.shape === shape && r.workers === workers);
   const targets = [];
@@ -286,19 +295,20 @@ async function main() {
     for (const shape of SHAPES) {
       const row = find(shape.name, workers);
       if (row.sides['thi.ng']) {
-        const x = row.sides.rmem.median / row.sides['thi.ng'].median;
-        const ceil = row.sides['no-alloc'].median / row.sides['thi.ng'].median;
+        const x = row.rmemOver['thi.ng'];
+        const ceil = paired(row.runs['no-alloc'], row.runs['thi.ng']);
         targets.push({ figure: `${shape.name}, ${workers} workers: rmem / thi.ng MemPool with a lock (no-alloc ceiling ${H.fmt(ceil, 2)})`, value: x, target: '>= 3', met: x >= 3 });
       }
     }
     const kib = find('1 KiB', workers);
-    const post = Math.max(kib.sides['post-copy'].median, kib.sides['post-xfer'].median);
-    const x = kib.sides.rmem.median / post;
+    const post = kib.runs['post-copy'].map((x, i) => Math.max(x, kib.runs['post-xfer'][i]));
+    const x = paired(kib.runs.rmem, post);
     targets.push({ figure: `1 KiB, ${workers} workers: rmem / the faster postMessage`, value: x, target: '>= 5', met: x >= 5 });
   }
   for (const shape of SHAPES) {
-    const x = find(shape.name, 4).sides.rmem.median / find(shape.name, 2).sides.rmem.median;
-    targets.push({ figure: `${shape.name}: rmem throughput, 4 workers / 2 workers (2 cores: at most ~1)`, value: x, target: '> 1 where cores allow', met: x > 1 });
+    const x = paired(find(shape.name, 4).runs.rmem, find(shape.name, 2).runs.rmem);
+    const ceil = paired(find(shape.name, 4).runs['no-alloc'], find(shape.name, 2).runs['no-alloc']);
+    targets.push({ figure: `${shape.name}: rmem throughput, 4 workers / 2 workers (2 cores: at most ~1; no-alloc ${H.fmt(ceil, 2)})`, value: x, target: '> 1 where cores allow', met: x > 1 });
   }
   console.log('\ntargets');
   H.table(targets.map((t) => ({ figure: t.figure, measured: H.fmt(t.value, 2), target: t.target, met: t.met ? 'yes' : 'no' })));
