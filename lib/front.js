@@ -106,6 +106,10 @@ function makeHeapFront(n) {
   return { alloc, free, counts: () => [allocs, frees] };
 }
 
+function doubleFree(ptr) {
+  return rmemError('ERR_RMEM_DOUBLE_FREE', `double free of the block at offset ${ptr} (another free of it came first; its owner has not taken it back yet)`);
+}
+
 /** The same fast paths on this thread's heap of a shared instance (see the top of this file). */
 function makeThreadFront(n, f) {
   const { live, tags, n: count, cap, tagOf, stacks, remote, fastWord } = f;
@@ -118,9 +122,28 @@ function makeThreadFront(n, f) {
   const CLASS_MASK = (1 << CLASS_BITS) - 1;
   const TAG_CACHE = f.tagCache;
   const REMOTE_CLASSES = f.remoteClasses;
-  const owners = []; // heap id -> its remote layout (rmem_remote_layout), asked for at the first free into it
+  // Other heaps' remote layouts (rmem_remote_layout), by heap id, asked for at the first free into each.
+  // Every heap's summaries have the same shape, so s2, s3 and the orphan state are the first one's. The
+  // arrays hold typed arrays from the start (an empty one until asked): one elements kind, no deopt.
+  const NONE = new Uint32Array(0);
+  const sums = new Array(256).fill(NONE);
+  const pendings = new Array(256).fill(NONE);
+  const states = new Array(256).fill(NONE);
+  let S2 = 0;
+  let S3 = 0;
+  let ORPHAN = -1;
   let allocs = 0;
   let frees = 0;
+
+  function learn(id) {
+    const o = n.remoteLayout(id);
+    S2 = o.s2;
+    S3 = o.s3;
+    ORPHAN = o.orphan;
+    sums[id] = o.sum;
+    pendings[id] = o.pending;
+    states[id] = o.state;
+  }
 
   /*
    * The free of block ptr of heap id, another thread's, whose remote bit free() read clear and then its
@@ -128,22 +151,20 @@ function makeThreadFront(n, f) {
    * ptr's 32-bit word and bit in both bitmaps.
    */
   function remoteFree(ptr, w, bit, id) {
-    const o = owners[id] || (owners[id] = n.remoteLayout(id));
+    if (sums[id].length === 0) learn(id);
     const old = Atomics.or(remote, w, bit); // the OR decides: another free of it came first
-    if ((old & bit) !== 0) {
-      throw rmemError('ERR_RMEM_DOUBLE_FREE', `double free of the block at offset ${ptr} (another free of it came first; its owner has not taken it back yet)`);
-    }
+    if ((old & bit) !== 0) throw doubleFree(ptr);
     if (old === 0) {
-      const sum = o.sum, wi = ptr >>> 9; // the 64-bit remote word: sum1 bit wi, sum2 bit wi >> 6, sum3 bit wi >> 12
+      const sum = sums[id], wi = ptr >>> 9; // the 64-bit remote word: sum1 bit wi, sum2 bit wi >> 6, sum3 bit wi >> 12
       if (Atomics.or(sum, wi >>> 5, 1 << (wi & 31)) === 0) {
         const k1 = wi >>> 6;
-        if (Atomics.or(sum, o.s2 + (k1 >>> 5), 1 << (k1 & 31)) === 0) {
+        if (Atomics.or(sum, S2 + (k1 >>> 5), 1 << (k1 & 31)) === 0) {
           const k2 = k1 >>> 6;
-          if (Atomics.or(sum, o.s3 + (k2 >>> 5), 1 << (k2 & 31)) === 0) Atomics.store(o.pending, 0, 1);
+          if (Atomics.or(sum, S3 + (k2 >>> 5), 1 << (k2 & 31)) === 0) Atomics.store(pendings[id], 0, 1);
         }
       }
     }
-    if (o.state[0] === o.orphan) n.remoteSettle(id); // 4. its thread ended: the freer takes the block back
+    if (states[id][0] === ORPHAN) n.remoteSettle(id); // 4. its thread ended: the freer takes the block back
     return true;
   }
 
