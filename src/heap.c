@@ -353,6 +353,15 @@ static RMEM_NOINLINE void *front_refill(rmem_heap_t *h, uint32_t t) {
     return front_pop(h, t, k);
   }
   uint32_t got = rmem_slab_list_alloc_batch(l, f->st[t], want, false);
+  if (got == 0 && heap_shared(h) && atomic_load_explicit(&h->pending, memory_order_relaxed)) {
+    /* before a new slab, the blocks other threads freed into this heap: a producer whose consumers
+       free all it makes otherwise grew a slab every few refills and, at the next drain, gave as many
+       back to the page source (two lock rounds each, shared by every heap) */
+    h->refills_waiting = 0;
+    drain(h);
+    if (h->front.n[t]) return front_pop(h, t, h->front.n[t]);
+    got = rmem_slab_list_alloc_batch(l, f->st[t], want, false);
+  }
   if (got == 0) {
     /* every slab of the class is full: a neighbour's dip serves this peak (a class with no slab
        yet makes its first one: borrowing then would make every allocation of it a borrow) */
