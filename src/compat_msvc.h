@@ -31,15 +31,7 @@ static __forceinline int rmem_msvc_clz(unsigned int x) {
   return 31 - (int)i;
 }
 
-static __forceinline int rmem_msvc_popcountll(unsigned long long x) { /* no POPCNT needed */
-  x = x - ((x >> 1) & 0x5555555555555555ull);
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-  return (int)((x * 0x0101010101010101ull) >> 56);
-}
-
 #define __builtin_ctzll(x) rmem_msvc_ctzll(x)
-#define __builtin_popcountll(x) rmem_msvc_popcountll(x)
 #define __builtin_clzll(x) rmem_msvc_clzll(x)
 #define __builtin_clz(x) rmem_msvc_clz(x)
 #define __builtin_expect(x, v) (x)

@@ -78,19 +78,11 @@ void rmem_front_forget(rmem_t *r, const rmem_slab_list_t *l) {
   }
 }
 
-/* Portable popcount (no -mpopcnt needed, no libgcc call). */
-static uint32_t popcount64(uint64_t x) {
-  x = x - ((x >> 1) & 0x5555555555555555ull);
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
-}
-
 uint32_t rmem_front_live_in(const rmem_t *r, const rmem_slab_t *s) {
   uintptr_t lo = s->start - r->base, hi = lo + (uintptr_t)s->npages * RMEM_PAGE_SIZE;
   uint32_t n = 0;
   for (uintptr_t w = lo >> (RMEM_LIVE_SHIFT + 6); w < hi >> (RMEM_LIVE_SHIFT + 6); w++)
-    if (r->live[w]) n += popcount64(r->live[w]);
+    if (r->live[w]) n += rmem_popcount64(r->live[w]);
   return n;
 }
 

@@ -50,7 +50,8 @@
  * summary (sum1 / sum2 / sum3, pending) so the owner finds it without a
  * scan. The owner drains its summary at every 64th refill of a stack that
  * finds it marked (DRAIN_EVERY; and when it is trimmed, validated, or its
- * thread ends): each marked block leaves the
+ * thread ends), and in part -- until the stack has a refill's worth --
+ * before it makes a new slab: each marked block leaves the
  * live bitmap and goes onto the owner's front. Until then the block stays
  * live to its owner and its remote bit refuses a second free from anyone.
  * When a thread ends, its heap is drained, trimmed and left ORPHAN; the next
@@ -105,7 +106,8 @@ static uint32_t depot_at[RMEM_HEAP_TAGS + 1];
  * pipeline of mixed sizes (its blocks spread over every class) and moved the same summary and bitmap
  * lines between the cores at every record: 64 refills between drains made records between two
  * workers 25-35% faster (bench/js/shared-heap.js) and the drop-in's xmalloc 44% faster. Meanwhile the
- * refills carve at most 64 half-stacks (about 512 KiB) of new blocks.
+ * refills carve at most 64 half-stacks (about 512 KiB) of new blocks -- unless a slab would be made
+ * for them: that refill drains first, as far as its stack needs (drain_some).
  */
 #define DRAIN_EVERY 64u
 /*
@@ -331,6 +333,7 @@ static void *borrow(rmem_heap_t *h, uint32_t c) {
 }
 
 static void drain(rmem_heap_t *h);
+static void drain_some(rmem_heap_t *h, uint32_t want_t);
 
 /* Tag t's stack is empty: refill half of it from the engine (borrowing before a new slab) and pop one. */
 static RMEM_NOINLINE void *front_refill(rmem_heap_t *h, uint32_t t) {
@@ -358,7 +361,7 @@ static RMEM_NOINLINE void *front_refill(rmem_heap_t *h, uint32_t t) {
        free all it makes otherwise grew a slab every few refills and, at the next drain, gave as many
        back to the page source (two lock rounds each, shared by every heap) */
     h->refills_waiting = 0;
-    drain(h);
+    drain_some(h, t);
     if (h->front.n[t]) return front_pop(h, t, h->front.n[t]);
     got = rmem_slab_list_alloc_batch(l, f->st[t], want, false);
   }
@@ -606,21 +609,51 @@ static void take_back(rmem_heap_t *h, uint32_t t, uintptr_t off) {
   h->remote_frees++;
 }
 
-/* Takes back everything other threads freed into h (h is the caller's, or an orphan it holds). */
-static RMEM_NOINLINE void drain(rmem_heap_t *h) {
+/*
+ * Takes back what other threads freed into h (h is the caller's, or an orphan it holds): everything if
+ * want_t is 0; else, in address order, until tag want_t's stack holds what a refill from the slabs would
+ * give, leaving the rest marked (R1) for a later drain. The refill before a new slab drains the second
+ * way, every DRAIN_EVERY-th the first: a producer whose consumers free all it makes, woken once they had
+ * freed a ring of records, got them all back at once, far more than its stacks hold; they went back to
+ * their slabs, which emptied and went back to the page source, and the next refills made them again
+ * (146k slabs for 3.2M records of 1 KiB in the JS shared-heap benchmark, two rounds of the instance lock
+ * each way; 1k so). What a partial drain looks at it takes back, so it costs no more than a whole one.
+ */
+static RMEM_NOINLINE void drain_some(rmem_heap_t *h, uint32_t want_t) {
+  bool all = want_t == 0;
   if (!heap_shared(h) || !atomic_load_explicit(&h->pending, memory_order_acquire)) return;
   rmem_t *r = h->r;
   /* R3: no thread gives pages of a block back while the drain may take the block back */
   atomic_store_explicit(&h->draining, 1, memory_order_seq_cst);
   while (atomic_load_explicit(&h->purgers, memory_order_seq_cst)) rmem_yield();
+  /* R3 counts what an owner that does not allocate strands: one that drains allocates */
   atomic_store_explicit(&h->stranded, 0, memory_order_relaxed);
   atomic_store_explicit(&h->pending, 0, memory_order_relaxed);
+  bool left = false; /* words stay marked: pending again at the end */
+  /* a partial drain is done once the refill's stack holds what a refill from the slabs would give */
+  uint32_t want = all ? 0 : (h->front.cap[want_t] + 1u) / 2u;
+  bool done = false;
   for (size_t j = 0; j < h->sum_words[2]; j++) {
-    for (uint64_t s3 = atomic_exchange_explicit(&h->sum3[j], 0, memory_order_acq_rel); s3; s3 &= s3 - 1) {
+    /* most sum3 words of a large range are 0: read before the exchange (a locked instruction) */
+    uint64_t s3 = atomic_load_explicit(&h->sum3[j], memory_order_relaxed)
+                      ? atomic_exchange_explicit(&h->sum3[j], 0, memory_order_acq_rel)
+                      : 0;
+    uint64_t back3 = 0; /* what is left is marked again, bottom up */
+    for (; s3; s3 &= s3 - 1) {
       size_t k2 = j * 64 + (size_t)__builtin_ctzll(s3);
+      if (done) { /* the refill is served: the sum2 words below stay as they are */
+        back3 |= s3;
+        break;
+      }
+      uint64_t back2 = 0;
       for (uint64_t s2 = atomic_exchange_explicit(&h->sum2[k2], 0, memory_order_acq_rel); s2; s2 &= s2 - 1) {
         size_t k1 = k2 * 64 + (size_t)__builtin_ctzll(s2);
-        for (uint64_t s1 = atomic_exchange_explicit(&h->sum1[k1], 0, memory_order_acq_rel); s1; s1 &= s1 - 1) {
+        if (done) { /* the sum1 words below stay as they are */
+          back2 |= s2;
+          break;
+        }
+        uint64_t s1 = atomic_exchange_explicit(&h->sum1[k1], 0, memory_order_acq_rel), back1 = 0;
+        for (; s1; s1 &= s1 - 1) {
           size_t wi = k1 * 64 + (size_t)__builtin_ctzll(s1);
           uintptr_t at = (uintptr_t)wi << (RMEM_LIVE_SHIFT + 6);
           /* a word lies in one page; a page that is no longer this heap's slab (a stale free raced with
@@ -629,6 +662,10 @@ static RMEM_NOINLINE void drain(rmem_heap_t *h) {
           if (t - 1u >= h->nclasses) continue;
           _Atomic uint64_t *rw = (_Atomic uint64_t *)(void *)&r->remote[wi];
           uint64_t m = atomic_load_explicit(rw, memory_order_acquire);
+          if (done && m) {
+            back1 = s1; /* this word and the rest of the sum1 word stay */
+            break;
+          }
           while (m) {
             /* a bit on a block that is not live came from two frees of it at once (a race in the program,
                R1): it is cleared, never taken back twice */
@@ -638,12 +675,32 @@ static RMEM_NOINLINE void drain(rmem_heap_t *h) {
                remote bit and then the live bit (lookup) sees the one set or the other clear */
             m = atomic_fetch_and_explicit(rw, ~m, memory_order_acq_rel) & ~m;
           }
+          done = !all && h->front.n[want_t] >= want;
+        }
+        if (back1) {
+          atomic_fetch_or_explicit(&h->sum1[k1], back1, memory_order_acq_rel);
+          back2 |= (uint64_t)1 << (k1 & 63);
         }
       }
+      if (back2) {
+        atomic_fetch_or_explicit(&h->sum2[k2], back2, memory_order_acq_rel);
+        back3 |= (uint64_t)1 << (k2 & 63);
+      }
+    }
+    if (back3) {
+      atomic_fetch_or_explicit(&h->sum3[j], back3, memory_order_acq_rel);
+      left = true;
+    }
+    if (done) { /* the sum3 words past j stay as they are */
+      left = true;
+      break;
     }
   }
+  if (left) atomic_store_explicit(&h->pending, 1, memory_order_seq_cst);
   atomic_store_explicit(&h->draining, 0, memory_order_release);
 }
+
+static void drain(rmem_heap_t *h) { drain_some(h, 0); }
 
 /* fn for every heap of r this thread may touch now: its own, and orphans it can hold for the moment. */
 static void each_reachable_heap(rmem_t *r, void (*fn)(rmem_heap_t *h, void *arg), void *arg) {

@@ -54,7 +54,7 @@ static uint32_t live_in(const rmem_t *r, const rmem_slab_t *s) {
   uint32_t pending = 0;
   for (uintptr_t w = lo >> (RMEM_LIVE_SHIFT + 6); w < hi >> (RMEM_LIVE_SHIFT + 6); w++) {
     uint64_t m = __atomic_load_n(&r->remote[w], __ATOMIC_RELAXED) & r->live[w];
-    if (m) pending += (uint32_t)__builtin_popcountll(m);
+    if (m) pending += rmem_popcount64(m);
   }
   return pending < n ? n - pending : 0;
 }

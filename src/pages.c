@@ -96,7 +96,7 @@ static void bits_put(uint64_t *map, uint32_t first, uint32_t n, bool on) {
 /* How many of bits [first, first+n) of map are set. */
 static uint32_t bits_count(const uint64_t *map, uint32_t first, uint32_t n) {
   uint32_t c = 0;
-  for (uint32_t i = first, k; i < first + n; i += k) c += (uint32_t)__builtin_popcountll(map[i >> 6] & span_mask(i, first + n, &k));
+  for (uint32_t i = first, k; i < first + n; i += k) c += rmem_popcount64(map[i >> 6] & span_mask(i, first + n, &k));
   return c;
 }
 

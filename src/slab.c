@@ -368,14 +368,6 @@ rmem_status_t rmem_slab_bad_free(rmem_slab_t *s, uintptr_t p, int why) {
                       (size_t)(rel - (uintptr_t)idx * s->bsize), s->bsize, idx);
 }
 
-/* Portable popcount (no -mpopcnt needed, no libgcc call). */
-static uint32_t popcount64(uint64_t x) {
-  x = x - ((x >> 1) & 0x5555555555555555ull);
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
-}
-
 size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
   size_t problems = 0;
   if (s->magic != RMEM_SLAB_MAGIC) {
@@ -401,7 +393,7 @@ size_t rmem_slab_check(rmem_t *r, const rmem_slab_t *s) {
     uint64_t valid = (w + 1) * 64 <= s->nslots ? ~(uint64_t)0 : ((uint64_t)1 << (s->nslots - w * 64)) - 1;
     if (m & ~valid) rmem_problem(&problems, "slab %p: free bits beyond slot %u (S1)", (const void *)s, s->nslots);
     if (((s->summary >> w) & 1) != (m != 0)) rmem_problem(&problems, "slab %p: summary bit %u disagrees (S2)", (const void *)s, w);
-    free_slots += popcount64(m & valid);
+    free_slots += rmem_popcount64(m & valid);
   }
   uint64_t beyond = 0;
   for (uint32_t w = words; w < cap; w++) beyond |= s->bits[w];
