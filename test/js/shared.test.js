@@ -341,6 +341,38 @@ m.destroy();`, { tok });
   m.destroy();
 });
 
+test('bad frees of a running thread\'s blocks from another thread: refused with their codes, the heap intact', async () => {
+  const m = new Rmem({ shared: true, capacity: 16 << 20 });
+  const base = live(m);
+  let failure = null;
+  const badFrees = (ps) => {
+    assert.throws(() => m.free(ps[0] + 8), { code: 'ERR_RMEM_INVALID_POINTER' });  // interior
+    assert.throws(() => m.free(ps[199]), { code: 'ERR_RMEM_DOUBLE_FREE' });        // freed by its owner
+    assert.throws(() => m.free(ps[0] + 3), { code: 'ERR_RMEM_INVALID_POINTER' });  // not 8-aligned
+    assert.equal(m.validate(), 0);
+    for (let i = 0; i < 199; i++) assert.equal(m.HEAPU8[ps[i]], i & 255);          // nothing written over
+    m.free(ps[0]);                                                                 // the remote path
+    assert.throws(() => m.free(ps[0]), { code: 'ERR_RMEM_DOUBLE_FREE' });          // its OR finds the bit set
+    for (let i = 1; i < 199; i++) m.free(ps[i]);
+    assert.equal(m.validate(), 0);
+  };
+  // the worker allocates and waits, so its heap stays its own (these frees take the JS front's remote path)
+  await run(`
+const m = Rmem.attach(workerData.tok);
+const ps = []; for (let i = 0; i < 200; i++) { ps.push(m.alloc(64)); m.HEAPU8[ps[i]] = i; }
+m.free(ps[199]);                                 // freed by its owner: a free slot of its slab now
+parentPort.postMessage({ ps });
+parentPort.once('message', () => { m.destroy(); parentPort.close(); });`, { tok: m.share() }, (msg, w) => {
+    if (!msg.ps) return;
+    try { badFrees(msg.ps); } catch (e) { failure = e; }
+    w.postMessage('done'); // the worker ends either way
+  });
+  if (failure) throw failure;
+  assert.equal(m.validate(), 0);
+  assert.equal(live(m), base);
+  m.destroy();
+});
+
 test('blocks of a thread that has ended, freed by another: taken back at once, none left waiting', async () => {
   const m = new Rmem({ shared: true, capacity: 16 << 20 });
   const base = live(m);
