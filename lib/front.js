@@ -147,8 +147,8 @@ function makeThreadFront(n, f) {
 
   /*
    * The free of block ptr of heap id, another thread's, whose remote bit free() read clear and then its
-   * live bit set, in that order (steps 2-4 of rmem.h): true if done here, false if C is to do it. w, bit:
-   * ptr's 32-bit word and bit in both bitmaps.
+   * live bit set, in that order (steps 2-4 of rmem.h); throws ERR_RMEM_DOUBLE_FREE if another free of it
+   * came first. w, bit: ptr's 32-bit word and bit in both bitmaps.
    */
   function remoteFree(ptr, w, bit, id) {
     if (sums[id].length === 0) learn(id);
@@ -165,7 +165,6 @@ function makeThreadFront(n, f) {
       }
     }
     if (states[id][0] === ORPHAN) n.remoteSettle(id); // 4. its thread ended: the freer takes the block back
-    return true;
   }
 
   function alloc(size) {
@@ -201,7 +200,8 @@ function makeThreadFront(n, f) {
             frees++;
             return;
           }
-        } else if (tag < TAG_CACHE && tag > CLASS_MASK && (tag & CLASS_MASK) - 1 >>> 0 < REMOTE_CLASSES && remoteFree(ptr, w, bit, tag >>> CLASS_BITS)) {
+        } else if (tag < TAG_CACHE && tag > CLASS_MASK && (tag & CLASS_MASK) - 1 >>> 0 < REMOTE_CLASSES) {
+          remoteFree(ptr, w, bit, tag >>> CLASS_BITS); // another thread's block
           return;
         }
       }
