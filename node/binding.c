@@ -12,7 +12,9 @@
  *               result (a lease length) without allocating a JS object;
  *     front     typed arrays over the heap front's out-of-band state (the live
  *               bitmap, the page tags, the stacks: rmem_front_layout), on
- *               which lib/front.js runs the heap's fast paths itself.
+ *               which lib/front.js runs the heap's fast paths itself; on a
+ *               shared instance, remoteLayout(id) adds another thread
+ *               heap's summaries (rmem_remote_layout) for its remote frees.
  *   Pointers in JS are byte offsets into `memory` (0 = NULL; rmem.h guarantees
  *   the first and last pages are never handed out, so every offset and every
  *   end offset fits in uint32).
