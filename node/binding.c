@@ -22,8 +22,10 @@
  * Context awareness
  *   No globals. Each napi_env (main thread, every worker) has its own
  *   rmem_js_env_t (napi_set_instance_data) listing its instances; the env's
- *   finaliser destroys whatever is left. Instances never cross threads: each
- *   env makes its own (rmem_t is not thread-safe, and need not be here).
+ *   finaliser destroys whatever is left. A private instance never crosses
+ *   threads: each env makes its own. A shared one (RMEM_OPT_SHARED, below) is
+ *   one rmem_t with one record per process, and each env that attaches to it
+ *   gets an instance record of its own over it.
  *
  * Lifetime of an instance record (rmem_js_inst_t)
  *   refs = number of native functions bound to it + 2 for the memory
