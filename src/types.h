@@ -403,6 +403,7 @@ typedef struct rmem_heap {
 #define RMEM_BINS 128
 #define RMEM_DIRTY_MIN 1024u                 /* dirty pages the page source may always keep (4 MiB) */
 #define RMEM_DECAY_NS 1000000000ull          /* the decay period (pages.c: free_pages_policy) */
+#define RMEM_DECAY_MIN 64u                   /* dirty pages below which a free reads no clock (256 KiB) */
 #define RMEM_MAGIC 0x726D656D696E7374ull /* "rmeminst" */
 #define RMEM_FAST 0x74736166u            /* "fast": 32 bits, one compare with an immediate */
 /* The option flags that keep the fast words off (P7, H2): every one but RMEM_OPT_NO_TRACK (track.h) and

@@ -257,6 +257,26 @@ static void test_large_blocks_kept(void) {
   rmem_destroy(r);
 }
 
+/* Fewer than RMEM_DECAY_MIN dirty pages: no free reads the clock, no period begins; at that many one does. */
+static void test_decay_waits_for_dirty(void) {
+  rmem_t *r = check_instance((size_t)64 << 20);
+  CHECK_EQ(r->period_ns, 0);
+  uint32_t small = rmem_pages_alloc(r, RMEM_DECAY_MIN - 1, 1, RMEM_PK_USER, 1);
+  uint32_t sep = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  uint32_t more = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1); /* keeps more from merging with the never-used pages above */
+  rmem_pages_free(r, small);
+  CHECK_EQ(r->dirty_pages, RMEM_DECAY_MIN - 1);
+  CHECK_EQ(r->period_ns, 0);
+  rmem_pages_free(r, more);
+  CHECK_EQ(r->dirty_pages, RMEM_DECAY_MIN);
+  CHECK(r->period_ns != 0);
+  CHECK_EQ(r->decays, 0);
+  rmem_pages_free(r, sep);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
 /*
  * The decay: a dirty run that no free touched for a whole period goes back at
  * the first free after it, and the peak forgets the periods before the last.
@@ -265,26 +285,28 @@ static void test_decay(void) {
   rmem_t *r = check_instance((size_t)64 << 20);
   r->decay_ns = 0; /* until the runs are set up: a slow machine (valgrind) must not end a period early */
   uint32_t big = rmem_pages_alloc(r, 3000, 1, RMEM_PK_USER, 1);
-  uint32_t a = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1), s1 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
-  uint32_t c = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1), s2 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
-  uint32_t d = rmem_pages_alloc(r, 8, 1, RMEM_PK_USER, 1), s3 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  /* runs of RMEM_DECAY_MIN pages: below that many dirty pages a free reads no clock and no period ends */
+  const uint32_t R = RMEM_DECAY_MIN;
+  uint32_t a = rmem_pages_alloc(r, R, 1, RMEM_PK_USER, 1), s1 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  uint32_t c = rmem_pages_alloc(r, R, 1, RMEM_PK_USER, 1), s2 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
+  uint32_t d = rmem_pages_alloc(r, R, 1, RMEM_PK_USER, 1), s3 = rmem_pages_alloc(r, 1, 1, RMEM_PK_USER, 1);
   rmem_pages_free(r, big);
   rmem_pages_release(r); /* clean (a big run went back at once anyway): only the small runs below are dirty */
   size_t decays = r->decays;
   r->decay_ns = 40 * 1000000ull; /* 40 ms, from now */
   r->period_ns = rmem_os_now_ns();
-  memset((void *)rmem_page_addr(r, a), 1, (size_t)8 << RMEM_PAGE_SHIFT);
+  memset((void *)rmem_page_addr(r, a), 1, (size_t)R << RMEM_PAGE_SHIFT);
   rmem_pages_free(r, a);
-  CHECK_EQ(r->dirty_pages, 8);
+  CHECK_EQ(r->dirty_pages, R);
   check_sleep_ms(50);
   rmem_pages_free(r, c); /* a period ended: a was freed in it, so it stays one more */
   CHECK_EQ(r->decays, decays + 1);
-  CHECK_EQ(r->dirty_pages, 16);
+  CHECK_EQ(r->dirty_pages, 2 * R);
   CHECK_EQ(rmem_validate(r), 0);
   check_sleep_ms(50);
   rmem_pages_free(r, d); /* another: a and c were untouched for a whole period and go back, d stays */
   CHECK_EQ(r->decays, decays + 2);
-  CHECK_EQ(r->dirty_pages, 8);
+  CHECK_EQ(r->dirty_pages, R);
   CHECK_EQ(run_is_dirty(r, a), 0);
   CHECK_EQ(run_is_dirty(r, d), 1);
   CHECK(r->peak_pages < 3000); /* the 3000 pages of two periods ago are forgotten */
@@ -293,7 +315,7 @@ static void test_decay(void) {
   check_sleep_ms(50);
   rmem_pages_free(r, s1);
   CHECK_EQ(r->decays, decays + 2);
-  CHECK_EQ(r->dirty_pages, 8 + 1); /* s1 merges with the clean runs of a and c: one more dirty page */
+  CHECK_EQ(r->dirty_pages, R + 1); /* s1 merges with the clean runs of a and c: one more dirty page */
   rmem_pages_free(r, s2);
   rmem_pages_free(r, s3);
   CHECK_EQ(rmem_validate(r), 0);
@@ -373,6 +395,7 @@ int main(void) {
   test_dirty_is_exact();
   test_release_longest_first();
   test_large_blocks_kept();
+  test_decay_waits_for_dirty();
   test_decay();
   test_stress();
   return check_report("test_pages");
