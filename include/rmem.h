@@ -733,7 +733,7 @@ RMEM_API rmem_status_t rmem_local_free(rmem_local_t *l, void *p);
  * Takes no lock. On NULL, rmem_local_alloc decides (and reports).
  */
 RMEM_API void *rmem_local_try_alloc(rmem_local_t *l, size_t size) RMEM_MALLOC_ATTR;
-#define RMEM_LOCAL_TRY_MAX 4096u
+#define RMEM_LOCAL_TRY_MAX 32768u
 /**
  * The fast path of rmem_local_free alone: 1 if p was a live block of the
  * calling thread's heap l and is now free. 0 -- nothing changed, no error

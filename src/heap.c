@@ -87,6 +87,10 @@ static uint32_t nclasses;
    block of a batch of a few hundred through the slab engine and back: 64 KiB made malloc-simple 17%
    faster, rptest 10% and the replace workload 20%, for the same peak RSS within 4% (mstress) */
 #define FRONT_BYTES ((uint32_t)64 << 10)
+/* So do the classes above 4 KiB (2 blocks each before, and no table: on larson-sized, whose sizes run
+   log-uniform to 32 KiB, a quarter of its mallocs took the slow path at about 280 instructions each and
+   its frees 470; 767M instructions in all, 583M so (tcmalloc 540M), for the same peak RSS) */
+_Static_assert(RMEM_HEAP_TABLE_MAX == RMEM_SMALL_MAX, "every class has a table entry and a stack");
 /* A class's depot (F6) holds what its stack cannot of the FRONT_BYTES a class may keep: a count is a
    byte (F4), so a stack of 8-byte blocks held 2 KiB, of 64-byte ones 16 KiB, and a burst of a few
    thousand small frees (malloc-simple's 1,600) sent every block back to its slab's bitmap and out
@@ -124,12 +128,12 @@ static uint32_t depot_at[RMEM_HEAP_TAGS + 1];
 
 /* The stack capacity (F4) and the depot capacity (F6) of a class of bsize-byte blocks. */
 static uint32_t stack_cap(uint32_t bsize) {
-  uint32_t cap = bsize > RMEM_HEAP_TABLE_MAX ? 2 : FRONT_BYTES / bsize;
+  uint32_t cap = FRONT_BYTES / bsize;
   return cap < 2 ? 2 : cap > RMEM_FRONT_CAP - 1 ? RMEM_FRONT_CAP - 1 : cap;
 }
 static uint32_t depot_cap(uint32_t bsize) {
   uint32_t want = FRONT_BYTES / bsize, cap = stack_cap(bsize);
-  uint32_t d = bsize <= RMEM_HEAP_TABLE_MAX && want > cap + 16 ? want - cap : 0; /* a few blocks more: not worth a row */
+  uint32_t d = want > cap + 16 ? want - cap : 0; /* a few blocks more: not worth a row */
   return d > RMEM_DEPOT_CAP ? RMEM_DEPOT_CAP : d;
 }
 
@@ -847,8 +851,6 @@ static void *heap_alloc(rmem_heap_t *h, size_t size) {
   void *p;
   if (size <= RMEM_HEAP_TABLE_MAX) {
     p = class_alloc(h, h->front.tag_of[size >> 3]);
-  } else if (size <= RMEM_SMALL_MAX) {
-    p = class_alloc(h, class_search(size) + 1);
   } else {
     p = alloc_large(r, size, 1);
     if (p) h->allocs++;

@@ -272,7 +272,7 @@ typedef struct rmem_lfront {
 
 #define RMEM_HEAP_CLASSES 96
 #define RMEM_HEAP_TAGS (RMEM_HEAP_CLASSES + 1) /* tag = class + 1; tag 0 is no class */
-#define RMEM_HEAP_TABLE_MAX 4096               /* sizes up to this find their tag by one table load */
+#define RMEM_HEAP_TABLE_MAX 32768              /* sizes up to this (RMEM_SMALL_MAX) find their tag by one table load */
 #define RMEM_FRONT_CAP 256u                    /* a heap class's stack row: it holds up to 255 blocks (F4) */
 #define RMEM_DEPOT_CAP 2048u                   /* a heap class's depot row (F6) */
 
