@@ -780,7 +780,7 @@ RMEM_API rmem_status_t rmem_local_release(rmem_t *r);
  * rmem_alloc / rmem_free / rmem_slab_alloc / rmem_slab_free do, and call C for
  * everything else. The rules, for a block at byte offset off:
  *
- *   live word  live[off >> 6] (64-bit words; 32-bit word off >> 8), bit (off >> 3) & 63
+ *   live word  live[off >> 9] (64-bit words), bit (off >> 3) & 63; or 32-bit words: [off >> 8], bit (off >> 3) & 31
  *   page tag   tags[off >> 12]; the heap's tags are 1 .. nclasses, a cache's is its own
  *   heap alloc of size (1 .. table_max): t = tag_of[(size + 7) >> 3]; if n[t] > 0:
  *              n[t]--, off = stacks[t * stride + n[t]], set off's live bit

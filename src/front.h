@@ -101,15 +101,17 @@ RMEM_INLINE uint32_t rmem_tag_at(const rmem_t *r, uintptr_t off) {
  * caller knows it: a bound slot (R4), or the test of rmem_heap_alloc_as: as rmem_alloc's. Blocks other
  * threads freed into it wait for a refill that drains (front_refill, DRAIN_EVERY). The heap's live words are
  * written by it alone: a plain read, an atomic store. False, with nothing changed, when its front has no
- * block at hand; else the block is in *out.
+ * block at hand (or its copy of the newest, top, is stale: the slow path pops); else the block is in *out.
  */
 RMEM_INLINE bool rmem_heap_alloc_owned(rmem_local_t *h, size_t size, void **out) {
   if (RMEM_LIKELY(size - 1 < RMEM_HEAP_TABLE_MAX)) {
     rmem_front_t *f = &h->front;
     uintptr_t t = f->tag_of[((size - 1) >> 3) + 1] /* (size + 7) >> 3, from the size - 1 just compared */, n;
     if (RMEM_LIKELY(!__builtin_sub_overflow((uintptr_t)f->n[t], (uintptr_t)1, &n))) { /* a borrow: empty */
-      uint32_t off = f->st_flat[t * RMEM_FRONT_CAP + n];
+      uint32_t off = f->top[t]; /* the newest block, checked against the stack (the branch is predicted) */
+      if (RMEM_UNLIKELY(off != f->st_flat[t * RMEM_FRONT_CAP + n])) return false; /* a stale copy */
       f->n[t] = (uint8_t)n;
+      f->top[t] = f->st_flat[t * RMEM_FRONT_CAP + n - 1]; /* tag t >= 1: in the rows even for n == 0 */
       f->allocs++;
       rmem_live_or(&h->live[off >> (RMEM_LIVE_SHIFT + 6)], rmem_live_bit(off));
       *out = rmem_track_alloc(h->r, (void *)(h->base + off), size, h->cls[t - 1].bsize);
@@ -152,6 +154,7 @@ RMEM_INLINE bool rmem_heap_free_owned(rmem_local_t *h, void *ptr) {
       if (RMEM_LIKELY(n < f->cap[t])) {
         __atomic_store_n(w, rmem_bit_clear(m, g), __ATOMIC_RELAXED);
         f->st[t][n] = (uint32_t)off;
+        f->top[t] = (uint32_t)off;
         f->n[t]++;
         f->frees++;
         rmem_track_free(h->r, ptr, h->cls[t - 1].bsize);

@@ -280,8 +280,14 @@ typedef struct rmem_lfront {
 typedef struct rmem_front {
   uint8_t n[RMEM_HEAP_TAGS];     /* blocks on each tag's stack */
   uint8_t cap[RMEM_HEAP_TAGS];   /* its capacity (F4); 0 for tag 0 */
+  uint8_t pad_[6];
+  /* A copy of each stack's newest entry, st[t][n[t] - 1], that C's pushes and pops keep: a pop hands out
+     top[t] (one load, where the stack's own entry waits for n[t], two loads in a row) and checks it against
+     the stack, which stays the truth -- a binding's front pushes and pops without it, and a pop that finds
+     the copy stale takes the slow path. A hint, not an invariant: the validator does not check it. */
+  uint32_t top[RMEM_HEAP_TAGS];
   uint8_t tag_of[RMEM_HEAP_TABLE_MAX / 8 + 1]; /* (size + 7) >> 3 -> tag, for 1 <= size <= RMEM_HEAP_TABLE_MAX */
-  uint8_t pad_[5];
+  uint8_t pad2_[3];
   uint64_t allocs, frees;        /* operations served by the front */
   union {
     _Alignas(64) uint32_t st[RMEM_HEAP_TAGS][RMEM_FRONT_CAP]; /* the newest block of tag t is st[t][n[t] - 1] */

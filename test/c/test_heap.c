@@ -8,6 +8,7 @@
 #include "check.h"
 #include "internal.h"
 #include "platform.h"
+#include "track.h"
 
 #include <stdbool.h>
 
@@ -734,6 +735,71 @@ static void test_stress(void) {
     if (getenv("RMEM_TEST_TIMES")) fprintf(stderr, "%-40s %.2f s\n", #call, check_now_s() - t0_); \
   } while (0)
 
+/*
+ * A binding's front (rmem_front_layout's rules: it pops and pushes without the copy of the newest entry
+ * that C keeps, top) mixed with rmem_alloc / rmem_free on the same classes: C's pops find the copy stale
+ * and take the stack's truth, no block goes out twice, the patterns hold, the validator finds nothing.
+ */
+static void test_binding_front_mix(void) {
+  rmem_t *r = rmem_create(&(rmem_options_t){.capacity = 64 << 20});
+  CHECK(r != NULL);
+  rmem_front_layout_t fl;
+  CHECK_EQ(rmem_front_layout(r, &fl), RMEM_OK);
+  /* a build with the tools' marks (ASan) has no binding fast paths: C alone then */
+  CHECK_EQ(fl.fast, RMEM_TRACK_ENABLED ? 0 : 1);
+  enum { LIVE = 512 };
+  static uint32_t off[LIVE], len[LIVE];
+  uint64_t seed = 99;
+  char *base = rmem_base(r);
+  for (int i = 0; i < LIVE; i++) len[i] = 0;
+  for (int step = 0; step < 60000; step++) {
+    int i = (int)(check_rand(&seed) % LIVE);
+    bool binding = (check_rand(&seed) & 1) && fl.fast;
+    if (len[i]) { /* free it */
+      bool done = false;
+      CHECK((unsigned char)base[off[i]] == (unsigned char)(i + len[i]) && (unsigned char)base[off[i] + len[i] - 1] == (unsigned char)i);
+      if (binding) {
+        uint32_t o = off[i], t = fl.tags[o >> 12];
+        uint64_t *w = &fl.live[o >> 9], bit = (uint64_t)1 << ((o >> 3) & 63);
+        if ((*w & bit) && t >= 1 && t <= fl.nclasses && fl.n[t] < fl.cap[t]) {
+          *w &= ~bit;
+          fl.stacks[t * fl.stride + fl.n[t]] = o;
+          fl.n[t]++;
+          done = true;
+        }
+      }
+      if (!done) CHECK_EQ(rmem_free(r, base + off[i]), RMEM_OK);
+      len[i] = 0;
+    } else { /* allocate it: 8..512 bytes, a few classes, so C and the binding share stacks */
+      uint32_t size = 8 + (uint32_t)(check_rand(&seed) % 8) * 64;
+      char *p = NULL;
+      if (binding) {
+        uint32_t t = fl.tag_of[(size + 7) >> 3];
+        if (fl.n[t] > 0) {
+          fl.n[t]--;
+          uint32_t o = fl.stacks[t * fl.stride + fl.n[t]];
+          fl.live[o >> 9] |= (uint64_t)1 << ((o >> 3) & 63);
+          p = base + o;
+        }
+      }
+      if (!p) p = rmem_alloc(r, size);
+      CHECK(p != NULL);
+      if (!p) break;
+      off[i] = (uint32_t)(p - base);
+      len[i] = size;
+      for (int k = 0; k < LIVE; k++) CHECK(k == i || len[k] == 0 || off[k] != off[i]); /* not out twice */
+      p[0] = (char)(i + size);
+      p[size - 1] = (char)i;
+    }
+    if (step % 4096 == 0) CHECK_EQ(rmem_validate(r), 0);
+  }
+  CHECK_EQ(rmem_validate(r), 0);
+  for (int i = 0; i < LIVE; i++)
+    if (len[i]) CHECK_EQ(rmem_free(r, base + off[i]), RMEM_OK);
+  CHECK_EQ(rmem_validate(r), 0);
+  rmem_destroy(r);
+}
+
 int main(void) {
   test_seed_names();
   TIMED(test_create_options());
@@ -750,6 +816,7 @@ int main(void) {
   TIMED(test_out_of_memory());
   TIMED(test_user_writes_cannot_corrupt());
   TIMED(test_validator_finds_damage());
+  TIMED(test_binding_front_mix());
   TIMED(test_stress());
   return check_report("test_heap");
 }
