@@ -43,5 +43,15 @@ if (rm) {
   console.log(`target (b) 100,000 live 8..4096 B, random replacement <= 45 ns: rmem ${fmt(rm.replace_ns)} ns ` +
     `(fastest in this run ${fmt(best)} ns) -> ${ok(rm.replace_ns <= 45)}`);
   console.log(`target (b) resident <= 1.10 x live bytes: rmem ${fmt(rm.rss_over_live, 3)} -> ${ok(rm.rss_over_live <= 1.10)}`);
+  // the heap front's targets (issue 11): ratios to the baselines of this run
+  const tc = table.tcmalloc;
+  if (glibc && tc) {
+    const lg = rm.lifo_ns_per_pair / glibc.lifo_ns_per_pair, lt = rm.lifo_ns_per_pair / tc.lifo_ns_per_pair;
+    console.log(`target (front) LIFO pair <= 0.80 x glibc and <= 1.00 x tcmalloc: ${fmt(lg)} x glibc, ${fmt(lt)} x tcmalloc` +
+      ` -> ${ok(lg <= 0.8 && lt <= 1)}`);
+    const rt = rm.replace_ns / tc.replace_ns;
+    console.log(`target (front) replacement <= 1.00 x tcmalloc, resident <= 1.10 x live: ${fmt(rt)} x tcmalloc, ` +
+      `${fmt(rm.rss_over_live, 3)} x live -> ${ok(rt <= 1 && rm.rss_over_live <= 1.10)}`);
+  }
 }
 if (output) fs.writeFileSync(output, JSON.stringify({ bench: 'c-heap', medians: table, rows }, null, 2));
