@@ -1343,7 +1343,7 @@ static void stats_one(rmem_heap_t *h, stats_acc_t *a) {
     if (fs && l->bsize > a->largest_slot) a->largest_slot = l->bsize;
   }
   out->allocs += h->allocs + f->allocs;
-  out->frees += h->frees + f->frees + h->remote_frees;
+  out->frees += h->frees + f->frees; /* a block another thread freed is counted once, when taken back (f) */
   out->remote_frees += h->remote_frees;
 }
 

@@ -1120,6 +1120,30 @@ static void test_stranded(void) {
   rmem_destroy(R);
 }
 
+/* The heap's counters count a block another thread freed once: allocs == frees + live blocks, from any start. */
+static void *counted[1000];
+static void free_counted(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 1000; i++)
+    if (rmem_free(R, counted[i]) != RMEM_OK) atomic_fetch_add(&thread_errors, 1);
+}
+
+static void test_counts_remote_once(void) {
+  R = shared_instance(16 << 20);
+  rmem_heap_stats_t s0, s1;
+  CHECK_EQ(rmem_heap_stats(R, &s0), RMEM_OK);
+  for (int i = 0; i < 1000; i++) counted[i] = rmem_alloc(R, 16 + (size_t)(i % 40) * 24);
+  CHECK(check_thread_run(free_counted, NULL) == 0);
+  CHECK_EQ(atomic_load(&thread_errors), 0);
+  CHECK_EQ(rmem_heap_stats(R, &s1), RMEM_OK); /* drains this thread's heap: the blocks are taken back */
+  CHECK_EQ(s1.remote_frees - s0.remote_frees, 1000);
+  CHECK_EQ(s1.allocs - s0.allocs, 1000);
+  CHECK_EQ(s1.frees - s0.frees, 1000);
+  CHECK_EQ(s1.allocs - s1.frees, s1.live_blocks);
+  CHECK_EQ(rmem_validate(R), 0);
+  rmem_destroy(R);
+}
+
 int main(void) {
   test_basics();
   test_try_calls();
@@ -1134,6 +1158,7 @@ int main(void) {
   test_remote_bit_lifecycle();
   test_orphans();
   test_binding_remote_free();
+  test_counts_remote_once();
   test_partial_drain();
   test_arenas_caches_mems();
   test_seed_names();
