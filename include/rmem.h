@@ -362,7 +362,9 @@ typedef struct rmem_heap_stats {
   size_t largest_free;   /**< the largest block that can be allocated without merging, in bytes */
   size_t cached;         /**< freed blocks waiting on the front's stacks and depots (counted in free_slots) */
   double fragmentation;  /**< 1 - largest_free / free, in [0, 1]; 0 when nothing is free */
-  size_t allocs, frees;  /**< operation counters since creation */
+  size_t allocs, frees;  /**< operation counters since creation: allocs == frees + live_blocks once every
+                              thread's heap has drained (a block another thread frees counts when taken back;
+                              a binding's own fast paths count theirs apart, as the Node stats do) */
   /* shared instances (RMEM_OPT_SHARED); 0 for a private one */
   size_t threads;        /**< thread heaps made: the most threads that used the instance at once */
   size_t threads_active; /**< thread heaps owned by a running thread */
